@@ -1,0 +1,7 @@
+"""algo-trade cli."""
+
+from loguru import logger
+
+logger.disable("algo_trade_cli")
+
+__all__: list[str] = []
