@@ -119,8 +119,8 @@ class SchedulerConfig:
     exchange: str = "hyperliquid"
 
     def check(self) -> list[tuple[str, str]]:
-        from algo_trade_core._cron import parse_cron  # noqa: PLC0415 - keep module import light
-        from algo_trade_core._intervals import INTERVALS  # noqa: PLC0415
+        from algo_trade_core._cron import parse_cron
+        from algo_trade_core._intervals import INTERVALS
 
         problems: list[tuple[str, str]] = []
         try:
@@ -223,7 +223,7 @@ class BotsConfig:
     warmup_bars: int = field(default=0, metadata=_range(ge=0))  # 0: as many as the strategy needs
 
     def check(self) -> list[tuple[str, str]]:
-        from algo_trade_core._intervals import INTERVALS  # noqa: PLC0415
+        from algo_trade_core._intervals import INTERVALS
 
         if self.interval not in INTERVALS:
             return [("interval", f"one of {', '.join(INTERVALS)}, got {self.interval!r}")]
@@ -246,7 +246,7 @@ class AppConfig:
 
 def strategy_params(config: AppConfig, strategy: str) -> dict[str, Any]:
     """Return the ``[strategy.<name>]`` parameters as a plain dict."""
-    from dataclasses import asdict  # noqa: PLC0415
+    from dataclasses import asdict
 
     section = getattr(config.strategy, strategy, None)
     if section is None:

@@ -30,7 +30,9 @@ def _describe(tp: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
     if origin is tuple:
-        return f"a list of {_describe(get_args(tp)[0])}"
+        inner = get_args(tp)[0]
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(inner)
+        return f"a list of {plural}" if plural else f"a list whose items are {_describe(inner)}"
     if origin is dict:
         return "a table"
     if origin in (types.UnionType, typing.Union):
