@@ -38,7 +38,12 @@ def test_defaults_are_the_seeds() -> None:
     assert {"POL", "S", "kPEPE", "kSHIB", "kBONK"} <= set(cfg.scheduler.token_universe)
     ts = cfg.token_selection
     assert (ts.min_sharpe_ratio, ts.min_win_rate, ts.max_drawdown, ts.min_num_trades, ts.top_n) == (
-        1.0, 0.5, 0.2, 10, 10)
+        1.0,
+        0.5,
+        0.2,
+        10,
+        10,
+    )
     assert (ts.weight_sharpe, ts.weight_win_rate, ts.weight_drawdown, ts.fallback_top_n) == (0.4, 0.3, 0.3, 3)
     assert cfg.backtest.fee_rate == 0.00045
     assert cfg.strategy.quad_ma.trend == 100
@@ -81,8 +86,10 @@ def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
         ("[scheduler]\nbacktest_window_days = 0\n", ["'scheduler.backtest_window_days'", ">= 1", "0"]),
         ("[scheduler]\ntoken_universe = 'BTC'\n", ["'scheduler.token_universe'", "a list of strings"]),
         ("[scheduler]\ntoken_universe = ['BTC', 3]\n", ["'scheduler.token_universe[1]'", "a string"]),
-        ("[scheduler]\ncron_expression = '0 3 * * *'\n",
-         ["'scheduler.cron_expression'", "6 fields", "got 5"]),
+        (
+            "[scheduler]\ncron_expression = '0 3 * * *'\n",
+            ["'scheduler.cron_expression'", "6 fields", "got 5"],
+        ),
         ("[scheduler]\ncron_expression = '0 61 3 * * *'\n", ["'scheduler.cron_expression'", "minute", "61"]),
         ("[scheduler]\ninterval = '7m'\n", ["'scheduler.interval'", "one of 1m"]),
         ("[scheduler]\nuniverse_mode = 'all'\n", ["'scheduler.universe_mode'", "'static'", "'top_volume'"]),

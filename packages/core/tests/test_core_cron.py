@@ -36,7 +36,13 @@ def test_day_of_week_is_classic_cron_sunday_zero() -> None:
     # APScheduler counts Monday = 0, so it gets names
     assert parse_cron("0 30 9 * * 1-5").apscheduler_fields()["day_of_week"] == "mon,tue,wed,thu,fri"
     assert parse_cron("0 0 3 * * *").apscheduler_fields() == {
-        "second": "0", "minute": "0", "hour": "3", "day": "*", "month": "*", "day_of_week": "*"}
+        "second": "0",
+        "minute": "0",
+        "hour": "3",
+        "day": "*",
+        "month": "*",
+        "day_of_week": "*",
+    }
 
 
 def test_month_rollover_and_leap_day() -> None:

@@ -67,5 +67,13 @@ def test_candle_invariants(values: tuple[float, ...], fragment: str | None) -> N
 
 def test_candle_rejects_bad_bar_naming_symbol_and_time() -> None:
     with pytest.raises(ValueError, match=r"BTC 1m at 2025-07-21T11:28:00\+00:00: high"):
-        Candle(symbol="BTC", interval="1m", timestamp=datetime(2025, 7, 21, 11, 28, tzinfo=UTC),
-               open=Decimal(2), high=Decimal(1), low=Decimal("0.5"), close=Decimal("1.5"), volume=Decimal(0))
+        Candle(
+            symbol="BTC",
+            interval="1m",
+            timestamp=datetime(2025, 7, 21, 11, 28, tzinfo=UTC),
+            open=Decimal(2),
+            high=Decimal(1),
+            low=Decimal("0.5"),
+            close=Decimal("1.5"),
+            volume=Decimal(0),
+        )

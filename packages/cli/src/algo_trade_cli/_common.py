@@ -36,7 +36,8 @@ DEFAULT_CONFIG = Path("config/Config.toml")
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c",
+        "--config",
+        "-c",
         help="Configuration file (default: $ALGO_TRADE_CONFIG, else ./config/Config.toml when present, "
         "else built-in defaults). ALGO_TRADE__SECTION__KEY variables override single keys.",
         show_default=False,
@@ -45,8 +46,13 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 _LIBRARIES = (
-    "algo_trade_core", "algo_trade_data", "algo_trade_backtest", "algo_trade_backtest_scheduler",
-    "algo_trade_token_selector", "algo_trade_bot_orchestrator", "algo_trade_cli",
+    "algo_trade_core",
+    "algo_trade_data",
+    "algo_trade_backtest",
+    "algo_trade_backtest_scheduler",
+    "algo_trade_token_selector",
+    "algo_trade_bot_orchestrator",
+    "algo_trade_cli",
 )
 
 
@@ -54,7 +60,9 @@ def setup_logging(verbose: bool = False) -> None:
     """Send the libraries' logs to stderr (only the CLI configures sinks)."""
     logger.remove()
     level = "DEBUG" if verbose or os.environ.get("ALGO_TRADE_DEBUG") else "INFO"
-    logger.add(sys.stderr, level=level, format="<dim>{time:HH:mm:ss}</dim> <level>{level: <7}</level> {message}")
+    logger.add(
+        sys.stderr, level=level, format="<dim>{time:HH:mm:ss}</dim> <level>{level: <7}</level> {message}"
+    )
     for name in _LIBRARIES:
         logger.enable(name)
 

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_core import AppConfig, config_to_dict, dump_config, write_config
-
 from algo_trade_cli._common import ConfigOption, JsonOption, config_path, console, fail, resolve_config
+from algo_trade_core import AppConfig, config_to_dict, dump_config, write_config
 
 app = typer.Typer(help="Create, show and check the configuration file.", no_args_is_help=True)
 

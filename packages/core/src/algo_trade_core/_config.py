@@ -29,13 +29,32 @@ __all__ = [
 # The seed's 20 tokens under their Hyperliquid names today: MATIC trades as POL and FTM as S (both
 # delisted under the old names); SHIB, PEPE and BONK trade per 1000 tokens as kSHIB, kPEPE, kBONK.
 DEFAULT_TOKEN_UNIVERSE: tuple[str, ...] = (
-    "BTC", "ETH", "SOL", "AVAX", "ARB", "OP", "POL", "ATOM", "NEAR", "S",
-    "INJ", "SEI", "SUI", "APT", "TIA", "DOGE", "kSHIB", "WLD", "kPEPE", "kBONK",
+    "BTC",
+    "ETH",
+    "SOL",
+    "AVAX",
+    "ARB",
+    "OP",
+    "POL",
+    "ATOM",
+    "NEAR",
+    "S",
+    "INJ",
+    "SEI",
+    "SUI",
+    "APT",
+    "TIA",
+    "DOGE",
+    "kSHIB",
+    "WLD",
+    "kPEPE",
+    "kBONK",
 )
 
 
-def _range(*, ge: float | None = None, gt: float | None = None, le: float | None = None,
-           lt: float | None = None) -> dict[str, float | None]:
+def _range(
+    *, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None
+) -> dict[str, float | None]:
     return {"ge": ge, "gt": gt, "le": le, "lt": lt}
 
 

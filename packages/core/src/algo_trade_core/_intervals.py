@@ -47,9 +47,7 @@ def interval_to_ms(interval: str) -> int:
     try:
         return INTERVALS[interval]
     except KeyError:
-        raise ValueError(
-            f"unknown interval {interval!r}: expected one of {', '.join(INTERVALS)}"
-        ) from None
+        raise ValueError(f"unknown interval {interval!r}: expected one of {', '.join(INTERVALS)}") from None
 
 
 def bars_per_year(interval: str) -> float:

@@ -39,8 +39,13 @@ def _describe(tp: Any) -> str:
         return " or ".join(_describe(a) for a in get_args(tp))
     if dataclasses.is_dataclass(tp):
         return "a table"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            type(None): "nothing"}.get(tp, str(tp))
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        type(None): "nothing",
+    }.get(tp, str(tp))
 
 
 def _convert(tp: Any, value: Any, key: str, where: str) -> Any:
@@ -160,7 +165,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> list[str]:
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
             raise ConfigError(f"environment variable {name}: expected ALGO_TRADE__SECTION__KEY")
         node = data
@@ -192,8 +197,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"{where}: configuration file not found (create one with "
-                              "`algo-trade config init`)") from None
+            raise ConfigError(
+                f"{where}: configuration file not found (create one with `algo-trade config init`)"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{where}: not valid TOML: {exc}") from None
         except OSError as exc:

@@ -1,0 +1,173 @@
+"""`BacktestScheduler`: an APScheduler cron job around :func:`run_sweep`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from loguru import logger
+
+from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
+from algo_trade_backtest_scheduler._sweep import ProgressCallback, RunSummary, run_sweep
+from algo_trade_core import (
+    AlgoTradeError,
+    AppConfig,
+    BacktestConfig,
+    SchedulerConfig,
+    StrategyConfig,
+    parse_cron,
+)
+
+if TYPE_CHECKING:
+    from algo_trade_data import DatabaseClient, HyperliquidClient
+
+__all__ = ["AfterSweep", "BacktestScheduler", "cron_trigger"]
+
+AfterSweep = Callable[[RunSummary], Awaitable[None]]
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """Build an APScheduler trigger from a 6-field, seconds-first expression (UTC).
+
+    ``CronTrigger.from_crontab`` takes only 5 fields, and APScheduler counts weekdays from Monday = 0, so
+    the fields are passed one by one with day-of-week as names.
+    """
+    return CronTrigger(timezone="UTC", **parse_cron(expression).apscheduler_fields())
+
+
+class BacktestScheduler:
+    """Runs a backtest sweep over the token universe on a cron schedule.
+
+    Backtests run in a thread pool kept across sweeps: the numba kernels are compiled with
+    ``nogil=True`` so threads use every core without pickling windows to worker processes, and the
+    event loop stays free for the database, the exchange and the bots (see benchmarks/bench_sweep.py
+    for the thread-versus-process measurement).
+    """
+
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        db: DatabaseClient,
+        hyperliquid: HyperliquidClient | None = None,
+        *,
+        execution: BacktestConfig | None = None,
+        strategies: StrategyConfig | None = None,
+        after_sweep: AfterSweep | None = None,
+    ) -> None:
+        self.config = config
+        self.execution = execution or BacktestConfig()
+        self.jobs: list[BacktestJob] = jobs_from_config(config, strategies or StrategyConfig())
+        self._db = db
+        self._hyperliquid = hyperliquid
+        self._after_sweep = after_sweep
+        self._executor = ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="backtest")
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+        self.runs: list[RunSummary] = []
+
+    @classmethod
+    def from_app_config(
+        cls,
+        config: AppConfig,
+        db: DatabaseClient,
+        hyperliquid: HyperliquidClient | None = None,
+        after_sweep: AfterSweep | None = None,
+    ) -> BacktestScheduler:
+        return cls(
+            config.scheduler,
+            db,
+            hyperliquid,
+            execution=config.backtest,
+            strategies=config.strategy,
+            after_sweep=after_sweep,
+        )
+
+    async def universe(self) -> list[str]:
+        """The tokens of this sweep: the static list, or today's top N by 24h notional volume."""
+        if self.config.universe_mode == "top_volume":
+            if self._hyperliquid is None:
+                raise AlgoTradeError("universe_mode = 'top_volume' needs the Hyperliquid client")
+            return [m.name for m in await self._hyperliquid.top_by_volume(self.config.top_volume_n)]
+        return list(self.config.token_universe)
+
+    async def run_once(
+        self,
+        as_of: datetime | None = None,
+        *,
+        symbols: list[str] | None = None,
+        refresh: bool | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RunSummary:
+        """Run one sweep now and return its summary. Sweeps never overlap: a second call waits."""
+        async with self._lock:
+            universe = symbols if symbols is not None else await self.universe()
+            summary = await run_sweep(
+                config=self.config,
+                execution=self.execution,
+                jobs=self.jobs,
+                db=self._db,
+                hyperliquid=self._hyperliquid,
+                executor=self._executor,
+                symbols=universe,
+                as_of=as_of,
+                refresh=refresh,
+                progress=progress,
+            )
+            self.runs.append(summary)
+        if self._after_sweep is not None:
+            try:
+                await self._after_sweep(summary)
+            except AlgoTradeError as exc:
+                logger.error("after-sweep step failed: {}", exc)
+        return summary
+
+    async def _fire(self) -> None:
+        try:
+            await self.run_once()
+        except AlgoTradeError as exc:  # the next trigger must still run
+            logger.error("scheduled sweep failed: {}", exc)
+
+    def start(self) -> None:
+        """Register the cron job on an ``AsyncIOScheduler`` (call from inside the running loop).
+
+        One instance at a time; late triggers coalesce into one run; a trigger missed by less than
+        ``misfire_grace_s`` still runs.
+        """
+        if self._scheduler is not None:
+            return
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self._fire,
+            cron_trigger(self.config.cron_expression),
+            id="backtest-sweep",
+            name="backtest sweep",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=self.config.misfire_grace_s,
+            replace_existing=True,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        logger.info(
+            "scheduler started: cron '{}', next fire {}", self.config.cron_expression, self.next_fire_time()
+        )
+
+    def next_fire_time(self) -> datetime | None:
+        if self._scheduler is None:
+            return None
+        job = self._scheduler.get_job("backtest-sweep")
+        return None if job is None else job.next_run_time  # type: ignore[no-any-return]
+
+    async def shutdown(self) -> None:
+        """Stop the cron job, wait for a running sweep to finish, close the worker pool."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        async with self._lock:  # a sweep in progress finishes its transaction first
+            pass
+        self._executor.shutdown(wait=True)
