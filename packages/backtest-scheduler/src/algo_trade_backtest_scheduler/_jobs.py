@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from algo_trade_backtest import params_hash
+from algo_trade_backtest import StrategyName, params_hash
 from algo_trade_core import ConfigError, MaCrossoverConfig, QuadMaConfig, SchedulerConfig, StrategyConfig
 
 __all__ = ["BacktestJob", "jobs_from_config"]
@@ -15,7 +15,7 @@ __all__ = ["BacktestJob", "jobs_from_config"]
 class BacktestJob:
     """One strategy with one parameter set, to be run on every token of the universe."""
 
-    strategy: str
+    strategy: StrategyName
     params: QuadMaConfig | MaCrossoverConfig
     params_hash: str
 

@@ -104,7 +104,7 @@ def _backtest_token(
         result = run_backtest(
             *arrays,
             strategy=job.strategy,
-            params=job.params,  # type: ignore[arg-type]
+            params=job.params,
             execution=execution,
             interval=window.interval,
         )
@@ -224,10 +224,7 @@ async def run_sweep(
         outcomes[symbol].num_bars = frame.height
         outcomes[symbol].window_coverage = window.coverage(frame.height)
         if outcomes[symbol].window_coverage < 0.999:
-            outcomes[symbol].notes.append(
-                f"window only {outcomes[symbol].window_coverage:.1%} covered "
-                f"({frame.height} of {window.expected_bars} bars)"
-            )
+            outcomes[symbol].notes.append(f"partial window: {frame.height} of {window.expected_bars} bars")
         notify("load", symbol)
 
     await asyncio.gather(*(load(s) for s in symbols if outcomes[s].ok))

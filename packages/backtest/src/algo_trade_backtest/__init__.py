@@ -1,7 +1,55 @@
-"""algo-trade backtest."""
+"""algo-trade backtest: the numba-jitted engine for quad_ma and ma_crossover, metrics, grids, runners.
+
+Arrays in, results out (no database). The semantics are DESIGN.md section 6: signals at a bar's close,
+fills at the next open with slippage, fees on every fill, sizing from mark-to-market equity, intrabar
+take-profit/stop-loss (gap rule, stop first), reversal confirmation, metrics on the mark-to-market equity
+curve annualised over a 365-day year.
+
+- :func:`run_backtest` / :func:`run_backtest_frame`: one backtest, validated inputs.
+- :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame.
+- :class:`StrategyRunner`: the same step bar by bar with paper execution, for live bots.
+
+``algo_trade_backtest._reference`` holds a slow pure-Python implementation used only by the tests.
+"""
 
 from loguru import logger
 
+from algo_trade_backtest._engine import prepare_bars, run_backtest, run_backtest_frame
+from algo_trade_backtest._grid import run_grid
+from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics
+from algo_trade_backtest._params import (
+    STRATEGIES,
+    StrategyName,
+    StrategyParams,
+    params_from_mapping,
+    params_hash,
+    validate_execution,
+    validate_params,
+)
+from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
+from algo_trade_backtest._runner import StrategyRunner
+
 logger.disable("algo_trade_backtest")
 
-__all__: list[str] = []
+__all__ = [
+    "METRIC_NAMES",
+    "STRATEGIES",
+    "BacktestResult",
+    "BacktestTrade",
+    "ExitReason",
+    "OpenPosition",
+    "PerformanceMetrics",
+    "RawMetrics",
+    "Side",
+    "StrategyName",
+    "StrategyParams",
+    "StrategyRunner",
+    "params_from_mapping",
+    "params_hash",
+    "prepare_bars",
+    "run_backtest",
+    "run_backtest_frame",
+    "run_grid",
+    "validate_execution",
+    "validate_params",
+]

@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_cli import cmd_config
+from algo_trade_cli import cmd_config, cmd_data, cmd_db, cmd_results
 from algo_trade_cli._common import setup_logging
+from algo_trade_cli.cmd_backtest import backtest
+from algo_trade_cli.cmd_demo import demo
+from algo_trade_cli.cmd_sweep import scheduled_backtest, sweep, token_selection
 
 app = typer.Typer(
     name="algo-trade",
@@ -16,6 +19,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cmd_config.app, name="config")
+app.add_typer(cmd_db.app, name="db")
+app.add_typer(cmd_data.app, name="data")
+app.add_typer(cmd_results.app, name="results")
+app.command("backtest")(backtest)
+app.command("sweep")(sweep)
+app.command("token-selection")(token_selection)
+app.command("scheduled-backtest")(scheduled_backtest)
+app.command("demo")(demo)
 
 
 @app.callback()

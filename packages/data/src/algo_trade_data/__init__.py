@@ -2,11 +2,37 @@
 
 from loguru import logger
 
+from algo_trade_data._candle_recorder import CandleRecorder
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, candles_to_frame, parse_candles
+from algo_trade_data._closed_bar import ClosedBar
+from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
+from algo_trade_data._db_candles import CandleStatus
 from algo_trade_data._fake_exchange import FakeHyperliquid, FakeMarket, ManualClock, fake_candles
+from algo_trade_data._fake_ws import FakeWebSocketFeed
+from algo_trade_data._files import (
+    FileImportResult,
+    import_candle_files,
+    parse_freqtrade_name,
+    read_candle_file,
+    write_candle_file,
+)
 from algo_trade_data._hyperliquid import HyperliquidClient, PerpAsset, PerpMarket
+from algo_trade_data._market_hub import (
+    MAX_WS_SUBSCRIPTIONS,
+    CandleSubscription,
+    HubStats,
+    MarketDataHub,
+    SubscriptionLimitError,
+)
+from algo_trade_data._migrate import MigrationError, MigrationReport
 from algo_trade_data._ratelimit import WeightRateLimiter, shared_limiter
-from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, BotRecord, SelectionRecord
+from algo_trade_data._records import (
+    BacktestResultRecord,
+    BacktestRunRecord,
+    BotRecord,
+    FillRecord,
+    SelectionRecord,
+)
 from algo_trade_data._refresh import CandleStore, RefreshReport, RefreshSummary, refresh_candles, refresh_many
 from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
 
@@ -14,27 +40,47 @@ logger.disable("algo_trade_data")
 
 __all__ = [
     "CANDLE_FRAME_SCHEMA",
+    "MAX_WS_SUBSCRIPTIONS",
     "SYNTHETIC_EXCHANGE",
     "BacktestResultRecord",
     "BacktestRunRecord",
     "BotRecord",
+    "CandleRecorder",
+    "CandleStatus",
     "CandleStore",
+    "CandleSubscription",
+    "ClosedBar",
+    "DatabaseClient",
     "FakeHyperliquid",
     "FakeMarket",
+    "FakeWebSocketFeed",
+    "FileImportResult",
+    "FillRecord",
+    "HubStats",
     "HyperliquidCandle",
     "HyperliquidClient",
     "ManualClock",
+    "MarketDataHub",
+    "MigrationError",
+    "MigrationReport",
     "PerpAsset",
     "PerpMarket",
     "RefreshReport",
     "RefreshSummary",
+    "RetentionReport",
     "SelectionRecord",
+    "SubscriptionLimitError",
     "WeightRateLimiter",
     "candles_to_frame",
     "fake_candles",
+    "import_candle_files",
     "parse_candles",
+    "parse_freqtrade_name",
+    "read_candle_file",
+    "redact_url",
     "refresh_candles",
     "refresh_many",
     "shared_limiter",
     "synthetic_candles",
+    "write_candle_file",
 ]

@@ -15,10 +15,10 @@ It is the network seam of the project's tests: clients talk HTTP to it exactly a
 * Faults are injected with :meth:`FakeHyperliquid.inject`: HTTP statuses, hangs past the client's
   timeout, dropped connections and malformed payloads.
 * Every request is logged (:attr:`FakeHyperliquid.requests`) with the weight it was charged.
-* ``GET /ws`` is the WebSocket extension point: it answers ``ping`` with ``pong``, acknowledges
-  ``subscribe``/``unsubscribe`` like the exchange, and :meth:`FakeHyperliquid.push_candle` sends
-  candle pushes to subscribers. Snapshots on subscribe and trades pushes are left to the issue that
-  adds candle streaming.
+* ``GET /ws`` is the WebSocket API, implemented in :mod:`algo_trade_data._fake_ws` and reached as
+  ``fake.ws`` (:class:`~algo_trade_data._fake_ws.FakeWebSocketFeed`): pings, subscription acks,
+  candle pushes, replays of the bars above (the same bars ``candleSnapshot`` serves), idle close,
+  dropped connections.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Self
 
 import numpy as np
 import polars as pl
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from algo_trade_core import INTERVALS, interval_to_ms
+from algo_trade_data._fake_ws import FakeWebSocketFeed, _fmt, _to_ms
 from algo_trade_data._ratelimit import CANDLE_HISTORY_LIMIT, candle_snapshot_weight, info_request_weight
 
 __all__ = [
@@ -180,22 +180,6 @@ class _Unprocessable(Exception):
     pass
 
 
-def _fmt(value: Any) -> str:
-    """Format a number the way Hyperliquid does ("71400.0", "0.001604", never exponent notation)."""
-    if isinstance(value, str):
-        return value
-    text = format(Decimal(repr(float(value))), "f")
-    return text if "." in text else text + ".0"
-
-
-def _to_ms(value: Any) -> int:
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise TypeError(f"expected epoch ms (int) or a datetime, got {value!r}")
-
-
 def fake_candles(
     start_ms: int, count: int, interval: str = "1m", *, price: float = 100.0, seed: int = 0
 ) -> pl.DataFrame:
@@ -240,6 +224,12 @@ class FakeHyperliquid:
         overlap_bars: extra bars *before* the window put in each answer, to exercise deduplication.
         send_retry_after: whether 429 answers carry a ``Retry-After`` header.
         markets: the universe, in asset-id order.
+        ws_idle_timeout_s: ``/ws`` closes a connection that sent nothing for this long.
+        ws_max_subscriptions: candle subscriptions ``/ws`` accepts in total (1000 per IP).
+        debug_timestamps: candle pushes carry a top-level ``"sent_at"`` (see ``fake.ws.sent_at``).
+
+    A replay (``fake.ws.start_replay``) moves ``now_ms`` forward with every update it pushes, pinning
+    the clock to the replayed bars even when it followed the wall clock.
     """
 
     def __init__(
@@ -253,6 +243,9 @@ class FakeHyperliquid:
         overlap_bars: int = 0,
         send_retry_after: bool = True,
         markets: Sequence[FakeMarket] = DEFAULT_MARKETS,
+        ws_idle_timeout_s: float = 60.0,
+        ws_max_subscriptions: int = 1000,
+        debug_timestamps: bool = False,
     ) -> None:
         self._now_ms = now_ms
         self.capacity = float(weight_per_minute)
@@ -272,7 +265,13 @@ class FakeHyperliquid:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
-        self._ws: dict[web.WebSocketResponse, list[dict[str, Any]]] = {}
+        self.ws = FakeWebSocketFeed(
+            self.bars,
+            self._advance_now,
+            idle_timeout_s=ws_idle_timeout_s,
+            max_subscriptions=ws_max_subscriptions,
+            debug_timestamps=debug_timestamps,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -292,7 +291,7 @@ class FakeHyperliquid:
         """Start listening on 127.0.0.1 on a free port."""
         app = web.Application()
         app.router.add_post("/info", self._handle_info)
-        app.router.add_get("/ws", self._handle_ws)
+        app.router.add_get("/ws", self.ws.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -302,8 +301,7 @@ class FakeHyperliquid:
     async def close(self) -> None:
         """Release hanging requests, close WebSockets and stop the server."""
         self._closing.set()
-        for ws in list(self._ws):
-            await ws.close()
+        await self.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -609,67 +607,26 @@ class FakeHyperliquid:
             "dayBaseVlm": _fmt(float(round(base_volume, 2))),
         }
 
-    # -- /ws (extension point for candle streaming) ----------------------------------------------
+    # -- /ws (see _fake_ws) -----------------------------------------------------------------------
 
-    async def _handle_ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        subscriptions = self._ws.setdefault(ws, [])
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                except ValueError:
-                    await ws.send_json({"channel": "error", "data": f"Error parsing JSON: {msg.data!r}"})
-                    continue
-                method = data.get("method") if isinstance(data, dict) else None
-                if method == "ping":
-                    await ws.send_json({"channel": "pong"})
-                elif method in ("subscribe", "unsubscribe") and isinstance(data.get("subscription"), dict):
-                    sub = data["subscription"]
-                    if method == "subscribe":
-                        subscriptions.append(sub)
-                    elif sub in subscriptions:
-                        subscriptions.remove(sub)
-                    await ws.send_json(
-                        {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}}
-                    )
-                else:
-                    await ws.send_json({"channel": "error", "data": f"unsupported message: {msg.data}"})
-        finally:
-            self._ws.pop(ws, None)
-        return ws
+    def bars(self, coin: str, interval: str) -> list[dict[str, Any]]:
+        """The bars the server holds for ``coin``/``interval`` in wire format, ascending (final values)."""
+        book = self._candles.get((coin, interval), {})
+        return [book[t] for t in self._times.get((coin, interval), ())]
+
+    def _advance_now(self, ms: int) -> None:
+        if self._now_ms is None or ms > self._now_ms:
+            self._now_ms = ms
 
     @property
     def ws_connections(self) -> int:
-        return len(self._ws)
+        """WebSocket connections open now (``fake.ws.connections_opened`` counts all ever opened)."""
+        return self.ws.open_connections
 
     async def push_candle(self, coin: str, interval: str, row: Mapping[str, Any]) -> int:
         """Send a candle push (API keys ``t o h l c v n``) to subscribers; return how many got it."""
-        t = _to_ms(row["t"])
-        data = {
-            "t": t,
-            "T": int(row.get("T") or t + interval_to_ms(interval) - 1),
-            "s": coin,
-            "i": interval,
-            "o": _fmt(row["o"]),
-            "c": _fmt(row["c"]),
-            "h": _fmt(row["h"]),
-            "l": _fmt(row["l"]),
-            "v": _fmt(row["v"]),
-            "n": int(row.get("n", 0)),
-        }
-        wanted = {"type": "candle", "coin": coin, "interval": interval}
-        sent = 0
-        for ws, subs in list(self._ws.items()):
-            if wanted in subs and not ws.closed:
-                await ws.send_json({"channel": "candle", "data": data})
-                sent += 1
-        return sent
+        return await self.ws.push_candle(coin, interval, row)
 
     async def close_ws_connections(self) -> None:
-        """Drop every WebSocket connection (to test reconnects)."""
-        for ws in list(self._ws):
-            await ws.close()
+        """Close every WebSocket connection cleanly (to test reconnects)."""
+        await self.ws.close_connections()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["BacktestResultRecord", "BacktestRunRecord", "BotRecord", "SelectionRecord"]
+from algo_trade_core import Fill
+
+__all__ = ["BacktestResultRecord", "BacktestRunRecord", "BotRecord", "FillRecord", "SelectionRecord"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -68,6 +71,7 @@ class SelectionRecord:
     details: list[dict[str, Any]]
     fallback_used: bool
     selection_id: int | None = None
+    run_id: str | None = None  # the sweep whose results were selected from, when known
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,3 +90,58 @@ class BotRecord:
     position: dict[str, Any] | None = None  # open paper position and runner state, JSON
     equity: Decimal | None = None
     last_candle_time: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FillRecord:
+    """One row of ``fills``: a live or paper fill with its idempotency key.
+
+    ``fill_id`` must identify the fill, not the attempt to store it: a bot derives it from what it
+    fills (for example ``f"{bot_id}:{bar_open_ms}:{seq}"``), so replaying a bar after a restart
+    produces the same id and the second insert is ignored.
+    """
+
+    fill_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    timestamp: datetime
+    reason: str
+    bot_id: str | None = None
+    exchange: str = "hyperliquid"
+    order_id: str | None = None
+
+    @classmethod
+    def from_fill(cls, fill: Fill, fill_id: str | None = None, order_id: str | None = None) -> FillRecord:
+        """Wrap a core :class:`~algo_trade_core.Fill`; without ``fill_id``, derive it with :meth:`key_of`."""
+        return cls(
+            fill_id=fill_id or cls.key_of(fill),
+            symbol=fill.symbol,
+            side=str(fill.side),
+            quantity=fill.quantity,
+            price=fill.price,
+            fee=fill.fee,
+            timestamp=fill.timestamp,
+            reason=fill.reason,
+            bot_id=fill.bot_id,
+            exchange=fill.exchange,
+            order_id=order_id,
+        )
+
+    @staticmethod
+    def key_of(fill: Fill) -> str:
+        """A deterministic id from every field of ``fill``: an identical fill replayed gets the same id."""
+        parts = (
+            fill.bot_id or "",
+            fill.exchange,
+            fill.symbol,
+            str(fill.side),
+            fill.timestamp.isoformat(),
+            fill.reason,
+            str(fill.quantity.normalize()),
+            str(fill.price.normalize()),
+            str(fill.fee.normalize()),
+        )
+        return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

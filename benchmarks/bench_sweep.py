@@ -1,0 +1,109 @@
+"""Sweep benchmark: time from trigger to committed results, split by phase (issue: scheduled sweep).
+
+Runs against a temporary database on the local cluster (`make db-up`):
+
+1. the real Hyperliquid 1m files of the 20 default tokens imported into the store (they hold about
+   5 days each, so a 30-day window is only partly covered: the coverage is printed);
+2. 20 tokens x 30 days of 1m candles, fully covered (generated, labelled synthetic);
+3. 100 tokens x 30 days of 1m candles (generated);
+4. the backtest phase in the thread pool (nogil kernels) against a warm process pool.
+
+Usage: .venv/bin/python benchmarks/bench_sweep.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
+from algo_trade_core import SchedulerConfig
+from algo_trade_data import DatabaseClient, import_candle_files, synthetic_candles
+from algo_trade_data.testing import temporary_client
+
+HL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real-candles" / "hyperliquid-perp"
+TOKENS = SchedulerConfig().token_universe
+
+
+def line(label: str, summary: RunSummary) -> None:
+    t = summary.timings
+    cov = sum(tok.window_coverage for tok in summary.tokens) / max(len(summary.tokens), 1)
+    bars = sum(tok.num_bars for tok in summary.tokens)
+    print(
+        f"  {label:<44} {summary.seconds:6.2f} s  (load {t['load']:.2f} s, backtest {t['backtest']:.2f} s, "
+        f"insert {t['insert']:.2f} s)  {summary.tokens_ok} ok / {summary.tokens_failed} failed, "
+        f"{bars:,} bars, mean coverage {cov:.1%}"
+    )
+
+
+async def sweep(
+    db: DatabaseClient,
+    symbols: tuple[str, ...],
+    as_of: datetime,
+    exchange: str,
+    executor: Executor | None = None,
+    workers: int = 2,
+) -> RunSummary:
+    cfg = SchedulerConfig(token_universe=symbols, refresh_data=False, exchange=exchange, max_workers=workers)
+    scheduler = BacktestScheduler(cfg, db, None, executor=executor)
+    try:
+        return await scheduler.run_once(as_of)
+    finally:
+        if executor is None:
+            await scheduler.shutdown()
+
+
+async def main() -> None:
+    print(f"sweep benchmark on {os.cpu_count()} cores (2 backtest workers)")
+    async with temporary_client(max_connections=10) as db:
+        # warm the JIT cache once so no figure below includes compilation
+        warm_end = datetime(2026, 1, 1, tzinfo=UTC)
+        await db.upsert_candles(synthetic_candles("WARM", "1m", warm_end, 3000))
+        await sweep(db, ("WARM",), warm_end, "synthetic")
+
+        if HL.is_dir():
+            files = [HL / f"{s}_USDC_USDC-1m-futures.feather" for s in TOKENS]
+            results = await import_candle_files(db, [f for f in files if f.exists()])
+            last = max(r.last for r in results if r.ok and r.last)
+            summary = await sweep(db, TOKENS, last + timedelta(minutes=1), "hyperliquid")
+            print("1. real Hyperliquid 1m files, 20 tokens, 30-day window:")
+            line("trigger → committed", summary)
+        else:
+            print(f"1. skipped: {HL} not found")
+
+        end = datetime(2026, 1, 1, tzinfo=UTC)
+        bars = 30 * 1440
+        syn = tuple(f"S{i:03d}" for i in range(100))
+        t0 = time.perf_counter()
+        for chunk in range(0, 100, 20):
+            await db.upsert_candles(
+                pl.concat([synthetic_candles(s, "1m", end, bars) for s in syn[chunk : chunk + 20]])
+            )
+        print(f"   (stored {100 * bars:,} generated bars in {time.perf_counter() - t0:.1f} s)")
+        print("2. 20 tokens x 30 days of 1m (43,200 bars each, generated):")
+        for i in range(2):
+            line(f"trigger → committed (run {i + 1})", await sweep(db, syn[:20], end, "synthetic"))
+        print("3. 100 tokens x 30 days of 1m:")
+        line("trigger → committed", await sweep(db, syn, end, "synthetic"))
+
+        print("4. executors for the backtest phase, 20 tokens x 43,200 bars:")
+        with ThreadPoolExecutor(2) as threads:
+            await sweep(db, syn[:20], end, "synthetic", threads)
+            line(
+                "thread pool (2 threads, nogil kernels)", await sweep(db, syn[:20], end, "synthetic", threads)
+            )
+        with ProcessPoolExecutor(2) as procs:
+            await sweep(
+                db, syn[:20], end, "synthetic", procs
+            )  # warm: workers import numba and load the cache
+            line("process pool (2 warm processes)", await sweep(db, syn[:20], end, "synthetic", procs))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,259 @@
+"""The typed public wrapper around the kernels: validate, convert, run, package the result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from algo_trade_backtest import _kernels as K
+from algo_trade_backtest._metrics import NUM_METRICS, RawMetrics, metrics_nb
+from algo_trade_backtest._params import (
+    StrategyName,
+    StrategyParams,
+    coerce_params,
+    execution_to_array,
+    params_hash,
+    params_to_array,
+    strategy_kind,
+    validate_execution,
+)
+from algo_trade_backtest._results import BacktestResult, open_position_from_state, trades_from_arrays
+from algo_trade_core import BacktestConfig, bars_per_year
+
+__all__ = ["Bars", "prepare_bars", "run_backtest", "run_backtest_frame", "simulate"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Bars = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+ArrayLike = npt.ArrayLike
+
+
+def _timestamps_ms(values: ArrayLike) -> IntArray:
+    arr = np.asarray(values)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return np.ascontiguousarray(arr.astype("datetime64[ms]").astype(np.int64))
+    if arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    raise ValueError(
+        f"timestamps: expected integer epoch milliseconds or datetime64 values, got dtype {arr.dtype}"
+    )
+
+
+def _first_index(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def prepare_bars(
+    timestamps: ArrayLike,
+    open: ArrayLike,
+    high: ArrayLike,
+    low: ArrayLike,
+    close: ArrayLike,
+    volume: ArrayLike,
+) -> Bars:
+    """Validate OHLCV arrays and return them as contiguous int64 (ms) / float64 arrays.
+
+    Raises:
+        ValueError: unequal lengths, no bars, NaN or infinite values, timestamps not strictly
+            increasing (duplicates included), non-positive prices, negative volume, or a high/low that
+            does not contain the open and close; the message names the array and the first bad index.
+    """
+    ts = _timestamps_ms(timestamps)
+    named: dict[str, FloatArray] = {}
+    for name, values in (("open", open), ("high", high), ("low", low), ("close", close),
+                         ("volume", volume)):
+        arr = np.asarray(values)
+        if arr.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D array, got {arr.ndim} dimensions")
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"{name}: expected numbers, got dtype {arr.dtype}")
+        named[name] = np.ascontiguousarray(arr, dtype=np.float64)
+    if ts.ndim != 1:
+        raise ValueError(f"timestamps: expected a 1-D array, got {ts.ndim} dimensions")
+    lengths = {"timestamps": ts.shape[0]} | {name: arr.shape[0] for name, arr in named.items()}
+    if len(set(lengths.values())) != 1:
+        listed = ", ".join(f"{name} {length}" for name, length in lengths.items())
+        raise ValueError(f"arrays must have equal lengths, got {listed}")
+    if ts.shape[0] == 0:
+        raise ValueError("expected at least one bar, got empty arrays")
+    for name, arr in named.items():
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = _first_index(bad)
+            raise ValueError(f"{name} contains NaN or infinity at index {i} ({arr[i]})")
+    steps = np.diff(ts)
+    if (steps <= 0).any():
+        i = _first_index(steps <= 0) + 1
+        raise ValueError(
+            f"timestamps must be strictly increasing: index {i} ({ts[i]}) is not after "
+            f"index {i - 1} ({ts[i - 1]})"
+        )
+    for name in ("open", "high", "low", "close"):
+        bad = named[name] <= 0.0
+        if bad.any():
+            i = _first_index(bad)
+            raise ValueError(f"{name} prices must be positive, got {named[name][i]} at index {i}")
+    if (named["volume"] < 0.0).any():
+        i = _first_index(named["volume"] < 0.0)
+        raise ValueError(f"volume must be >= 0, got {named['volume'][i]} at index {i}")
+    o, h, lo, c = named["open"], named["high"], named["low"], named["close"]
+    bad = h < np.maximum(o, c)
+    if bad.any():
+        i = _first_index(bad)
+        raise ValueError(f"high {h[i]} is below max(open, close) {max(o[i], c[i])} at index {i}")
+    bad = lo > np.minimum(o, c)
+    if bad.any():
+        i = _first_index(bad)
+        raise ValueError(f"low {lo[i]} is above min(open, close) {min(o[i], c[i])} at index {i}")
+    return ts, o, h, lo, c, named["volume"]
+
+
+def _frame_bars(df: pl.DataFrame) -> Bars:
+    time_col = "timestamp" if "timestamp" in df.columns else "date" if "date" in df.columns else None
+    missing = [name for name in ("open", "high", "low", "close", "volume") if name not in df.columns]
+    if time_col is None:
+        missing.insert(0, "timestamp")
+    if missing:
+        raise ValueError(
+            f"frame: missing column(s) {', '.join(missing)}; expected timestamp, open, high, low, "
+            f"close, volume (got {', '.join(df.columns)})"
+        )
+    assert time_col is not None
+    times = df[time_col]
+    if isinstance(times.dtype, pl.Datetime):
+        if times.dtype.time_zone is None:
+            raise ValueError(f"frame: column {time_col!r} must be timezone-aware UTC, got naive datetimes")
+        ts: ArrayLike = times.dt.epoch("ms").to_numpy()
+    elif times.dtype.is_integer():
+        ts = times.to_numpy()
+    else:
+        raise ValueError(f"frame: column {time_col!r} must be a UTC datetime or epoch ms, got {times.dtype}")
+    return prepare_bars(ts, *(df[name].cast(pl.Float64).to_numpy() for name in
+                             ("open", "high", "low", "close", "volume")))
+
+
+def simulate(
+    kind: int, params: FloatArray, execution: FloatArray, bars: Bars
+) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, IntArray]:
+    """Run the batch loop over validated bars; return ``(equity, trade_i, trade_f, fs, st)``.
+
+    The kernel preallocates nothing, so the trade buffers are grown here and the loop resumed from
+    the bar where it stopped (the state arrays carry everything across calls).
+    """
+    ts, o, h, lo, c, v = bars
+    n = c.shape[0]
+    fs, st, ring_close, ring_volume = K.allocate_state(kind, params, float(execution[K.X_CAPITAL]))
+    equity = np.empty(n)
+    capacity = 64 + n // 64
+    trade_i = np.empty((capacity, K.NUM_TRADE_INTS), dtype=np.int64)
+    trade_f = np.empty((capacity, K.NUM_TRADE_FLOATS))
+    fill_i = np.empty((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64)
+    fill_f = np.empty((K.MAX_FILLS_PER_BAR, 3))
+    start, count = 0, 0
+    while True:
+        start, count = K.run_bars_nb(kind, params, execution, fs, st, ring_close, ring_volume,
+                                     ts, o, h, lo, c, v, start, equity, True, trade_i, trade_f, count,
+                                     fill_i, fill_f)
+        if start >= n:
+            return equity, trade_i[:count], trade_f[:count], fs, st
+        capacity *= 2
+        trade_i = np.concatenate([trade_i, np.empty_like(trade_i)])[:capacity]
+        trade_f = np.concatenate([trade_f, np.empty_like(trade_f)])[:capacity]
+
+
+def _run(
+    bars: Bars,
+    strategy: StrategyName,
+    params: StrategyParams | Mapping[str, Any] | None,
+    execution: BacktestConfig | None,
+    interval: str,
+    window_coverage: float | None,
+) -> BacktestResult:
+    config = coerce_params(strategy, params)
+    execution = execution if execution is not None else BacktestConfig()
+    validate_execution(execution)
+    periods = bars_per_year(interval)
+    if window_coverage is not None and not window_coverage >= 0.0:
+        raise ValueError(f"window_coverage: expected >= 0, got {window_coverage}")
+    kind = strategy_kind(strategy)
+    param_vector = params_to_array(config)
+    equity, trade_i, trade_f, fs, st = simulate(kind, param_vector, execution_to_array(execution), bars)
+    values = np.empty(NUM_METRICS)
+    metrics_nb(
+        equity, execution.initial_capital, fs[K.F_FIRST_OPEN], fs[K.F_LAST_CLOSE],
+        st[K.I_NTRADES], st[K.I_WINNERS], fs[K.F_GROSS_PROFIT], fs[K.F_GROSS_LOSS],
+        st[K.I_EXPOSED], periods, values,
+    )
+    raw = RawMetrics.from_array(values)
+    return BacktestResult(
+        strategy=strategy,
+        params=config,
+        execution=execution,
+        interval=interval,
+        params_hash=params_hash(strategy, config),
+        equity=equity,
+        trades=trades_from_arrays(trade_i, trade_f),
+        metrics=raw.to_performance(window_coverage),
+        raw_metrics=raw,
+        open_position=open_position_from_state(fs, st, has_exits=strategy == "quad_ma"),
+        pending_signal=int(st[K.I_PENDING]),
+    )
+
+
+def run_backtest(
+    timestamps: ArrayLike,
+    open: ArrayLike,
+    high: ArrayLike,
+    low: ArrayLike,
+    close: ArrayLike,
+    volume: ArrayLike,
+    *,
+    strategy: StrategyName,
+    params: StrategyParams | Mapping[str, Any] | None = None,
+    execution: BacktestConfig | None = None,
+    interval: str,
+    window_coverage: float | None = None,
+) -> BacktestResult:
+    """Backtest one strategy over OHLCV arrays with the execution model of DESIGN.md section 6.
+
+    Args:
+        timestamps: bar open times, epoch milliseconds (int64) or ``datetime64``; strictly increasing.
+        open: bar opens (the fill prices before slippage).
+        high: bar highs (take-profit/stop-loss checks).
+        low: bar lows.
+        close: bar closes (signals and mark-to-market).
+        volume: bar volumes (quad_ma's volume filter).
+        strategy: ``"quad_ma"`` or ``"ma_crossover"``.
+        params: the strategy's dataclass, a mapping of overrides, or ``None`` for the defaults.
+        execution: capital, fee, slippage and sizing; ``None`` for the defaults.
+        interval: the bar interval (``"1m"``, ``"1h"``...), for annualisation.
+        window_coverage: share of the window's expected bars present, passed through to the metrics.
+
+    Returns:
+        The equity curve, closed trades, metrics and the position still open after the last bar.
+
+    Raises:
+        ValueError: bad arrays, parameters or settings; the message names the problem.
+    """
+    bars = prepare_bars(timestamps, open, high, low, close, volume)
+    return _run(bars, strategy, params, execution, interval, window_coverage)
+
+
+def run_backtest_frame(
+    df: pl.DataFrame,
+    *,
+    strategy: StrategyName,
+    params: StrategyParams | Mapping[str, Any] | None = None,
+    execution: BacktestConfig | None = None,
+    interval: str,
+    window_coverage: float | None = None,
+) -> BacktestResult:
+    """Like :func:`run_backtest` for a frame with ``timestamp`` (UTC datetime or epoch ms; a freqtrade
+    ``date`` column is accepted too), ``open``, ``high``, ``low``, ``close`` and ``volume`` columns."""
+    return _run(_frame_bars(df), strategy, params, execution, interval, window_coverage)

@@ -1,0 +1,91 @@
+"""Shared fixtures for the backtest tests: real candles from the shared data folder, bar builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pytest
+
+DATA_DIR = Path(__file__).parents[3] / "../shared/data"
+CANDLES_DIR = DATA_DIR / "real-candles" / "hyperliquid-perp"
+
+Bars = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+    npt.NDArray[np.float64], npt.NDArray[np.float64],
+]
+T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+
+@pytest.fixture(scope="session")
+def load_candles() -> Callable[[str, str], Bars]:
+    """Return a loader of real Hyperliquid candles ``(symbol, interval) -> bars``; skip without data."""
+    if not CANDLES_DIR.is_dir():
+        pytest.skip(f"real candles not available: {CANDLES_DIR.resolve()} is absent")
+
+    def load(symbol: str, interval: str) -> Bars:
+        path = CANDLES_DIR / f"{symbol}_USDC_USDC-{interval}-futures.feather"
+        if not path.is_file():
+            pytest.skip(f"real candles not available: {path} is absent")
+        df = pl.read_ipc(path)
+        return (
+            df["date"].dt.epoch("ms").to_numpy(),
+            *(df[name].to_numpy().astype(np.float64) for name in ("open", "high", "low", "close", "volume")),
+        )
+
+    return load
+
+
+def make_bars(
+    closes: Sequence[float],
+    *,
+    opens: Sequence[float] | None = None,
+    highs: Sequence[float | None] | None = None,
+    lows: Sequence[float | None] | None = None,
+    volumes: Sequence[float] | None = None,
+    step_ms: int = 3_600_000,
+) -> Bars:
+    """Build hourly bars from closes: open = previous close unless given, high/low just span open and
+    close unless given (``None`` entries keep the default), volume 1 unless given."""
+    n = len(closes)
+    c = np.array(closes, dtype=np.float64)
+    o = np.array(opens, dtype=np.float64) if opens is not None else np.r_[c[0], c[:-1]]
+    h = np.maximum(o, c)
+    lo = np.minimum(o, c)
+    for i, value in enumerate(highs or []):
+        if value is not None:
+            h[i] = value
+    for i, value in enumerate(lows or []):
+        if value is not None:
+            lo[i] = value
+    v = np.array(volumes, dtype=np.float64) if volumes is not None else np.ones(n)
+    ts = T0 + step_ms * np.arange(n, dtype=np.int64)
+    return ts, o, h, lo, c, v
+
+
+@pytest.fixture(scope="session")
+def bars_from() -> Callable[..., Bars]:
+    """The :func:`make_bars` builder as a fixture (test modules cannot import each other)."""
+    return make_bars
+
+
+def random_walk(seed: int, n: int, *, vol: float = 0.002, tick: float = 0.01, start: float = 100.0) -> Bars:
+    """Minute bars of a random walk on a price grid of ``tick`` (decimal prices make exact ties)."""
+    rng = np.random.default_rng(seed)
+    c = np.maximum(np.round(start * np.exp(np.cumsum(rng.normal(0.0, vol, n))) / tick) * tick, tick)
+    o = np.r_[c[0], c[:-1]]
+    spread = np.round(np.abs(rng.normal(0.0, vol, n)) * c / tick) * tick
+    h = np.maximum(o, c) + spread
+    lo = np.maximum(np.minimum(o, c) - spread, tick / 2)
+    v = np.where(rng.random(n) < 0.05, 0.0, np.round(rng.lognormal(0.0, 1.0, n), 3))
+    ts = T0 + 60_000 * np.arange(n, dtype=np.int64)
+    return ts, o, h, lo, c, v
+
+
+@pytest.fixture(scope="session")
+def walk() -> Callable[..., Bars]:
+    """The :func:`random_walk` builder as a fixture."""
+    return random_walk

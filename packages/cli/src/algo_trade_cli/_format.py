@@ -1,0 +1,28 @@
+"""Small formatting helpers shared by the commands' tables."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from decimal import Decimal
+
+__all__ = ["fmt_num", "fmt_pct", "fmt_time"]
+
+
+def fmt_pct(value: float | Decimal | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def fmt_num(value: float | Decimal | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "∞"
+    v = float(value)
+    if math.isinf(v):
+        return "∞"
+    return f"{v:,.{digits}f}"
+
+
+def fmt_time(value: datetime | None) -> str:
+    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,31 @@
+"""Opening and closing the long-lived parts a command needs (database, exchange client, scheduler)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from algo_trade_core import AppConfig
+from algo_trade_data import DatabaseClient, HyperliquidClient
+
+__all__ = ["Runtime", "open_runtime"]
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: AppConfig
+    db: DatabaseClient
+    hyperliquid: HyperliquidClient | None
+
+
+@asynccontextmanager
+async def open_runtime(config: AppConfig, *, exchange: bool = True) -> AsyncIterator[Runtime]:
+    """Connect to the database (migrating it) and, when asked, open the one Hyperliquid session."""
+    async with AsyncExitStack() as stack:
+        db = await DatabaseClient.connect(config.database)
+        stack.push_async_callback(db.close)
+        hl = None
+        if exchange:
+            hl = await stack.enter_async_context(HyperliquidClient(config.hyperliquid))
+        yield Runtime(config=config, db=db, hyperliquid=hl)

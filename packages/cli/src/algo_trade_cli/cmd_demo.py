@@ -1,0 +1,162 @@
+"""`algo-trade demo`: the main job end to end on the embedded defaults."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.panel import Panel
+
+from algo_trade_backtest_scheduler import BacktestScheduler
+from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
+from algo_trade_cli.cmd_data import expand_paths
+from algo_trade_cli.cmd_sweep import print_selection, print_summary
+from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
+from algo_trade_data import (
+    SYNTHETIC_EXCHANGE,
+    DatabaseClient,
+    HyperliquidClient,
+    import_candle_files,
+    refresh_many,
+    synthetic_candles,
+)
+from algo_trade_token_selector import TokenSelector
+
+__all__ = ["demo"]
+
+
+async def _exchange_reachable(cfg: AppConfig) -> bool:
+    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0)
+    try:
+        async with HyperliquidClient(probe) as hl:
+            await hl.meta()
+    except (AlgoTradeError, OSError):
+        return False
+    return True
+
+
+async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    now = datetime.now(UTC)
+    start = now - timedelta(days=cfg.scheduler.backtest_window_days)
+    async with HyperliquidClient(cfg.hyperliquid) as hl:
+        with console.status(
+            f"fetching {cfg.scheduler.interval} candles of {len(cfg.scheduler.token_universe)} "
+            "tokens from Hyperliquid (only the missing tail) …"
+        ):
+            summary = await refresh_many(
+                hl, db, list(cfg.scheduler.token_universe), cfg.scheduler.interval, start, now
+            )
+    for symbol, reason in summary.failures.items():
+        console.print(f"[red]{symbol}[/]: {reason}")
+    if summary.truncated:
+        console.print(
+            f"[yellow]note:[/] Hyperliquid keeps only the latest 5000 candles: the {cfg.scheduler.interval} "
+            f"window of {len(summary.truncated)} token(s) is only partly covered (results say how much)"
+        )
+    return "hyperliquid", None
+
+
+async def _from_files(cfg: AppConfig, db: DatabaseClient, data_dir: Path) -> tuple[str, datetime | None]:
+    files = expand_paths([data_dir], cfg.scheduler.interval)
+    wanted = set(cfg.scheduler.token_universe)
+    files = [f for f in files if f.name.split("_")[0] in wanted] or files
+    with console.status(f"importing {len(files)} {cfg.scheduler.interval} candle file(s) from {data_dir} …"):
+        results = await import_candle_files(db, files, interval=cfg.scheduler.interval)
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        console.print(f"[red]rejected[/] {r.path.name}: {r.error}")
+    last = max((r.last for r in results if r.ok and r.last is not None), default=None)
+    console.print(
+        f"imported {sum(r.rows for r in results if r.ok):,} bars from {len(results) - len(bad)} file(s)"
+    )
+    as_of = None if last is None else last + timedelta(milliseconds=interval_to_ms(cfg.scheduler.interval))
+    return "hyperliquid", as_of
+
+
+async def _synthetic(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    interval = cfg.scheduler.interval
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    bars = cfg.scheduler.backtest_window_days * 86_400_000 // interval_to_ms(interval)
+    with console.status(
+        f"generating {bars:,} SYNTHETIC {interval} bars for each of "
+        f"{len(cfg.scheduler.token_universe)} tokens …"
+    ):
+        frames = [synthetic_candles(s, interval, end, bars) for s in cfg.scheduler.token_universe]
+        await db.upsert_candles(pl.concat(frames))
+    return SYNTHETIC_EXCHANGE, end
+
+
+async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
+    t0 = time.perf_counter()
+    async with await DatabaseClient.connect(cfg.database) as db:
+        console.print(
+            f"database: {db.url} (TimescaleDB {'enabled' if db.timescaledb_enabled else 'not installed'})"
+        )
+        if not offline and await _exchange_reachable(cfg):
+            exchange, as_of = await _from_exchange(cfg, db)
+        else:
+            why = (
+                "--offline given" if offline else f"Hyperliquid is not reachable at {cfg.hyperliquid.api_url}"
+            )
+            if data_dir is not None:
+                console.print(f"[yellow]{why}[/]: using the candle files in {data_dir}")
+                exchange, as_of = await _from_files(cfg, db, data_dir)
+            else:
+                console.print(
+                    Panel(
+                        f"{why} and no --data-dir was given: the demo runs on [bold]SYNTHETIC[/] "
+                        "generated candles, stored and reported as exchange 'synthetic'. "
+                        "They say nothing about real markets.",
+                        style="yellow",
+                    )
+                )
+                exchange, as_of = await _synthetic(cfg, db)
+        scheduler_cfg = replace(cfg.scheduler, exchange=exchange, refresh_data=False, universe_mode="static")
+        from algo_trade_cli.cmd_sweep import run_sweep_with_progress
+
+        scheduler = BacktestScheduler(
+            scheduler_cfg, db, None, execution=cfg.backtest, strategies=cfg.strategy
+        )
+        try:
+            summary = await run_sweep_with_progress(scheduler, as_of, refresh=False)
+        finally:
+            await scheduler.shutdown()
+        if exchange == SYNTHETIC_EXCHANGE:
+            console.print("[bold yellow]SYNTHETIC DATA[/]: the results below come from generated candles")
+        print_summary(summary)
+        selection = await TokenSelector(db, cfg.token_selection).select(
+            now=max(datetime.now(UTC), summary.finished_at)
+        )
+        print_selection(selection)
+    console.print(
+        Panel(
+            f"results are stored in PostgreSQL at {cfg.database.url}\n"
+            "  tables: ohlcv, backtest_results, backtest_runs, token_selections\n"
+            "  explore: algo-trade results latest | algo-trade results history BTC\n"
+            "           algo-trade token-selection | algo-trade data status | algo-trade db status\n"
+            "the database keeps running (stop it with `make db-down`). "
+            f"Demo took {time.perf_counter() - t0:.1f}s.",
+            title="where to look",
+            style="cyan",
+        )
+    )
+
+
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Candle files to use when Hyperliquid is not reachable (CSV, Parquet, freqtrade Feather).",
+        ),
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not try to reach Hyperliquid.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Get candles, sweep the universe, select tokens and show why (leaves the database running)."""
+    run_async(_demo(resolve_config(config), data_dir, offline))

@@ -1,0 +1,211 @@
+"""`algo-trade sweep`, `algo-trade token-selection` and the daemon `algo-trade scheduled-backtest`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
+from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._runtime import open_runtime
+from algo_trade_cli._tables import selection_table, sweep_table
+from algo_trade_core import AppConfig
+from algo_trade_token_selector import Selection, TokenSelector
+
+__all__ = ["parse_as_of", "scheduled_backtest", "sweep", "token_selection"]
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--as-of: expected an ISO-8601 time like 2025-07-26T00:00:00Z, got {text!r}", 2)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def print_summary(summary: RunSummary) -> None:
+    console.print(sweep_table(summary))
+    phases = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
+    line = (
+        f"run [bold]{summary.run_id}[/]: {summary.status} — {summary.tokens_ok} token(s) ok, "
+        f"{summary.tokens_failed} failed in {summary.seconds:.2f}s ({phases})"
+    )
+    console.print(line)
+    if summary.error:
+        console.print(f"[red]{summary.error}[/]")
+
+
+async def run_sweep_with_progress(
+    scheduler: BacktestScheduler, as_of: datetime | None, refresh: bool | None
+) -> RunSummary:
+    symbols = await scheduler.universe()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        steps = (
+            len(symbols) * (3 if (refresh if refresh is not None else scheduler.config.refresh_data) else 2)
+            + 1
+        )
+        task = progress.add_task(f"sweep over {len(symbols)} token(s)", total=steps)
+
+        def on_step(phase: str, symbol: str | None) -> None:
+            progress.update(task, advance=1, description=f"{phase} {symbol or ''}".strip())
+
+        summary = await scheduler.run_once(as_of, symbols=symbols, refresh=refresh, progress=on_step)
+    return summary
+
+
+async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, as_json: bool) -> int:
+    needs_exchange = (refresh if refresh is not None else cfg.scheduler.refresh_data) or (
+        cfg.scheduler.universe_mode == "top_volume"
+    )
+    async with open_runtime(cfg, exchange=needs_exchange) as rt:
+        scheduler = BacktestScheduler.from_app_config(cfg, rt.db, rt.hyperliquid)
+        try:
+            if as_json:
+                summary = await scheduler.run_once(as_of, refresh=refresh)
+            else:
+                summary = await run_sweep_with_progress(scheduler, as_of, refresh)
+        finally:
+            await scheduler.shutdown()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "run_id": summary.run_id,
+                    "status": summary.status,
+                    "tokens_ok": summary.tokens_ok,
+                    "tokens_failed": summary.tokens_failed,
+                    "errors": summary.errors,
+                    "seconds": summary.seconds,
+                    "timings": summary.timings,
+                    "window": {
+                        "start": summary.window.start.isoformat(),
+                        "end": summary.window.end.isoformat(),
+                    },
+                }
+            )
+        )
+    else:
+        print_summary(summary)
+    return 0 if summary.status != "failed" else 1
+
+
+def sweep(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="End of the backtest window (ISO; default now). Use it to sweep over imported history.",
+        ),
+    ] = None,
+    refresh: Annotated[
+        bool | None,
+        typer.Option(
+            "--refresh/--no-refresh", help="Fetch missing candles first (default: [scheduler] refresh_data)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one backtest sweep over the token universe now and store the results."""
+    cfg = resolve_config(config)
+    raise typer.Exit(run_async(_sweep(cfg, parse_as_of(as_of), refresh, as_json)))
+
+
+async def _selection(cfg: AppConfig, strategy: str | None, as_json: bool) -> None:
+    async with open_runtime(cfg, exchange=False) as rt:
+        selection = await TokenSelector(rt.db, cfg.token_selection).select(strategy)
+    if as_json:
+        print(json.dumps(selection.to_json()))
+    else:
+        print_selection(selection)
+
+
+def print_selection(selection: Selection) -> None:
+    if not selection.tokens:
+        console.print(
+            f"no backtest results stored for {selection.strategy_name}: run `algo-trade sweep` first"
+        )
+        return
+    console.print(selection_table(selection))
+    names = ", ".join(selection.approved) or "none"
+    label = " [bold yellow](FALLBACK)[/]" if selection.fallback_used else ""
+    console.print(f"approved{label}: [bold]{names}[/]")
+
+
+def token_selection(
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Default: [token_selection] strategy.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Select tokens from the latest results and explain each decision (the selection is stored)."""
+    cfg = resolve_config(config)
+    run_async(_selection(cfg, strategy, as_json))
+
+
+async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runs = 0
+    async with open_runtime(cfg, exchange=True) as rt:
+        selector = TokenSelector(rt.db, cfg.token_selection)
+
+        async def after_sweep(summary: RunSummary) -> None:
+            nonlocal runs
+            print_summary(summary)
+            selection = await selector.select()
+            print_selection(selection)
+            runs += 1
+            if max_runs is not None and runs >= max_runs:
+                stop.set()
+
+        scheduler = BacktestScheduler.from_app_config(cfg, rt.db, rt.hyperliquid, after_sweep=after_sweep)
+        scheduler.start()
+        s = cfg.scheduler
+        universe = (
+            f"{len(s.token_universe)} tokens" if s.universe_mode == "static" else f"top {s.top_volume_n}"
+        )
+        console.print(
+            f"scheduler: cron '{s.cron_expression}' (UTC), {universe}, "
+            f"next fire {scheduler.next_fire_time()}; Ctrl+C stops"
+        )
+        if run_now:
+            asyncio.create_task(scheduler.run_once())  # noqa: RUF006 - awaited through the scheduler lock on shutdown
+        try:
+            await stop.wait()
+        finally:
+            console.print("stopping: waiting for a running sweep to commit …")
+            await scheduler.shutdown()
+    console.print("stopped cleanly")
+
+
+def scheduled_backtest(
+    run_now: Annotated[bool, typer.Option("--run-now", help="Also run one sweep right away.")] = False,
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", min=1, help="Stop after this many sweeps.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """The daemon: sweeps on the cron schedule, then selection (and bot sync) after each sweep."""
+    cfg = resolve_config(config)
+    if not cfg.scheduler.enabled:
+        fail("the scheduler is disabled in the configuration ([scheduler] enabled = false)", 2)
+    run_async(_daemon(cfg, run_now, max_runs))

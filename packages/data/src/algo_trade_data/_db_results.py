@@ -1,0 +1,379 @@
+"""Backtest results, sweep runs and token selections.
+
+Batches go through ``COPY`` (binary, asyncpg's encoders) into a temporary table and ONE
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, in one transaction together with the run row: a sweep's
+results are stored completely or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from algo_trade_core import DataError
+from algo_trade_data._db_base import _DatabaseBase, command_count, json_dumps, require_aware
+from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, SelectionRecord
+
+__all__ = ["ResultsMixin"]
+
+_RESULT_COLUMNS = tuple(f.name for f in fields(BacktestResultRecord))
+_RESULT_KEY = ("timestamp", "symbol", "strategy_name", "params_hash")
+_RESULT_ROW = operator.attrgetter(*_RESULT_COLUMNS)
+_COLS = ", ".join(_RESULT_COLUMNS)
+_ON_CONFLICT = f"ON CONFLICT ({', '.join(_RESULT_KEY)}) DO UPDATE SET " + ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in _RESULT_COLUMNS if c not in _RESULT_KEY
+)
+_INSERT_ONE = (
+    f"INSERT INTO backtest_results ({_COLS}) "  # noqa: S608 - identifiers are module constants; values are bound parameters
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_RESULT_COLUMNS) + 1))}) {_ON_CONFLICT}"
+)
+# The stage holds parameters as JSON text: asyncpg's text encoder is C code, a Python JSONB codec
+# called per row costs more than the rest of the row, and equal parameter sets are serialised once.
+_CREATE_STAGE = (
+    "CREATE TEMP TABLE _results_stage (LIKE backtest_results INCLUDING DEFAULTS) ON COMMIT DROP; "
+    "ALTER TABLE _results_stage ALTER COLUMN parameters TYPE text"
+)
+_PARAMETERS_AT = _RESULT_COLUMNS.index("parameters")
+_STAGED_COLS = ", ".join("parameters::jsonb" if c == "parameters" else c for c in _RESULT_COLUMNS)
+_INSERT_STAGED = (
+    f"INSERT INTO backtest_results ({_COLS}) SELECT {_STAGED_COLS} FROM _results_stage {_ON_CONFLICT}"  # noqa: S608 - identifiers are module constants; values are bound parameters
+)
+_SELECT_RESULTS = f"SELECT {_COLS} FROM backtest_results"  # noqa: S608 - identifiers are module constants; values are bound parameters
+
+_RATIO_FIELDS = ("sharpe_ratio", "sortino_ratio", "calmar_ratio", "win_rate", "exposure", "window_coverage")
+_MONEY_FIELDS = ("total_return", "max_drawdown", "initial_capital", "final_capital", "buy_hold_return")
+
+_RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "finished_at",
+    "status",
+    "tokens_ok",
+    "tokens_failed",
+    "errors",
+    "config",
+)
+_UPSERT_RUN = (
+    f"INSERT INTO backtest_runs ({', '.join(_RUN_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "  # noqa: S608 - identifiers are module constants; values are bound parameters
+    "ON CONFLICT (run_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _RUN_COLUMNS if c != "run_id")
+)
+_SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM backtest_runs"  # noqa: S608 - identifiers are module constants; values are bound parameters
+
+_SELECTION_COLUMNS = "id, selected_at, strategy_name, approved, details, fallback_used, run_id"
+
+
+def _checked(record: BacktestResultRecord, index: int, *, batch: bool = True) -> BacktestResultRecord:
+    """Reject values the table cannot hold meaningfully, naming the record; inf profit factor → None."""
+
+    def fail(problem: str) -> DataError:
+        return DataError(
+            f"backtest result {index + 1} ({record.symbol} {record.strategy_name} "
+            f"params_hash={record.params_hash!r} at {record.timestamp.isoformat()}): {problem}"
+            + ("; nothing of the batch was written" if batch else "")
+        )
+
+    for name in ("timestamp", "backtest_window_start", "backtest_window_end"):
+        value = getattr(record, name)
+        if value.tzinfo is None:
+            raise fail(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    for name in _RATIO_FIELDS:
+        value = getattr(record, name)
+        if not math.isfinite(value):
+            raise fail(f"{name} is not a finite number ({value})")
+    for name in _MONEY_FIELDS:
+        value = getattr(record, name)
+        if not _finite_number(value):
+            raise fail(f"{name} is not a finite number ({value})")
+    pf = record.profit_factor
+    if pf is not None and math.isnan(pf):
+        raise fail("profit_factor is NaN (use None for 'no losing trade')")
+    if pf is not None and math.isinf(pf):
+        return replace(record, profit_factor=None)  # DESIGN.md: infinite is stored as NULL
+    return record
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
+
+
+def _dedupe(records: Iterable[BacktestResultRecord]) -> list[BacktestResultRecord]:
+    """Keep the last record per key: ON CONFLICT cannot touch one row twice in a statement."""
+    by_key: dict[tuple[Any, ...], BacktestResultRecord] = {}
+    for i, record in enumerate(records):
+        checked = _checked(record, i)
+        key = (checked.timestamp, checked.symbol, checked.strategy_name, checked.params_hash)
+        by_key.pop(key, None)
+        by_key[key] = checked
+    return list(by_key.values())
+
+
+def _staged_rows(records: list[BacktestResultRecord]) -> list[tuple[Any, ...]]:
+    """Row tuples for the stage, with ``parameters`` as JSON text (one serialisation per parameter set)."""
+    texts: dict[str, tuple[Any, str | None]] = {}
+    rows = []
+    for record in records:
+        params = record.parameters
+        cached = texts.get(record.params_hash)
+        if cached is not None and (cached[0] is params or cached[0] == params):
+            text = cached[1]
+        else:
+            text = None if params is None else json_dumps(params)
+            texts[record.params_hash] = (params, text)
+        row = _RESULT_ROW(record)
+        rows.append((*row[:_PARAMETERS_AT], text, *row[_PARAMETERS_AT + 1 :]))
+    return rows
+
+
+def _run_args(run: BacktestRunRecord) -> tuple[Any, ...]:
+    require_aware(run.started_at, "run.started_at")
+    if run.finished_at is not None:
+        require_aware(run.finished_at, "run.finished_at")
+    return (
+        run.run_id,
+        run.started_at,
+        run.finished_at,
+        run.status,
+        run.tokens_ok,
+        run.tokens_failed,
+        dict(run.errors),
+        dict(run.config),
+    )
+
+
+def _run(row: Any) -> BacktestRunRecord:
+    return BacktestRunRecord(**dict(row))
+
+
+def _result(row: Any) -> BacktestResultRecord:
+    return BacktestResultRecord(**dict(row))
+
+
+def _selection(row: Any) -> SelectionRecord:
+    fields_ = dict(row)
+    fields_["selection_id"] = fields_.pop("id")
+    fields_["approved"] = list(fields_["approved"])
+    return SelectionRecord(**fields_)
+
+
+class ResultsMixin(_DatabaseBase):
+    """Results, runs and selections methods of :class:`~algo_trade_data.DatabaseClient`."""
+
+    # --- backtest_results --------------------------------------------------------------------
+
+    async def insert_backtest_result(self, record: BacktestResultRecord) -> None:
+        """Insert one result, or update it when its key (timestamp, symbol, strategy, params_hash) exists."""
+        row = _RESULT_ROW(_checked(record, 0, batch=False))
+        async with self._connection("insert_backtest_result") as conn:
+            await conn.execute(_INSERT_ONE, *row)
+
+    async def insert_backtest_results_batch(
+        self, records: Sequence[BacktestResultRecord], run: BacktestRunRecord | None = None
+    ) -> int:
+        """Upsert many results in ONE transaction (COPY + one INSERT); optionally upsert their run too.
+
+        The run row is written in the same transaction, after the results, so a sweep is recorded
+        completely or not at all. Records repeating a key keep the last one. Returns the number of
+        result rows written.
+
+        Raises:
+            DataError: a record holds NaN/inf or a naive time (nothing is written).
+            DatabaseError: the database refused the batch or went away (nothing is written).
+        """
+        unique = _dedupe(records)
+        run_args = _run_args(run) if run is not None else None
+        if not unique and run_args is None:
+            return 0
+        async with self._transaction(f"insert_backtest_results_batch ({len(unique)} results)") as conn:
+            written = 0
+            if unique:
+                await conn.execute(_CREATE_STAGE)
+                await conn.copy_records_to_table(
+                    "_results_stage", records=_staged_rows(unique), columns=_RESULT_COLUMNS
+                )
+                status = await conn.execute(_INSERT_STAGED)
+                written = command_count(status)
+            if run_args is not None:
+                await conn.execute(_UPSERT_RUN, *run_args)
+        return written
+
+    async def query_latest_backtest_results(
+        self,
+        strategy_name: str,
+        params_hash: str | None = None,
+        *,
+        since: datetime | None = None,
+        interval: str | None = None,
+    ) -> dict[str, BacktestResultRecord]:
+        """Return each symbol's newest result of ``strategy_name`` (``DISTINCT ON (symbol)``).
+
+        Args:
+            strategy_name: the strategy.
+            params_hash: only this parameter set. Without it, the newest result of any parameter set
+                wins; several at the same newest timestamp are decided by params_hash order.
+            since: ignore results older than this.
+            interval: only results computed on this bar interval.
+        """
+        if since is not None:
+            require_aware(since, "since")
+        async with self._connection("query_latest_backtest_results") as conn:
+            rows = await conn.fetch(
+                f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                "WHERE strategy_name = $1 AND ($2::text IS NULL OR params_hash = $2) "
+                "AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::text IS NULL OR interval = $4) "
+                "ORDER BY symbol, timestamp DESC, params_hash",
+                strategy_name,
+                params_hash,
+                since,
+                interval,
+            )
+        return {row["symbol"]: _result(row) for row in rows}
+
+    async def query_result_history(
+        self,
+        symbol: str,
+        strategy_name: str | None = None,
+        limit: int = 100,
+        *,
+        params_hash: str | None = None,
+    ) -> list[BacktestResultRecord]:
+        """Return a symbol's results, newest first (at most ``limit``)."""
+        async with self._connection("query_result_history") as conn:
+            rows = await conn.fetch(
+                f"{_SELECT_RESULTS} WHERE symbol = $1 AND ($2::text IS NULL OR strategy_name = $2) "
+                "AND ($3::text IS NULL OR params_hash = $3) "
+                "ORDER BY timestamp DESC, strategy_name, params_hash LIMIT $4",
+                symbol,
+                strategy_name,
+                params_hash,
+                limit,
+            )
+        return [_result(r) for r in rows]
+
+    async def query_run_results(self, run_id: str) -> list[BacktestResultRecord]:
+        """Return the results a run produced, by symbol, strategy and parameter set."""
+        async with self._connection("query_run_results") as conn:
+            rows = await conn.fetch(
+                f"{_SELECT_RESULTS} WHERE run_id = $1 ORDER BY symbol, strategy_name, params_hash", run_id
+            )
+        return [_result(r) for r in rows]
+
+    # --- backtest_runs -------------------------------------------------------------------------
+
+    async def record_run(self, run: BacktestRunRecord) -> None:
+        """Insert or update a run row (every column is taken from ``run``)."""
+        args = _run_args(run)
+        async with self._connection("record_run") as conn:
+            await conn.execute(_UPSERT_RUN, *args)
+
+    async def start_run(
+        self,
+        *,
+        run_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        started_at: datetime | None = None,
+    ) -> BacktestRunRecord:
+        """Record a run as ``running`` and return it (``run_id`` defaults to a new UUID hex)."""
+        run = BacktestRunRecord(
+            run_id=run_id or uuid.uuid4().hex,
+            started_at=started_at or datetime.now(UTC),
+            finished_at=None,
+            status="running",
+            config=dict(config or {}),
+        )
+        await self.record_run(run)
+        return run
+
+    async def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        tokens_ok: int = 0,
+        tokens_failed: int = 0,
+        errors: Mapping[str, str] | None = None,
+        finished_at: datetime | None = None,
+    ) -> BacktestRunRecord:
+        """Mark a run finished with its outcome and return the updated row.
+
+        Raises:
+            DataError: no run has this id.
+        """
+        finished = require_aware(finished_at, "finished_at") if finished_at else datetime.now(UTC)
+        async with self._connection("finish_run") as conn:
+            row = await conn.fetchrow(
+                "UPDATE backtest_runs SET finished_at = $2, status = $3, tokens_ok = $4, tokens_failed = $5, "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"errors = $6 WHERE run_id = $1 RETURNING {', '.join(_RUN_COLUMNS)}",
+                run_id,
+                finished,
+                status,
+                tokens_ok,
+                tokens_failed,
+                dict(errors or {}),
+            )
+        if row is None:
+            raise DataError(f"finish_run: no backtest run with id {run_id!r}")
+        return _run(row)
+
+    async def get_run(self, run_id: str) -> BacktestRunRecord | None:
+        """Return one run, or None."""
+        async with self._connection("get_run") as conn:
+            row = await conn.fetchrow(f"{_SELECT_RUNS} WHERE run_id = $1", run_id)
+        return _run(row) if row is not None else None
+
+    async def list_runs(self, limit: int = 20, *, status: str | None = None) -> list[BacktestRunRecord]:
+        """Return the newest runs first (optionally only those with ``status``)."""
+        async with self._connection("list_runs") as conn:
+            rows = await conn.fetch(
+                f"{_SELECT_RUNS} WHERE ($1::text IS NULL OR status = $1) "
+                "ORDER BY started_at DESC, run_id LIMIT $2",
+                status,
+                limit,
+            )
+        return [_run(r) for r in rows]
+
+    # --- token_selections ----------------------------------------------------------------------
+
+    async def insert_selection(self, record: SelectionRecord) -> SelectionRecord:
+        """Store a selection; return it with its ``selection_id``."""
+        require_aware(record.selected_at, "selected_at")
+        async with self._connection("insert_selection") as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO token_selections (selected_at, strategy_name, approved, details, fallback_used, "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"run_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_SELECTION_COLUMNS}",
+                record.selected_at,
+                record.strategy_name,
+                list(record.approved),
+                list(record.details),
+                record.fallback_used,
+                record.run_id,
+            )
+        return _selection(row)
+
+    async def latest_selection(self, strategy_name: str | None = None) -> SelectionRecord | None:
+        """Return the newest selection (of ``strategy_name``, when given), or None."""
+        found = await self.list_selections(strategy_name, limit=1)
+        return found[0] if found else None
+
+    async def list_selections(
+        self, strategy_name: str | None = None, limit: int = 20
+    ) -> list[SelectionRecord]:
+        """Return selections, newest first."""
+        async with self._connection("list_selections") as conn:
+            rows = await conn.fetch(
+                f"SELECT {_SELECTION_COLUMNS} FROM token_selections "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                "WHERE ($1::text IS NULL OR strategy_name = $1) ORDER BY selected_at DESC, id DESC LIMIT $2",
+                strategy_name,
+                limit,
+            )
+        return [_selection(r) for r in rows]

@@ -1,0 +1,1 @@
+packages/data/src/algo_trade_data/sql
