@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -16,11 +16,9 @@ from algo_trade_core import (
     BacktestConfig,
     HyperliquidConfig,
     SchedulerConfig,
-    SelectionCriteria,
     StrategyConfig,
 )
 from algo_trade_data import DatabaseClient, FakeHyperliquid, HyperliquidClient, WeightRateLimiter
-from algo_trade_token_selector import TokenSelector
 
 from .conftest import TOKENS, real_1m
 
@@ -117,49 +115,6 @@ async def test_sweep_stores_engine_metrics_and_second_sweep_fetches_only_the_tai
             assert all(t.refreshed_bars >= 30 for t in second.tokens)
         finally:
             await scheduler.shutdown()
-
-
-async def test_selection_on_swept_results(
-    db: DatabaseClient, market: tuple[FakeHyperliquid, dict[str, pl.DataFrame], int]
-) -> None:
-    fake, _, now = market
-    as_of = datetime.fromtimestamp(now / 1000, UTC)
-    async with client_for(fake) as hl:
-        cfg = scheduler_config(TOKENS, strategies=("ma_crossover",))
-        scheduler = BacktestScheduler(cfg, db, hl)
-        try:
-            summary = await scheduler.run_once(as_of)
-        finally:
-            await scheduler.shutdown()
-    results = {r.symbol: r for r in summary.results}
-    sharpes = sorted(r.sharpe_ratio for r in results.values())
-    threshold = sharpes[len(sharpes) // 2]  # about half the tokens pass
-    criteria = SelectionCriteria(
-        strategy="ma_crossover",
-        min_sharpe_ratio=threshold,
-        min_win_rate=0.0,
-        max_drawdown=1.0,
-        min_num_trades=1,
-        top_n=4,
-    )
-    selection = await TokenSelector(db, criteria).select(now=summary.finished_at + timedelta(minutes=1))
-    passing = [s for s, r in results.items() if r.sharpe_ratio >= threshold and r.num_trades >= 1]
-    expected = sorted(
-        passing,
-        key=lambda s: (
-            -(
-                0.4 * results[s].sharpe_ratio
-                + 0.3 * results[s].win_rate
-                + 0.3 * (1 - float(results[s].max_drawdown))
-            ),
-            s,
-        ),
-    )[:4]
-    assert selection.approved == expected
-    assert len(expected) == 4
-    stored = await db.latest_selection("ma_crossover")
-    assert stored is not None
-    assert stored.approved == expected
 
 
 async def test_one_token_garbled_or_missing_the_others_are_stored(

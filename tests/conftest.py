@@ -1,0 +1,47 @@
+"""Cross-package tests: a real temporary database, the fake Hyperliquid, the real candle files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from algo_trade_core import HyperliquidConfig
+from algo_trade_data import DatabaseClient, FakeHyperliquid, HyperliquidClient, WeightRateLimiter
+from algo_trade_data.testing import temporary_client, truncate_tables
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+HL_FILES = SHARED_DATA / "real-candles" / "hyperliquid-perp"
+TOKENS = ("BTC", "ETH", "SOL", "AVAX", "ARB", "DOGE", "ATOM", "NEAR", "SUI", "APT", "kPEPE", "WLD")
+MINUTE = 60_000
+
+
+def real_candles(symbol: str, interval: str = "1m") -> pl.DataFrame:
+    path = HL_FILES / f"{symbol}_USDC_USDC-{interval}-futures.feather"
+    if not path.exists():
+        pytest.skip(f"real candle files not found at {HL_FILES} (the shared data folder is absent)")
+    return pl.read_ipc(path)
+
+
+def client_for(fake: FakeHyperliquid, **overrides: object) -> HyperliquidClient:
+    """A client of the fake exchange with its own limiter and the fake's clock."""
+    cfg = HyperliquidConfig(api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.01, backoff_max_s=0.2)
+    cfg = replace(cfg, **overrides)  # type: ignore[arg-type]
+    return HyperliquidClient(
+        cfg, limiter=WeightRateLimiter(cfg.weight_per_minute), now_ms=lambda: fake.now_ms
+    )
+
+
+@pytest.fixture(scope="session")
+async def e2e_db() -> AsyncIterator[DatabaseClient]:
+    async with temporary_client(max_connections=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(e2e_db: DatabaseClient) -> DatabaseClient:
+    await truncate_tables(e2e_db)
+    return e2e_db
