@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
+# The project-local PostgreSQL (scripts/db.sh) and the URL the tests create their databases through.
+export ALGO_TRADE_PGPORT ?= 54329
+export ALGO_TRADE_TEST_ADMIN_URL ?= postgresql://algo_trade@127.0.0.1:$(ALGO_TRADE_PGPORT)/postgres
 
 PACKAGES := core data backtest backtest-scheduler token-selector bot-orchestrator cli
 PKG ?=
