@@ -60,8 +60,10 @@ class BacktestScheduler:
         strategies: StrategyConfig | None = None,
         after_sweep: AfterSweep | None = None,
         executor: Executor | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
+        self._clock = clock  # where "now" ends the window (default: the wall clock); replays pin it
         self.execution = execution or BacktestConfig()
         self.jobs: list[BacktestJob] = jobs_from_config(config, strategies or StrategyConfig())
         self._db = db
@@ -110,6 +112,8 @@ class BacktestScheduler:
         """Run one sweep now and return its summary. Sweeps never overlap: a second call waits."""
         async with self._lock:
             universe = symbols if symbols is not None else await self.universe()
+            if as_of is None and self._clock is not None:
+                as_of = self._clock()
             summary = await run_sweep(
                 config=self.config,
                 execution=self.execution,

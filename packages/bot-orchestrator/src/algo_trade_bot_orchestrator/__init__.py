@@ -1,7 +1,51 @@
-"""algo-trade bot-orchestrator."""
+"""algo-trade bot-orchestrator: paper-trading bots on one shared market-data feed.
+
+- :class:`BotRegistry`: spawn, remove, list, restore after a restart, and
+  :meth:`~BotRegistry.sync_bots_with_approved_tokens` after every sweep.
+- :class:`Bot`: one bot as an asyncio task fed by its command queue and by closed bars; it runs the
+  engine's :class:`~algo_trade_backtest.StrategyRunner` and records paper fills idempotently.
+- :class:`BotConfig`, :class:`BotState`, :class:`BotStatus`: what a bot is, where it is, what it holds.
+- :class:`MemoryFeed`: an in-process feed with the hub's interface, for tests and replays.
+- :func:`read_saved` / :func:`status_from_record`: a stored ``bots`` row decoded (for the CLI, which reads
+  the database while a daemon runs elsewhere).
+"""
 
 from loguru import logger
 
+from algo_trade_bot_orchestrator._bot import Bot, BotObserver, StopMode
+from algo_trade_bot_orchestrator._config import BotConfig, BotState
+from algo_trade_bot_orchestrator._memory_feed import FeedBar, MemoryFeed, MemorySubscription, bars_from_frame
+from algo_trade_bot_orchestrator._paper import PaperBook, PaperFill, fill_id, strategy_warmup_bars
+from algo_trade_bot_orchestrator._ports import BarLike, BotStore, CandleSource, MarketFeed
+from algo_trade_bot_orchestrator._record import RECORD_VERSION, SavedBot, read_saved, status_from_record
+from algo_trade_bot_orchestrator._registry import BotRegistry
+from algo_trade_bot_orchestrator._status import BotStatus, PaperPosition
+
 logger.disable("algo_trade_bot_orchestrator")
 
-__all__: list[str] = []
+__all__ = [
+    "RECORD_VERSION",
+    "BarLike",
+    "Bot",
+    "BotConfig",
+    "BotObserver",
+    "BotRegistry",
+    "BotState",
+    "BotStatus",
+    "BotStore",
+    "CandleSource",
+    "FeedBar",
+    "MarketFeed",
+    "MemoryFeed",
+    "MemorySubscription",
+    "PaperBook",
+    "PaperFill",
+    "PaperPosition",
+    "SavedBot",
+    "StopMode",
+    "bars_from_frame",
+    "fill_id",
+    "read_saved",
+    "status_from_record",
+    "strategy_warmup_bars",
+]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_cli import cmd_config, cmd_data, cmd_db, cmd_results
+from algo_trade_cli import cmd_bots, cmd_config, cmd_data, cmd_db, cmd_results
 from algo_trade_cli._common import setup_logging
 from algo_trade_cli.cmd_backtest import backtest
 from algo_trade_cli.cmd_demo import demo
@@ -22,6 +22,7 @@ app.add_typer(cmd_config.app, name="config")
 app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_data.app, name="data")
 app.add_typer(cmd_results.app, name="results")
+app.add_typer(cmd_bots.app, name="bots")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("token-selection")(token_selection)

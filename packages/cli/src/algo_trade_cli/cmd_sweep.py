@@ -160,40 +160,50 @@ def token_selection(
 
 
 async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
+    from algo_trade_cli._daemon import Cycle, Daemon
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runs = 0
+
+    def show(cycle: Cycle) -> None:
+        print_summary(cycle.summary)
+        if cycle.selection is not None:
+            print_selection(cycle.selection)
+        if cycle.error:
+            console.print(f"[red]{cycle.error}[/]")
+        elif cfg.bots.enabled:
+            console.print(
+                f"bots: started {', '.join(cycle.started) or 'none'}; "
+                f"stopped {', '.join(cycle.stopped) or 'none'}"
+            )
+        if max_runs is not None and len(daemon.cycles) >= max_runs:
+            stop.set()
+
     async with open_runtime(cfg, exchange=True) as rt:
-        selector = TokenSelector(rt.db, cfg.token_selection)
-
-        async def after_sweep(summary: RunSummary) -> None:
-            nonlocal runs
-            print_summary(summary)
-            selection = await selector.select()
-            print_selection(selection)
-            runs += 1
-            if max_runs is not None and runs >= max_runs:
-                stop.set()
-
-        scheduler = BacktestScheduler.from_app_config(cfg, rt.db, rt.hyperliquid, after_sweep=after_sweep)
-        scheduler.start()
-        s = cfg.scheduler
-        universe = (
-            f"{len(s.token_universe)} tokens" if s.universe_mode == "static" else f"top {s.top_volume_n}"
-        )
-        console.print(
-            f"scheduler: cron '{s.cron_expression}' (UTC), {universe}, "
-            f"next fire {scheduler.next_fire_time()}; Ctrl+C stops"
-        )
-        if run_now:
-            asyncio.create_task(scheduler.run_once())  # noqa: RUF006 - awaited through the scheduler lock on shutdown
+        daemon = Daemon(cfg, rt.db, rt.hyperliquid, on_cycle=show)
+        restored = await daemon.start()
         try:
+            if restored:
+                console.print(
+                    f"restored {len(restored)} bot(s) with their paper positions: {', '.join(restored)}"
+                )
+            s = cfg.scheduler
+            universe = (
+                f"{len(s.token_universe)} tokens" if s.universe_mode == "static" else f"top {s.top_volume_n}"
+            )
+            console.print(
+                f"scheduler: cron '{s.cron_expression}' (UTC), {universe}, "
+                f"next fire {daemon.next_fire_time()}; Ctrl+C stops"
+            )
+            first = asyncio.create_task(daemon.scheduler.run_once()) if run_now else None
             await stop.wait()
         finally:
-            console.print("stopping: waiting for a running sweep to commit …")
-            await scheduler.shutdown()
+            console.print("stopping: a running sweep commits first; bots keep their paper positions …")
+            await daemon.stop()
+            if first is not None and not first.done():
+                first.cancel()
     console.print("stopped cleanly")
 
 
@@ -204,7 +214,7 @@ def scheduled_backtest(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """The daemon: sweeps on the cron schedule, then selection (and bot sync) after each sweep."""
+    """The daemon: sweeps on the cron schedule; after each, selection and bot sync."""
     cfg = resolve_config(config)
     if not cfg.scheduler.enabled:
         fail("the scheduler is disabled in the configuration ([scheduler] enabled = false)", 2)

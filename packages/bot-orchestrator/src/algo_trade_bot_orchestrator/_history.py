@@ -1,0 +1,108 @@
+"""Closed bars from the past, for warm-ups and for catching up after a restart: the store, then REST."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import polars as pl
+from loguru import logger
+
+from algo_trade_bot_orchestrator._config import BotConfig
+from algo_trade_bot_orchestrator._ports import BotStore, CandleSource
+from algo_trade_core import interval_to_ms, ms_to_datetime
+
+__all__ = ["HistoryBar", "bars_frame", "history_bars", "load_history"]
+
+_SCHEMA = {
+    "t": pl.Int64,
+    "open": pl.Float64,
+    "high": pl.Float64,
+    "low": pl.Float64,
+    "close": pl.Float64,
+    "volume": pl.Float64,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBar:
+    """A stored bar replayed through a bot (the fields of the hub's ``ClosedBar`` that bots read)."""
+
+    symbol: str
+    interval: str
+    t: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+def bars_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``t`` (open time, epoch ms) and float OHLCV columns of a candle frame.
+
+    Accepts the store's and the REST client's frames (``timestamp``) and freqtrade's (``date``).
+    """
+    if frame.is_empty():
+        return pl.DataFrame(schema=_SCHEMA)
+    time_col = "timestamp" if "timestamp" in frame.columns else "date"
+    times = frame[time_col]
+    t = times.dt.epoch("ms") if times.dtype.is_temporal() else times
+    return pl.DataFrame(
+        {
+            "t": t.cast(pl.Int64),
+            **{name: frame[name].cast(pl.Float64) for name in ("open", "high", "low", "close", "volume")},
+        }
+    )
+
+
+async def load_history(
+    config: BotConfig,
+    store: BotStore,
+    candles: CandleSource | None,
+    start_ms: int,
+    end_ms: int,
+    *,
+    now_ms: int,
+) -> pl.DataFrame:
+    """Return the closed bars of ``config``'s market opening in ``[start_ms, end_ms]``, ascending.
+
+    The store comes first (the hub records every closed bar); when it lacks bars of the window and a
+    REST source is given, the exchange tops it up (it keeps only the latest 5000 bars). A REST failure
+    is logged and what the store had is returned.
+    """
+    step = interval_to_ms(config.interval)
+    expected = (end_ms - start_ms) // step + 1
+    if expected <= 0:
+        return bars_frame(pl.DataFrame())
+    frame = bars_frame(
+        await store.query_candles(
+            config.symbol,
+            config.interval,
+            ms_to_datetime(start_ms),
+            ms_to_datetime(end_ms + 1),
+            config.exchange,  # the store's end is exclusive
+        )
+    )
+    if frame.height < expected and candles is not None:
+        try:
+            rest = bars_frame(
+                await candles.candle_snapshot(
+                    config.symbol,
+                    config.interval,
+                    start_ms,
+                    end_ms,
+                    now_ms=now_ms,
+                )
+            )
+        except Exception as exc:  # the store's bars still serve; say why the rest is missing
+            logger.warning("bot {}: REST candles unavailable: {!r}", config.bot_id, exc)
+        else:
+            frame = pl.concat([frame, rest]).unique("t", keep="first")
+    return frame.filter(pl.col("t").is_between(start_ms, end_ms)).sort("t")
+
+
+def history_bars(config: BotConfig, frame: pl.DataFrame) -> Iterator[HistoryBar]:
+    """Yield the rows of a :func:`bars_frame` as bars of ``config``'s market."""
+    for t, o, h, lo, c, v in frame.select("t", "open", "high", "low", "close", "volume").iter_rows():
+        yield HistoryBar(config.symbol, config.interval, t, o, h, lo, c, v)

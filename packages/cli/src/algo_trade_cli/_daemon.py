@@ -1,0 +1,138 @@
+"""The daemon's wiring: scheduler → selection → bot sync after every sweep (no separate timer).
+
+The `scheduled-backtest` command runs it until Ctrl+C or SIGTERM; tests run it against the fake
+exchange with an injected clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from loguru import logger
+
+from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
+from algo_trade_bot_orchestrator import BotRegistry
+from algo_trade_core import AlgoTradeError, AppConfig, ms_to_datetime, strategy_params
+from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub
+from algo_trade_token_selector import Selection, TokenSelector
+
+__all__ = ["Cycle", "Daemon"]
+
+
+@dataclass(slots=True)
+class Cycle:
+    """One sweep and what followed it."""
+
+    summary: RunSummary
+    selection: Selection | None = None
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Daemon:
+    """Runs sweeps on the cron schedule; after each, selection and ``sync_bots_with_approved_tokens``.
+
+    Args:
+        config: the whole configuration.
+        db: the store.
+        hyperliquid: the process's one REST client (refresh, top-volume universe, bot warm-up).
+        on_cycle: called after each cycle (the CLI prints it).
+        clock_ms: "now" in epoch ms for windows and bot warm-up (default: the wall clock); replays pin it.
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        db: DatabaseClient,
+        hyperliquid: HyperliquidClient | None,
+        *,
+        on_cycle: Callable[[Cycle], Awaitable[None] | None] | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.selector = TokenSelector(db, config.token_selection)
+        self.cycles: list[Cycle] = []
+        self.hub: MarketDataHub | None = None
+        self.registry: BotRegistry | None = None
+        self._hyperliquid = hyperliquid
+        self._on_cycle = on_cycle
+        self._clock_ms = clock_ms
+        self._stack = AsyncExitStack()
+        clock = None if clock_ms is None else (lambda: ms_to_datetime(clock_ms()))
+        self.scheduler = BacktestScheduler(
+            config.scheduler,
+            db,
+            hyperliquid,
+            execution=config.backtest,
+            strategies=config.strategy,
+            after_sweep=self._after_sweep,
+            clock=clock,
+        )
+
+    async def start(self) -> list[str]:
+        """Open the market-data hub, restore the bots of a previous run, start the cron job.
+
+        Returns the ids of the restored bots.
+        """
+        restored: list[str] = []
+        if self.config.bots.enabled:
+            self.hub = await self._stack.enter_async_context(
+                MarketDataHub(self.config.hyperliquid, rest=self._hyperliquid, store=self.db)
+            )
+            self.registry = BotRegistry(
+                self.db,
+                self.hub,
+                candles=self._hyperliquid,
+                execution=self.config.backtest,
+                bots=self.config.bots,
+                clock_ms=self._clock_ms,
+                strategy_parameters={
+                    name: strategy_params(self.config, name) for name in ("quad_ma", "ma_crossover")
+                },
+            )
+            # Shutdown leaves positions open and rows live, so the next start restores them.
+            self._stack.push_async_callback(self.registry.shutdown_all)
+            restored = await self.registry.restore()
+        self.scheduler.start()
+        return restored
+
+    async def _after_sweep(self, summary: RunSummary) -> None:
+        cycle = Cycle(summary=summary)
+        try:
+            cycle.selection = await self.selector.select()
+            if self.registry is not None:
+                cycle.started, cycle.stopped = await self.registry.sync_bots_with_approved_tokens(
+                    cycle.selection.approved, cycle.selection.strategy_name
+                )
+        except AlgoTradeError as exc:
+            cycle.error = f"{type(exc).__name__}: {exc}"
+            logger.error("after sweep {}: {}", summary.run_id[:8], cycle.error)
+        self.cycles.append(cycle)
+        if self._on_cycle is not None:
+            result = self._on_cycle(cycle)
+            if result is not None:
+                await result
+
+    def next_fire_time(self) -> datetime | None:
+        return self.scheduler.next_fire_time()
+
+    async def stop(self) -> None:
+        """Stop the cron job (a running sweep commits first), the bots (positions kept), the hub."""
+        await self.scheduler.shutdown()
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
