@@ -1,0 +1,176 @@
+"""The daemon end to end: seconds-level cron → sweep over the fake exchange → selection → bots.
+
+Real 1m candles are served by the fake Hyperliquid (REST with the 5000 cap, WebSocket replays), the
+database is real, and the daemon's clock is the fake server's, which the replays move forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from algo_trade_bot_orchestrator import BotState
+from algo_trade_cli._daemon import Daemon
+from algo_trade_core import (
+    AppConfig,
+    BotsConfig,
+    HyperliquidConfig,
+    MaCrossoverConfig,
+    SchedulerConfig,
+    SelectionCriteria,
+    StrategyConfig,
+)
+from algo_trade_data import BacktestResultRecord, DatabaseClient, FakeHyperliquid
+from algo_trade_data._testing_async import wait_for
+from algo_trade_token_selector import Selection, evaluate
+
+from .conftest import MINUTE, client_for, real_candles
+
+COINS = ("BTC", "ETH", "SOL", "AVAX", "DOGE", "NEAR")
+UPDATES = 3
+
+
+def changed_selection(
+    latest: dict[str, BacktestResultRecord],
+    criteria: SelectionCriteria,
+    before: list[str],
+    now: datetime,
+    holding: set[str],
+) -> tuple[SelectionCriteria, Selection] | None:
+    """Find one threshold that drops approved tokens whose bots hold positions and lets another in."""
+    tries = []
+    for r in latest.values():
+        tries += [
+            replace(criteria, min_sharpe_ratio=r.sharpe_ratio + 1e-9),
+            replace(criteria, min_win_rate=min(r.win_rate + 1e-9, 1.0)),
+            replace(criteria, max_drawdown=max(float(r.max_drawdown) - 1e-9, 0.0)),
+            replace(criteria, min_num_trades=r.num_trades + 1),
+        ]
+    for candidate in tries:
+        selection = evaluate(latest, candidate, now)
+        dropped = set(before) - set(selection.approved)
+        if set(selection.approved) - set(before) and dropped and dropped <= holding:
+            return candidate, selection
+    return None
+
+
+def daemon_config(fake: FakeHyperliquid) -> AppConfig:
+    return AppConfig(
+        hyperliquid=HyperliquidConfig(
+            api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.01, backoff_max_s=0.1
+        ),
+        scheduler=SchedulerConfig(
+            cron_expression="*/2 * * * * *",
+            token_universe=COINS,
+            backtest_window_days=1,
+            strategies=("ma_crossover",),
+            misfire_grace_s=1,
+        ),
+        token_selection=SelectionCriteria(
+            strategy="ma_crossover",
+            min_sharpe_ratio=-1e9,
+            min_win_rate=0.0,
+            max_drawdown=1.0,
+            min_num_trades=0,
+            top_n=3,
+            fallback_top_n=0,
+        ),
+        strategy=StrategyConfig(ma_crossover=MaCrossoverConfig(fast=5, slow=20)),
+        bots=BotsConfig(interval="1m"),
+    )
+
+
+async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClient) -> None:
+    frames = {c: real_candles(c) for c in COINS}
+    end = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
+    now0 = end - 300 * MINUTE  # 300 bars left to replay
+    start_index = {c: int(f["date"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
+    fake = FakeHyperliquid(now_ms=now0 + 1_000)
+    for coin, frame in frames.items():
+        fake.add_candles(coin, "1m", frame)
+    async with fake, client_for(fake) as rest:
+        cfg = replace(daemon_config(fake))
+        daemon = Daemon(cfg, db, rest, clock_ms=lambda: fake.now_ms)
+        await daemon.start()
+        try:
+            registry = daemon.registry
+            assert registry is not None
+
+            def running() -> set[str]:
+                return {b.config.symbol for b in registry.list_bots() if b.state is BotState.RUNNING}
+
+            await wait_for(lambda: len(daemon.cycles) >= 1, timeout=30, what="the first sweep")
+            first = daemon.cycles[0]
+            assert first.summary.status == "ok", first.summary.errors
+            assert first.selection is not None
+            assert len(first.selection.approved) == 3
+            assert running() == set(first.selection.approved)
+            assert set(first.started) == set(first.selection.approved)
+
+            # Live bars: every coin streams (only subscribed coins reach the daemon's one connection).
+            for coin in COINS:
+                fake.ws.start_replay(coin, "1m", start_index=start_index[coin], updates_per_bar=UPDATES)
+            await wait_for(lambda: all(daemon.hub.is_subscribed(c, "1m") for c in running()), timeout=10)  # type: ignore[union-attr]
+            await fake.ws.step(updates=1 + UPDATES * 10)
+            await wait_for(
+                lambda: all(b.status().position is not None for b in registry.list_bots()),
+                timeout=15,
+                what="every bot to hold a paper position",
+            )
+
+            # Thresholds change so that an approved token drops out: the next sweep stops its bot
+            # (closing its position) and starts one for the token that takes its place.
+            async def settled() -> list[str]:
+                """Two sweeps on the current bars: the approved set no longer moves until the next step."""
+                seen = len(daemon.cycles)
+                await wait_for(lambda: len(daemon.cycles) >= seen + 2, timeout=30, what="two sweeps")
+                return daemon.cycles[-1].selection.approved  # type: ignore[union-attr]
+
+            found = None
+            for _ in range(4):
+                before = await settled()
+                await wait_for(lambda b=set(before): running() == b, timeout=15)  # type: ignore[misc]
+                latest = await db.query_latest_backtest_results("ma_crossover")
+                now = daemon.cycles[-1].summary.finished_at + timedelta(seconds=1)
+                holding = {b.config.symbol for b in registry.list_bots() if b.status().position is not None}
+                found = changed_selection(latest, cfg.token_selection, before, now, holding)
+                if found is not None:
+                    break
+                await fake.ws.step(updates=UPDATES * 3)  # let newly started bots take positions
+            assert found is not None, "no single threshold drops a token whose bot holds a position"
+            stricter, expected = found
+            best = sorted(set(before) - set(expected.approved))[0]
+            dropping = registry.get_bot(f"ma_crossover:{best}")
+            assert dropping is not None
+            position = dropping.status().position
+            assert position is not None
+            daemon.selector.criteria = stricter
+            seen = len(daemon.cycles)
+            await wait_for(
+                lambda: len(daemon.cycles) > seen, timeout=30, what="a sweep with the new thresholds"
+            )
+            cycle = daemon.cycles[-1]
+            assert cycle.selection is not None
+            assert cycle.selection.approved == expected.approved
+            assert best in cycle.stopped
+
+            # The dropped bot closes at the next bar's open, with the fill recorded.
+            await fake.ws.step(updates=UPDATES * 2)
+            await wait_for(lambda: dropping.done, timeout=15, what=f"the {best} bot to close and stop")
+            fills = await db.list_fills(bot_id=dropping.bot_id)
+            assert fills[-1].reason == "close"
+            assert fills[-1].side == ("sell" if position.side == "long" else "buy")
+            assert (await db.get_bot(dropping.bot_id)).state == "stopped"  # type: ignore[union-attr]
+            await wait_for(lambda: running() == set(expected.approved), timeout=15)
+
+            # One WebSocket connection in total, whatever the number of bots.
+            assert fake.ws.connections_opened == 1
+            assert daemon.hub.stats.connections_opened == 1  # type: ignore[union-attr]
+        finally:
+            await daemon.stop()
+    # Stopping keeps the running bots' rows live (with their positions) for the next start.
+    rows = {r.symbol: r for r in await db.list_bots()}
+    assert {s for s, r in rows.items() if r.state == "running"} == set(expected.approved)
+    assert pl.Series([r.symbol for r in rows.values()]).is_unique().all()
