@@ -292,6 +292,8 @@ class FakeHyperliquid:
         app = web.Application()
         app.router.add_post("/info", self._handle_info)
         app.router.add_get("/ws", self.ws.handle)
+        # Not part of Hyperliquid's API: lets a process under test share the fake's clock.
+        app.router.add_get("/_fake/now", self._handle_now)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -460,6 +462,9 @@ class FakeHyperliquid:
         return [r for r in self.requests if r.type == request_type]
 
     # -- /info -----------------------------------------------------------------------------------
+
+    async def _handle_now(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text=str(self.now_ms))
 
     async def _handle_info(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

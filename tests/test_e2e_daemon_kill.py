@@ -1,0 +1,199 @@
+"""The daemon killed with SIGKILL and restarted: the same bots, the same open positions, no duplicated fills.
+
+The daemon runs as a real child process (tests/daemon_child.py) against the fake exchange and the real
+database; the test moves the fake's bars forward and reads what the daemon stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from algo_trade_bot_orchestrator import read_saved
+from algo_trade_core import (
+    AppConfig,
+    DatabaseConfig,
+    HyperliquidConfig,
+    MaCrossoverConfig,
+    SchedulerConfig,
+    SelectionCriteria,
+    StrategyConfig,
+    write_config,
+)
+from algo_trade_data import DatabaseClient, FakeHyperliquid
+
+from .conftest import MINUTE, real_candles
+
+COINS = ("BTC", "ETH", "SOL")
+UPDATES = 3
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:  # noqa: ASYNC109
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class Child:
+    """One daemon process and the lines it printed."""
+
+    def __init__(self, config: Path, fake_url: str) -> None:
+        self.args = (sys.executable, str(REPO / "tests" / "daemon_child.py"), str(config), fake_url)
+        self.lines: list[str] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO
+        )
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+
+    def printed(self, prefix: str) -> list[str]:
+        return [line for line in self.lines if line.startswith(prefix)]
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()  # SIGKILL: no cleanup, no goodbye write
+        await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+
+
+async def bots_state(db: DatabaseClient) -> dict[str, dict[str, Any]]:
+    out = {}
+    for record in await db.list_bots():
+        saved = read_saved(record)
+        position = saved.open_position
+        out[record.bot_id] = {
+            "state": record.state,
+            "position": None
+            if position is None
+            else (position.side, position.quantity, position.entry_price, position.entry_time),
+            "last": record.last_candle_time,
+            "fills": saved.num_fills,
+        }
+    return out
+
+
+async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseClient, tmp_path: Path) -> None:
+    frames = {c: real_candles(c) for c in COINS}
+    end = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
+    now0 = end - 200 * MINUTE
+    start_index = {c: int(f["date"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
+    fake = FakeHyperliquid(now_ms=now0 + 1_000)
+    for coin, frame in frames.items():
+        fake.add_candles(coin, "1m", frame)
+    async with fake:
+        config = tmp_path / "daemon.toml"
+        write_config(
+            AppConfig(
+                database=DatabaseConfig(url=db.url, max_connections=4),
+                hyperliquid=HyperliquidConfig(
+                    api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.01, backoff_max_s=0.1
+                ),
+                scheduler=SchedulerConfig(
+                    cron_expression="*/2 * * * * *",
+                    token_universe=COINS,
+                    backtest_window_days=1,
+                    strategies=("ma_crossover",),
+                    misfire_grace_s=1,
+                ),
+                token_selection=SelectionCriteria(
+                    strategy="ma_crossover",
+                    min_sharpe_ratio=-1e9,
+                    min_win_rate=0.0,
+                    max_drawdown=1.0,
+                    min_num_trades=0,
+                    top_n=3,
+                    fallback_top_n=0,
+                ),
+                strategy=StrategyConfig(ma_crossover=MaCrossoverConfig(fast=5, slow=20)),
+            ),
+            config,
+        )
+        bot_ids = {f"ma_crossover:{c}" for c in COINS}
+        first = Child(config, fake.url)
+        await first.start()
+        try:
+
+            async def all_running() -> bool:
+                state = await bots_state(db)
+                return {k for k, v in state.items() if v["state"] == "running"} == bot_ids
+
+            await until(all_running, 60, "the first daemon to start a bot per approved token")
+            for coin in COINS:
+                fake.ws.start_replay(coin, "1m", start_index=start_index[coin], updates_per_bar=UPDATES)
+
+            async def positions_stored() -> bool:
+                state = await bots_state(db)
+                return all(state[b]["position"] is not None for b in bot_ids)
+
+            for _ in range(40):  # bars until every bot's open position is stored
+                await fake.ws.step(updates=UPDATES)
+                if await positions_stored():
+                    break
+                await asyncio.sleep(0.05)
+            await until(positions_stored, 20, "every bot's position in the database")
+            before = await bots_state(db)
+            fills_before = await db.list_fills()
+            assert fills_before
+        finally:
+            await first.kill()
+
+        second = Child(config, fake.url)
+        await second.start()
+        try:
+
+            async def restored() -> bool:
+                return bool(second.printed("READY"))
+
+            await until(restored, 60, "the second daemon to start")
+            assert sorted(second.printed("RESTORED")[0].split()[1].split(",")) == sorted(bot_ids)
+            after = await bots_state(db)
+            for bot_id in bot_ids:
+                assert after[bot_id]["state"] == "running"
+                assert after[bot_id]["position"] == before[bot_id]["position"]
+                assert after[bot_id]["fills"] == before[bot_id]["fills"]
+            assert [f.fill_id for f in await db.list_fills()] == [f.fill_id for f in fills_before]
+
+            # Trading goes on: new bars reach the restored bots, no fill is written twice.
+            last_before = max(v["last"] for v in before.values())
+
+            async def resubscribed() -> bool:
+                return fake.ws.open_connections == 1 and all(fake.ws.subscriber_count(c, "1m") for c in COINS)
+
+            await until(resubscribed, 20, "the second daemon's subscriptions")
+
+            async def caught_up() -> bool:
+                state = await bots_state(db)
+                return all(state[b]["last"] is not None and state[b]["last"] > last_before for b in bot_ids)
+
+            # Rows are checkpointed after bars with fills, or every few seconds: keep bars coming.
+            for _ in range(60):
+                await fake.ws.step(updates=UPDATES)
+                if await caught_up():
+                    break
+                await asyncio.sleep(0.25)
+            assert await caught_up(), "the restored bots did not handle the new bars"
+            fills = await db.list_fills()
+            keys = [(f.bot_id, f.timestamp, f.side, f.reason) for f in fills]
+            assert len(keys) == len(set(keys)), "a fill was recorded twice"
+            assert len(fills) >= len(fills_before)
+            assert fake.ws.connections_opened == 2  # one connection per daemon process
+        finally:
+            await second.kill()
