@@ -60,37 +60,66 @@ def throughput() -> None:
         wrapper = best_of(lambda bars=bars: run_backtest(*bars, strategy="quad_ma", interval="1m"), 3)
         trades = len(run_backtest(*bars, strategy="quad_ma", interval="1m").trades)
         with ThreadPoolExecutor(CORES) as pool:  # one run per core at once (the kernels release the GIL)
-            parallel = best_of(lambda bars=bars: list(pool.map(
-                lambda _: simulate(0, params, execution, bars), range(CORES))), 3)
+            parallel = best_of(
+                lambda bars=bars: list(
+                    pool.map(lambda _: simulate(0, params, execution, bars), range(CORES))
+                ),
+                3,
+            )
         print(f"quad_ma defaults, {n:>9,} bars ({trades} trades):")
         print(f"  kernel, one run (= one core):   {n / kernel / 1e6:7.1f} M bars/s  ({kernel * 1e3:8.2f} ms)")
         print(f"  run_backtest (validation, trade objects): {n / wrapper / 1e6:7.1f} M bars/s")
-        print(f"  {CORES} runs on {CORES} cores at once:    {CORES * n / parallel / 1e6:7.1f} M bars/s, "
-              f"{n / parallel / 1e6:.1f} M bars/s per core")
+        print(
+            f"  {CORES} runs on {CORES} cores at once:    {CORES * n / parallel / 1e6:7.1f} M bars/s, "
+            f"{n / parallel / 1e6:.1f} M bars/s per core"
+        )
         if n == 30 * DAY_1M:
-            reference = best_of(lambda bars=bars: reference_backtest(*bars, strategy="quad_ma",
-                                                                     interval="1m"), 1)
-            print(f"  pure-Python reference:           {n / reference / 1e6:7.3f} M bars/s  "
-                  f"({reference:.2f} s, {reference / kernel:,.0f}x the kernel)")
+            reference = best_of(
+                lambda bars=bars: reference_backtest(*bars, strategy="quad_ma", interval="1m"), 1
+            )
+            print(
+                f"  pure-Python reference:           {n / reference / 1e6:7.3f} M bars/s  "
+                f"({reference:.2f} s, {reference / kernel:,.0f}x the kernel)"
+            )
 
 
 def grid() -> None:
     bars = synthetic_bars(30 * DAY_1M, seed=7)
     sets = [
-        {"short_1": s1, "short_2": s2, "long_1": l1, "long_2": l2, "trend": trend, "volume_filter": vf,
-         "take_profit": tp, "stop_loss": tp / 2}
+        {
+            "short_1": s1,
+            "short_2": s2,
+            "long_1": l1,
+            "long_2": l2,
+            "trend": trend,
+            "volume_filter": vf,
+            "take_profit": tp,
+            "stop_loss": tp / 2,
+        }
         for s1, s2, l1, l2, trend, vf, tp in itertools.product(
-            [3, 5, 8], [10, 13], [20, 26, 34], [50, 60], [100, 150, 200], [True, False],
-            [0.005, 0.01, 0.02, 0.03, 0.05])
+            [3, 5, 8],
+            [10, 13],
+            [20, 26, 34],
+            [50, 60],
+            [100, 150, 200],
+            [True, False],
+            [0.005, 0.01, 0.02, 0.03, 0.05],
+        )
     ][:1_000]
     assert len(sets) == 1_000
     run_grid(*bars, strategy="quad_ma", param_sets=sets[:4], interval="1m")  # compile or load
     seconds = best_of(lambda: run_grid(*bars, strategy="quad_ma", param_sets=sets, interval="1m"), 3)
-    one_core = best_of(lambda: run_grid(*bars, strategy="quad_ma", param_sets=sets[:250], interval="1m",
-                                        workers=1), 1) * 4
-    print(f"grid: 1,000 quad_ma parameter sets x {len(bars[0]):,} 1m bars (30 days), {CORES} threads: "
-          f"{seconds:.2f} s ({1_000 * len(bars[0]) / seconds / 1e6:.0f} M bar-steps/s; "
-          f"one thread: ~{one_core:.2f} s)")
+    one_core = (
+        best_of(
+            lambda: run_grid(*bars, strategy="quad_ma", param_sets=sets[:250], interval="1m", workers=1), 1
+        )
+        * 4
+    )
+    print(
+        f"grid: 1,000 quad_ma parameter sets x {len(bars[0]):,} 1m bars (30 days), {CORES} threads: "
+        f"{seconds:.2f} s ({1_000 * len(bars[0]) / seconds / 1e6:.0f} M bar-steps/s; "
+        f"one thread: ~{one_core:.2f} s)"
+    )
 
 
 _CHILD = """
@@ -117,8 +146,13 @@ def startup() -> None:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
         start = time.perf_counter()
         # S603: runs this interpreter on the fixed snippets above, nothing from outside.
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,  # noqa: S603
-                             check=True)
+        out = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return time.perf_counter() - start, json.loads(out.stdout.strip().splitlines()[-1])
 
     with tempfile.TemporaryDirectory() as cache:
@@ -126,11 +160,15 @@ def startup() -> None:
         cold_total, cold = child(_CHILD, cache)
         warm_total, warm = child(_CHILD, cache)
     print(f"process start (python -c pass):          {bare:6.2f} s")
-    for label, total, parts in (("cold JIT cache (first run ever)", cold_total, cold),
-                                ("warm JIT cache (every later run)", warm_total, warm)):
-        print(f"{label}: {total:6.2f} s in all = start {bare:.2f} + import {parts['import']:.2f} "
-              f"+ first backtest {parts['backtest']:.2f} + first grid {parts['grid']:.2f} "
-              f"+ first runner bar {parts['runner']:.2f}")
+    for label, total, parts in (
+        ("cold JIT cache (first run ever)", cold_total, cold),
+        ("warm JIT cache (every later run)", warm_total, warm),
+    ):
+        print(
+            f"{label}: {total:6.2f} s in all = start {bare:.2f} + import {parts['import']:.2f} "
+            f"+ first backtest {parts['backtest']:.2f} + first grid {parts['grid']:.2f} "
+            f"+ first runner bar {parts['runner']:.2f}"
+        )
 
 
 def main() -> None:

@@ -14,8 +14,12 @@ DATA_DIR = Path(__file__).parents[3] / "../shared/data"
 CANDLES_DIR = DATA_DIR / "real-candles" / "hyperliquid-perp"
 
 Bars = tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
-    npt.NDArray[np.float64], npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
 ]
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 

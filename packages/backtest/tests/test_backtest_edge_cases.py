@@ -17,8 +17,17 @@ from algo_trade_backtest import BacktestResult, StrategyRunner, run_backtest
 from algo_trade_backtest._reference import reference_backtest, result_differences
 from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig
 
-SMALL = QuadMaConfig(short_1=1, short_2=2, long_1=3, long_2=4, trend=5, volume_filter=False,
-                     take_profit=0.1, stop_loss=0.05, reversal_confirmation_bars=2)
+SMALL = QuadMaConfig(
+    short_1=1,
+    short_2=2,
+    long_1=3,
+    long_2=4,
+    trend=5,
+    volume_filter=False,
+    take_profit=0.1,
+    stop_loss=0.05,
+    reversal_confirmation_bars=2,
+)
 EXEC = BacktestConfig(fee_rate=0.001, slippage_bps=10.0)
 SLIP = 0.001
 LONG_SETUP = [10.0, 10.0, 10.0, 10.0, 10.0, 11.0]
@@ -27,11 +36,16 @@ SHORT_SETUP = [10.0, 10.0, 10.0, 10.0, 10.2, 9.0]
 Bars = Any
 
 
-def run_both(bars: Bars, params: Any = SMALL, execution: BacktestConfig = EXEC,
-             strategy: str = "quad_ma") -> BacktestResult:
+def run_both(
+    bars: Bars, params: Any = SMALL, execution: BacktestConfig = EXEC, strategy: str = "quad_ma"
+) -> BacktestResult:
     """Run kernel and reference, assert they agree, return the kernel's result."""
-    kwargs: dict[str, Any] = {"strategy": strategy, "params": params, "execution": execution,
-                              "interval": "1h"}
+    kwargs: dict[str, Any] = {
+        "strategy": strategy,
+        "params": params,
+        "execution": execution,
+        "interval": "1h",
+    }
     engine = run_backtest(*bars, **kwargs)
     reference = reference_backtest(*bars, **kwargs)
     assert result_differences(engine, reference) == []
@@ -89,8 +103,12 @@ def test_long_exits_gap_and_range_rules(
     bars_from: Callable[..., Bars], bar7: tuple[float, float, float, float], reason: str, raw_exit: float
 ) -> None:
     o7, h7, l7, c7 = bar7
-    bars = bars_from([*LONG_SETUP, 11.1, c7], opens=[10.0] * 6 + [11.0, o7], highs=[None] * 7 + [h7],
-                     lows=[None] * 7 + [l7])
+    bars = bars_from(
+        [*LONG_SETUP, 11.1, c7],
+        opens=[10.0] * 6 + [11.0, o7],
+        highs=[None] * 7 + [h7],
+        lows=[None] * 7 + [l7],
+    )
     result = run_both(bars)
     price, qty, fee, _ = long_entry()
     exit_price = raw_exit * (1.0 - SLIP)
@@ -106,8 +124,12 @@ def test_long_exits_gap_and_range_rules(
 
 
 def test_no_exit_when_the_bar_stays_between_the_levels(bars_from: Callable[..., Bars]) -> None:
-    bars = bars_from([*LONG_SETUP, 11.1, 11.0], opens=[10.0] * 6 + [11.0, 10.5],
-                     lows=[None] * 7 + [10.47], highs=[None] * 7 + [12.1])
+    bars = bars_from(
+        [*LONG_SETUP, 11.1, 11.0],
+        opens=[10.0] * 6 + [11.0, 10.5],
+        lows=[None] * 7 + [10.47],
+        highs=[None] * 7 + [12.1],
+    )
     result = run_both(bars)
     assert result.trades == []
     assert result.open_position is not None
@@ -153,8 +175,17 @@ def test_short_take_profit_inside_the_range(bars_from: Callable[..., Bars]) -> N
     assert result.trades[0].exit_price == pytest.approx(9.0 * 0.999 * 0.9 * 1.001, rel=1e-15)
 
 
-WIDE = QuadMaConfig(short_1=1, short_2=2, long_1=3, long_2=4, trend=5, volume_filter=False,
-                    take_profit=0.9, stop_loss=0.9, reversal_confirmation_bars=2)
+WIDE = QuadMaConfig(
+    short_1=1,
+    short_2=2,
+    long_1=3,
+    long_2=4,
+    trend=5,
+    volume_filter=False,
+    take_profit=0.9,
+    stop_loss=0.9,
+    reversal_confirmation_bars=2,
+)
 REVERSAL = [*LONG_SETUP, 11.5, 12.0, 8.0, 7.0, 7.5]  # short setup at 8, alignment holds at 9
 
 
@@ -270,8 +301,10 @@ def test_zero_volume_bars_block_the_volume_filter(bars_from: Callable[..., Bars]
     quiet = run_both(bars_from([*LONG_SETUP, 11.2], volumes=[1, 1, 1, 1, 1, 0, 1]), params=params)
     assert quiet.open_position is None
     assert quiet.trades == []
-    nothing = run_both(bars_from([*LONG_SETUP, 11.2], volumes=[0.0] * 7),
-                       params=QuadMaConfig(**{**_asdict(params), "volume_factor": 0.0}))
+    nothing = run_both(
+        bars_from([*LONG_SETUP, 11.2], volumes=[0.0] * 7),
+        params=QuadMaConfig(**{**_asdict(params), "volume_factor": 0.0}),
+    )
     assert nothing.open_position is None  # 0 > 0 * 0 is false
 
 
@@ -280,8 +313,17 @@ def test_zero_volume_flat_bars_inside_a_series(walk: Callable[..., Bars]) -> Non
     for i in range(50, 600, 7):  # no trade: O = H = L = C = previous close, volume 0
         o[i] = h[i] = lo[i] = c[i] = c[i - 1]
         v[i] = 0.0
-    params = QuadMaConfig(short_1=2, short_2=4, long_1=8, long_2=16, trend=32, volume_factor=0.5,
-                          take_profit=0.004, stop_loss=0.003, reversal_confirmation_bars=1)
+    params = QuadMaConfig(
+        short_1=2,
+        short_2=4,
+        long_1=8,
+        long_2=16,
+        trend=32,
+        volume_factor=0.5,
+        take_profit=0.004,
+        stop_loss=0.003,
+        reversal_confirmation_bars=1,
+    )
     assert run_both((ts, o, h, lo, c, v), params=params).raw_metrics.num_trades > 5
 
 
@@ -295,14 +337,22 @@ def test_flat_prices_are_exact_ties(
     )
     bars = bars_from([price] * 60)
     cross = run_both(bars, params=MaCrossoverConfig(fast=fast, slow=slow), strategy="ma_crossover")
-    quad = run_both(bars, params=QuadMaConfig(short_1=fast, short_2=slow, long_1=slow + 1,
-                                              long_2=slow + 2, trend=slow + 3, volume_filter=False))
+    quad = run_both(
+        bars,
+        params=QuadMaConfig(
+            short_1=fast, short_2=slow, long_1=slow + 1, long_2=slow + 2, trend=slow + 3, volume_filter=False
+        ),
+    )
     for result in (cross, quad):
         metrics = result.raw_metrics
         assert result.trades == []
         assert result.open_position is None
         assert (metrics.total_return, metrics.max_drawdown, metrics.sharpe_ratio, metrics.exposure) == (
-            0.0, 0.0, 0.0, 0.0)
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        )
         assert metrics.buy_hold_return == 0.0
         assert metrics.profit_factor == math.inf
         assert result.metrics.profit_factor is None
@@ -313,7 +363,8 @@ def test_ma_crossover_is_always_in_the_market_and_flips(bars_from: Callable[...,
     result = run_both(bars_from(closes), params=MaCrossoverConfig(fast=1, slow=2), strategy="ma_crossover")
     # Entry at bar 2 (both averages exist from bar 1); long until the cross at bar 4, and so on.
     assert [(t.side, t.entry_index, t.exit_index, t.exit_reason) for t in result.trades] == [
-        ("long", 2, 5, "reversal"), ("short", 5, 9, "reversal")
+        ("long", 2, 5, "reversal"),
+        ("short", 5, 9, "reversal"),
     ]
     assert result.open_position is not None
     assert result.open_position.side == "long"

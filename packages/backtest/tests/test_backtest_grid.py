@@ -21,9 +21,19 @@ def _quad_sets() -> list[dict[str, Any]]:
     for s1, s2, l1, l2, trend, vf, tp, rcb in itertools.product(
         [2, 5], [8], [13, 20], [34], [55, 100], [True, False], [0.005, 0.02], [1, 2]
     ):
-        sets.append({"short_1": s1, "short_2": s2, "long_1": l1, "long_2": l2, "trend": trend,
-                     "volume_filter": vf, "take_profit": tp, "stop_loss": tp / 2,
-                     "reversal_confirmation_bars": rcb})
+        sets.append(
+            {
+                "short_1": s1,
+                "short_2": s2,
+                "long_1": l1,
+                "long_2": l2,
+                "trend": trend,
+                "volume_filter": vf,
+                "take_profit": tp,
+                "stop_loss": tp / 2,
+                "reversal_confirmation_bars": rcb,
+            }
+        )
     return sets
 
 
@@ -32,12 +42,12 @@ def test_grid_rows_equal_single_backtests(walk: Callable[..., Bars], workers: in
     bars = walk(21, 5_000, vol=0.003)
     execution = BacktestConfig(fee_rate=0.0002, slippage_bps=2.0)
     sets = _quad_sets()
-    frame = run_grid(*bars, strategy="quad_ma", param_sets=sets, execution=execution, interval="1m",
-                     workers=workers)
+    frame = run_grid(
+        *bars, strategy="quad_ma", param_sets=sets, execution=execution, interval="1m", workers=workers
+    )
     assert frame.height == len(sets)
     assert frame.columns[:2] == ["strategy", "params_hash"]
-    assert frame.columns[-len(METRIC_NAMES):] == list(
-        METRIC_NAMES)
+    assert frame.columns[-len(METRIC_NAMES) :] == list(METRIC_NAMES)
     assert frame["num_trades"].sum() > 1_000
     for row, params in zip(frame.iter_rows(named=True), sets, strict=True):
         single = run_backtest(*bars, strategy="quad_ma", params=params, execution=execution, interval="1m")
@@ -67,8 +77,9 @@ def test_grid_profit_factor_is_null_without_losses(bars_from: Callable[..., Bars
 
 def test_grid_names_the_bad_parameter_set(walk: Callable[..., Bars]) -> None:
     with pytest.raises(ValueError, match=r"parameter set 1: quad_ma.short_1: expected < short_2"):
-        run_grid(*walk(1, 100), strategy="quad_ma", param_sets=[QuadMaConfig(), {"short_1": 20}],
-                 interval="1m")
+        run_grid(
+            *walk(1, 100), strategy="quad_ma", param_sets=[QuadMaConfig(), {"short_1": 20}], interval="1m"
+        )
 
 
 def test_empty_grid(walk: Callable[..., Bars]) -> None:

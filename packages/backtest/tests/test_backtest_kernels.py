@@ -32,11 +32,11 @@ def test_window_sums_are_exact_after_a_million_bars(period: int) -> None:
     cumsum = np.cumsum(values)
     naive_wrong = 0
     for i in sample.tolist():
-        window = values[i - period + 1:i + 1].tolist()
+        window = values[i - period + 1 : i + 1].tolist()
         assert hi[i] == math.fsum(window), i  # the correctly rounded sum ...
         naive_wrong += (cumsum[i] - cumsum[i - period]) != math.fsum(window)
     for i in sample[:20].tolist():  # ... and hi + lo is the exact sum
-        window = values[i - period + 1:i + 1].tolist()
+        window = values[i - period + 1 : i + 1].tolist()
         assert Fraction(hi[i]) + Fraction(lo[i]) == sum(map(Fraction, window), Fraction(0))
     # The premise: plain float rolling sums have drifted by then.
     assert naive_wrong > len(sample) // 4
@@ -85,10 +85,10 @@ def _held_positions(result: object, n: int) -> npt.NDArray[np.int64]:
     """The side held during each bar (from its open), rebuilt from trades and the open position."""
     held = np.zeros(n, dtype=np.int64)
     for trade in result.trades:  # type: ignore[attr-defined]
-        held[trade.entry_index:trade.exit_index] = 1 if trade.side == "long" else -1
+        held[trade.entry_index : trade.exit_index] = 1 if trade.side == "long" else -1
     pos = result.open_position  # type: ignore[attr-defined]
     if pos is not None:
-        held[pos.entry_index:] = 1 if pos.side == "long" else -1
+        held[pos.entry_index :] = 1 if pos.side == "long" else -1
     return held
 
 
@@ -98,15 +98,26 @@ def test_crossover_ties_after_a_million_bars_follow_exact_arithmetic() -> None:
     close = np.r_[history, tail]
     n = len(close)
     ts = T0 + 60_000 * np.arange(n, dtype=np.int64)
-    result = run_backtest(ts, close, close, close, close, np.ones(n), strategy="ma_crossover",
-                          params=MaCrossoverConfig(fast=10, slow=30),
-                          execution=BacktestConfig(fee_rate=0.0, slippage_bps=0.0), interval="1m")
+    result = run_backtest(
+        ts,
+        close,
+        close,
+        close,
+        close,
+        np.ones(n),
+        strategy="ma_crossover",
+        params=MaCrossoverConfig(fast=10, slow=30),
+        execution=BacktestConfig(fee_rate=0.0, slippage_bps=0.0),
+        interval="1m",
+    )
     held = _held_positions(result, n)
     start = len(history)
     exact_ties = 0
     for i in range(start, n - 1):
-        diff = (sum(map(Fraction, close[i - 9:i + 1].tolist()), Fraction(0)) / 10
-                - sum(map(Fraction, close[i - 29:i + 1].tolist()), Fraction(0)) / 30)
+        diff = (
+            sum(map(Fraction, close[i - 9 : i + 1].tolist()), Fraction(0)) / 10
+            - sum(map(Fraction, close[i - 29 : i + 1].tolist()), Fraction(0)) / 30
+        )
         want = (diff > 0) - (diff < 0)
         expected = want if want != 0 else held[i]  # a tie keeps the side
         assert held[i + 1] == expected, i - start
@@ -114,6 +125,6 @@ def test_crossover_ties_after_a_million_bars_follow_exact_arithmetic() -> None:
     # The premise: an engine with running float sums (s += new - old) sees no tie on the flat stretch.
     running_fast = np.cumsum(close - np.r_[np.zeros(10), close[:-10]]) / 10
     running_slow = np.cumsum(close - np.r_[np.zeros(30), close[:-30]]) / 30
-    naive = (running_fast - running_slow)[start + 30:start + 80]
+    naive = (running_fast - running_slow)[start + 30 : start + 80]
     assert exact_ties >= 40
     assert np.count_nonzero(naive) > 25

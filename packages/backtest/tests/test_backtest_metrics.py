@@ -19,13 +19,31 @@ Bars = Any
 
 
 def _metrics(equity: list[float], **kwargs: Any) -> RawMetrics:
-    args: dict[str, Any] = {"initial_capital": equity[0], "first_open": 50.0, "last_close": 60.0,
-                            "num_trades": 4, "winners": 3, "gross_profit": 30.0, "gross_loss": 12.0,
-                            "exposed_bars": 2, "periods_per_year": 12.0} | kwargs
+    args: dict[str, Any] = {
+        "initial_capital": equity[0],
+        "first_open": 50.0,
+        "last_close": 60.0,
+        "num_trades": 4,
+        "winners": 3,
+        "gross_profit": 30.0,
+        "gross_loss": 12.0,
+        "exposed_bars": 2,
+        "periods_per_year": 12.0,
+    } | kwargs
     out = np.empty(NUM_METRICS)
-    metrics_nb(np.array(equity), args["initial_capital"], args["first_open"], args["last_close"],
-               args["num_trades"], args["winners"], args["gross_profit"], args["gross_loss"],
-               args["exposed_bars"], args["periods_per_year"], out)
+    metrics_nb(
+        np.array(equity),
+        args["initial_capital"],
+        args["first_open"],
+        args["last_close"],
+        args["num_trades"],
+        args["winners"],
+        args["gross_profit"],
+        args["gross_loss"],
+        args["exposed_bars"],
+        args["periods_per_year"],
+        out,
+    )
     return RawMetrics.from_array(out)
 
 

@@ -33,8 +33,9 @@ def ohlcv(draw: st.DrawFn) -> tuple[Any, ...]:
     rng = np.random.default_rng(seed)
     start = 1_000 * tick * draw(st.integers(1, 50))
     t = np.arange(n)
-    drift = (swing * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
-             + wiggle * np.sin(2 * np.pi * t / pullback))
+    drift = swing * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)) + wiggle * np.sin(
+        2 * np.pi * t / pullback
+    )
     c = np.maximum(np.round(start * np.exp(np.cumsum(rng.normal(drift, vol))) / tick) * tick, tick)
     gap = np.where(rng.random(n) < 0.1, rng.normal(0, 3 * vol + 1e-3, n), 0.0)
     o = np.maximum(np.round(np.r_[c[0], c[:-1]] * (1 + gap) / tick) * tick, tick)
@@ -57,8 +58,13 @@ def quad_params(draw: st.DrawFn) -> QuadMaConfig:
     l1 = s2 + draw(st.integers(1, 4))
     l2 = l1 + draw(st.integers(1, 6))
     return QuadMaConfig(
-        short_1=s1, short_2=s2, long_1=l1, long_2=l2, trend=draw(st.integers(2, 40)),
-        volume_filter=draw(st.booleans()), volume_factor=draw(st.sampled_from([0.0, 0.5, 1.0, 1.5])),
+        short_1=s1,
+        short_2=s2,
+        long_1=l1,
+        long_2=l2,
+        trend=draw(st.integers(2, 40)),
+        volume_filter=draw(st.booleans()),
+        volume_factor=draw(st.sampled_from([0.0, 0.5, 1.0, 1.5])),
         take_profit=draw(st.sampled_from([0.001, 0.005, 0.02, 0.1, 0.5])),
         stop_loss=draw(st.sampled_from([0.0005, 0.005, 0.02, 0.1, 0.5])),
         reversal_confirmation_bars=draw(st.integers(1, 3)),

@@ -27,12 +27,48 @@ TOKENS_1M = ["BTC", "ETH", "SOL", "POL", "kSHIB"]  # POL and kSHIB have many zer
 
 PARAM_SETS: list[tuple[str, Any]] = [
     ("quad_ma", QuadMaConfig()),
-    ("quad_ma", QuadMaConfig(short_1=3, short_2=6, long_1=12, long_2=24, trend=48, volume_filter=False,
-                             take_profit=0.01, stop_loss=0.005, reversal_confirmation_bars=1)),
-    ("quad_ma", QuadMaConfig(short_1=2, short_2=5, long_1=9, long_2=15, trend=30, volume_factor=1.0,
-                             take_profit=0.03, stop_loss=0.015, reversal_confirmation_bars=2)),
-    ("quad_ma", QuadMaConfig(short_1=4, short_2=8, long_1=16, long_2=32, trend=64, volume_filter=False,
-                             take_profit=0.05, stop_loss=0.03, reversal_confirmation_bars=3)),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=3,
+            short_2=6,
+            long_1=12,
+            long_2=24,
+            trend=48,
+            volume_filter=False,
+            take_profit=0.01,
+            stop_loss=0.005,
+            reversal_confirmation_bars=1,
+        ),
+    ),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=2,
+            short_2=5,
+            long_1=9,
+            long_2=15,
+            trend=30,
+            volume_factor=1.0,
+            take_profit=0.03,
+            stop_loss=0.015,
+            reversal_confirmation_bars=2,
+        ),
+    ),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=4,
+            short_2=8,
+            long_1=16,
+            long_2=32,
+            trend=64,
+            volume_filter=False,
+            take_profit=0.05,
+            stop_loss=0.03,
+            reversal_confirmation_bars=3,
+        ),
+    ),
     ("ma_crossover", MaCrossoverConfig()),
     ("ma_crossover", MaCrossoverConfig(fast=5, slow=20)),
 ]
@@ -52,8 +88,12 @@ def comparisons(load_candles: Loader) -> dict[tuple[str, str, int], tuple[Any, A
     for token, interval in _cases():
         bars = load_candles(token, interval)
         for k, (strategy, params) in enumerate(PARAM_SETS):
-            kwargs: dict[str, Any] = {"strategy": strategy, "params": params, "execution": EXECUTION,
-                                      "interval": interval}
+            kwargs: dict[str, Any] = {
+                "strategy": strategy,
+                "params": params,
+                "execution": EXECUTION,
+                "interval": interval,
+            }
             out[(token, interval, k)] = (run_backtest(*bars, **kwargs), reference_backtest(*bars, **kwargs))
     return out
 
@@ -80,8 +120,11 @@ def test_real_candle_comparisons_exercise_many_trades(
     assert all(per_set[k] >= 300 for k in range(len(PARAM_SETS))), per_set
     # quad_ma reversals happen too (not only ma_crossover flips).
     quad_reversals = sum(
-        1 for (_, _, k), (engine, _) in comparisons.items() if PARAM_SETS[k][0] == "quad_ma"
-        for t in engine.trades if t.exit_reason == "reversal"
+        1
+        for (_, _, k), (engine, _) in comparisons.items()
+        if PARAM_SETS[k][0] == "quad_ma"
+        for t in engine.trades
+        if t.exit_reason == "reversal"
     )
     assert quad_reversals > 200
 
@@ -92,14 +135,16 @@ def test_real_candle_comparisons_exercise_many_trades(
 
 def _sma_sign(close: npt.NDArray[np.float64], fast: int, slow: int) -> npt.NDArray[np.float64]:
     """sign(SMA(fast) - SMA(slow)) per bar (NaN before both exist); near-ties decided exactly."""
-    f = sliding_window_view(close, fast).mean(axis=1)[slow - fast:]
+    f = sliding_window_view(close, fast).mean(axis=1)[slow - fast :]
     s = sliding_window_view(close, slow).mean(axis=1)
     diff = f - s
     sign = np.sign(diff)
     for j in np.flatnonzero(np.abs(diff) <= 1e-9 * s):  # rounding could decide these: use Fractions
         i = j + slow - 1
-        exact = (sum(map(Fraction, close[i - fast + 1:i + 1].tolist())) / fast
-                 - sum(map(Fraction, close[i - slow + 1:i + 1].tolist())) / slow)
+        exact = (
+            sum(map(Fraction, close[i - fast + 1 : i + 1].tolist())) / fast
+            - sum(map(Fraction, close[i - slow + 1 : i + 1].tolist())) / slow
+        )
         sign[j] = (exact > 0) - (exact < 0)
     return np.r_[np.full(slow - 1, np.nan), sign]
 
@@ -137,9 +182,18 @@ def test_ma_crossover_matches_vectorised_computation(
     load_candles: Loader, token: str, interval: str, fast: int, slow: int
 ) -> None:
     ts, o, h, lo, c, v = load_candles(token, interval)
-    result = run_backtest(ts, o, h, lo, c, v, strategy="ma_crossover",
-                          params=MaCrossoverConfig(fast=fast, slow=slow),
-                          execution=BacktestConfig(fee_rate=0.0, slippage_bps=0.0), interval=interval)
+    result = run_backtest(
+        ts,
+        o,
+        h,
+        lo,
+        c,
+        v,
+        strategy="ma_crossover",
+        params=MaCrossoverConfig(fast=fast, slow=slow),
+        execution=BacktestConfig(fee_rate=0.0, slippage_bps=0.0),
+        interval=interval,
+    )
     total, drawdown = vectorised_ma_crossover(o, c, fast, slow, 10_000.0)
     assert result.raw_metrics.num_trades > 50
     assert abs(result.raw_metrics.total_return - total) <= 1e-9 * max(1.0, abs(total))

@@ -16,13 +16,34 @@ from algo_trade_backtest import StrategyRunner, run_backtest
 from algo_trade_core import BacktestConfig, MaCrossoverConfig, OrderSide, QuadMaConfig, Signal
 
 Bars = Any
-ACTIVE = QuadMaConfig(short_1=3, short_2=6, long_1=12, long_2=24, trend=48, volume_filter=False,
-                      take_profit=0.01, stop_loss=0.005, reversal_confirmation_bars=1)
+ACTIVE = QuadMaConfig(
+    short_1=3,
+    short_2=6,
+    long_1=12,
+    long_2=24,
+    trend=48,
+    volume_filter=False,
+    take_profit=0.01,
+    stop_loss=0.005,
+    reversal_confirmation_bars=1,
+)
 CONFIGS: list[tuple[str, Any]] = [
     ("quad_ma", QuadMaConfig()),
     ("quad_ma", ACTIVE),
-    ("quad_ma", QuadMaConfig(short_1=2, short_2=5, long_1=9, long_2=15, trend=30, volume_factor=1.0,
-                             take_profit=0.03, stop_loss=0.015, reversal_confirmation_bars=2)),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=2,
+            short_2=5,
+            long_1=9,
+            long_2=15,
+            trend=30,
+            volume_factor=1.0,
+            take_profit=0.03,
+            stop_loss=0.015,
+            reversal_confirmation_bars=2,
+        ),
+    ),
     ("ma_crossover", MaCrossoverConfig()),
 ]
 
@@ -53,8 +74,17 @@ def test_bar_by_bar_equals_batch_on_real_candles(
 
 @pytest.mark.parametrize(
     "params",
-    [ACTIVE, dataclasses.replace(ACTIVE, volume_filter=True, volume_factor=0.5, take_profit=0.05,
-                                 stop_loss=0.03, reversal_confirmation_bars=2)],
+    [
+        ACTIVE,
+        dataclasses.replace(
+            ACTIVE,
+            volume_filter=True,
+            volume_factor=0.5,
+            take_profit=0.05,
+            stop_loss=0.03,
+            reversal_confirmation_bars=2,
+        ),
+    ],
 )
 def test_state_round_trip_through_json_keeps_every_trade(
     walk: Callable[..., Bars], params: QuadMaConfig
@@ -77,11 +107,21 @@ def test_state_round_trip_through_json_keeps_every_trade(
 
 
 def test_orders_fills_and_pending_signal(bars_from: Callable[..., Bars]) -> None:
-    params = QuadMaConfig(short_1=1, short_2=2, long_1=3, long_2=4, trend=5, volume_filter=False,
-                          take_profit=0.9, stop_loss=0.9, reversal_confirmation_bars=2)
+    params = QuadMaConfig(
+        short_1=1,
+        short_2=2,
+        long_1=3,
+        long_2=4,
+        trend=5,
+        volume_filter=False,
+        take_profit=0.9,
+        stop_loss=0.9,
+        reversal_confirmation_bars=2,
+    )
     bars = bars_from([10.0, 10.0, 10.0, 10.0, 10.0, 11.0, 11.5, 12.0, 8.0, 7.0, 7.5])
-    runner = StrategyRunner("quad_ma", params, BacktestConfig(fee_rate=0.001, slippage_bps=10.0),
-                            interval="1h", symbol="BTC")
+    runner = StrategyRunner(
+        "quad_ma", params, BacktestConfig(fee_rate=0.001, slippage_bps=10.0), interval="1h", symbol="BTC"
+    )
     orders = [runner.on_bar(*(x[i].item() for x in bars)) for i in range(5)]
     assert orders == [[]] * 5
     assert runner.pending_signal is Signal.NONE
@@ -106,7 +146,8 @@ def test_orders_fills_and_pending_signal(bars_from: Callable[..., Bars]) -> None
     assert reversal[0].quantity == Decimal(repr(position.qty)).quantize(Decimal("0.00000001"))
     runner.on_bar(*(x[10].item() for x in bars))
     assert [(f.side, f.reason) for f in runner.last_fills] == [
-        (OrderSide.SELL, "reversal"), (OrderSide.SELL, "entry")
+        (OrderSide.SELL, "reversal"),
+        (OrderSide.SELL, "entry"),
     ]
     assert [t.exit_reason for t in runner.trades] == ["reversal"]
     assert runner.position is not None

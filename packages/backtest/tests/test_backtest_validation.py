@@ -140,10 +140,16 @@ def test_unknown_interval_and_bad_coverage(bars: list[Any]) -> None:
 
 def test_frame_input(walk: Callable[..., Bars]) -> None:
     ts, o, h, lo, c, v = walk(2, 300)
-    frame = pl.DataFrame({
-        "timestamp": pl.Series(ts).cast(pl.Datetime("ms", "UTC")), "open": o, "high": h, "low": lo,
-        "close": c, "volume": v,
-    })
+    frame = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts).cast(pl.Datetime("ms", "UTC")),
+            "open": o,
+            "high": h,
+            "low": lo,
+            "close": c,
+            "volume": v,
+        }
+    )
     from_frame = run_backtest_frame(frame, strategy="ma_crossover", interval="1m", window_coverage=0.5)
     from_arrays = run_backtest(ts, o, h, lo, c, v, strategy="ma_crossover", interval="1m")
     assert from_frame.trades == from_arrays.trades
@@ -153,20 +159,25 @@ def test_frame_input(walk: Callable[..., Bars]) -> None:
     )
     assert run_backtest_frame(freqtrade, strategy="ma_crossover", interval="1m").trades == from_arrays.trades
     with pytest.raises(ValueError, match="timezone-aware UTC"):
-        run_backtest_frame(frame.with_columns(pl.col("timestamp").dt.replace_time_zone(None)),
-                           strategy="ma_crossover", interval="1m")
+        run_backtest_frame(
+            frame.with_columns(pl.col("timestamp").dt.replace_time_zone(None)),
+            strategy="ma_crossover",
+            interval="1m",
+        )
     with pytest.raises(ValueError, match=r"missing column\(s\) volume"):
         run_backtest_frame(frame.drop("volume"), strategy="ma_crossover", interval="1m")
 
 
 def test_params_from_mapping_fills_defaults_and_converts_strings() -> None:
-    params = params_from_mapping("quad_ma", {"short_1": "3", "take_profit": "0.05", "volume_filter": "false",
-                                             "volume_factor": 2})
+    params = params_from_mapping(
+        "quad_ma", {"short_1": "3", "take_profit": "0.05", "volume_filter": "false", "volume_factor": 2}
+    )
     assert params == QuadMaConfig(short_1=3, take_profit=0.05, volume_filter=False, volume_factor=2.0)
     assert isinstance(params, QuadMaConfig)
     assert isinstance(params.volume_factor, float)
     assert params_from_mapping("ma_crossover", {"fast": np.int64(5), "slow": 20.0}) == MaCrossoverConfig(
-        fast=5, slow=20)
+        fast=5, slow=20
+    )
     with pytest.raises(ValueError, match=r"quad_ma.volume_filter: expected true or false, got 'maybe'"):
         params_from_mapping("quad_ma", {"volume_filter": "maybe"})
     with pytest.raises(ValueError, match=r"ma_crossover.fast: expected a number, got 'ten'"):

@@ -66,8 +66,7 @@ def prepare_bars(
     """
     ts = _timestamps_ms(timestamps)
     named: dict[str, FloatArray] = {}
-    for name, values in (("open", open), ("high", high), ("low", low), ("close", close),
-                         ("volume", volume)):
+    for name, values in (("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume)):
         arr = np.asarray(values)
         if arr.ndim != 1:
             raise ValueError(f"{name}: expected a 1-D array, got {arr.ndim} dimensions")
@@ -134,8 +133,9 @@ def _frame_bars(df: pl.DataFrame) -> Bars:
         ts = times.to_numpy()
     else:
         raise ValueError(f"frame: column {time_col!r} must be a UTC datetime or epoch ms, got {times.dtype}")
-    return prepare_bars(ts, *(df[name].cast(pl.Float64).to_numpy() for name in
-                             ("open", "high", "low", "close", "volume")))
+    return prepare_bars(
+        ts, *(df[name].cast(pl.Float64).to_numpy() for name in ("open", "high", "low", "close", "volume"))
+    )
 
 
 def simulate(
@@ -157,9 +157,29 @@ def simulate(
     fill_f = np.empty((K.MAX_FILLS_PER_BAR, 3))
     start, count = 0, 0
     while True:
-        start, count = K.run_bars_nb(kind, params, execution, fs, st, ring_close, ring_volume,
-                                     ts, o, h, lo, c, v, start, equity, True, trade_i, trade_f, count,
-                                     fill_i, fill_f)
+        start, count = K.run_bars_nb(
+            kind,
+            params,
+            execution,
+            fs,
+            st,
+            ring_close,
+            ring_volume,
+            ts,
+            o,
+            h,
+            lo,
+            c,
+            v,
+            start,
+            equity,
+            True,
+            trade_i,
+            trade_f,
+            count,
+            fill_i,
+            fill_f,
+        )
         if start >= n:
             return equity, trade_i[:count], trade_f[:count], fs, st
         capacity *= 2
@@ -186,9 +206,17 @@ def _run(
     equity, trade_i, trade_f, fs, st = simulate(kind, param_vector, execution_to_array(execution), bars)
     values = np.empty(NUM_METRICS)
     metrics_nb(
-        equity, execution.initial_capital, fs[K.F_FIRST_OPEN], fs[K.F_LAST_CLOSE],
-        st[K.I_NTRADES], st[K.I_WINNERS], fs[K.F_GROSS_PROFIT], fs[K.F_GROSS_LOSS],
-        st[K.I_EXPOSED], periods, values,
+        equity,
+        execution.initial_capital,
+        fs[K.F_FIRST_OPEN],
+        fs[K.F_LAST_CLOSE],
+        st[K.I_NTRADES],
+        st[K.I_WINNERS],
+        fs[K.F_GROSS_PROFIT],
+        fs[K.F_GROSS_LOSS],
+        st[K.I_EXPOSED],
+        periods,
+        values,
     )
     raw = RawMetrics.from_array(values)
     return BacktestResult(

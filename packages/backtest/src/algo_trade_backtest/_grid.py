@@ -101,11 +101,23 @@ def run_grid(
         def work(a: int, b: int) -> None:
             fs, st, ring_close, ring_volume = K.allocate_state(kind, param_rows[a], 0.0, ring)
             n = bars[4].shape[0]
-            K.grid_nb(kind, param_rows[a:b], exec_vector, *bars, periods, fs, st, ring_close, ring_volume,
-                    np.empty(n), np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_INTS), dtype=np.int64),
-                    np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_FLOATS)),
-                    np.empty((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64), np.empty((K.MAX_FILLS_PER_BAR, 3)),
-                    out[a:b])
+            K.grid_nb(
+                kind,
+                param_rows[a:b],
+                exec_vector,
+                *bars,
+                periods,
+                fs,
+                st,
+                ring_close,
+                ring_volume,
+                np.empty(n),
+                np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_INTS), dtype=np.int64),
+                np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_FLOATS)),
+                np.empty((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64),
+                np.empty((K.MAX_FILLS_PER_BAR, 3)),
+                out[a:b],
+            )
 
         if threads == 1:
             work(0, rows)

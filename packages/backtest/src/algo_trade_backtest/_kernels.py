@@ -504,8 +504,15 @@ def ma_crossover_signal_nb(
 
 @_jit_inline
 def _record_fill_nb(
-    st: IntArray, fill_i: IntArray, fill_f: FloatArray, t: int, side: int, reason: int,
-    price: float, qty: float, fee: float,
+    st: IntArray,
+    fill_i: IntArray,
+    fill_f: FloatArray,
+    t: int,
+    side: int,
+    reason: int,
+    price: float,
+    qty: float,
+    fee: float,
 ) -> None:
     k = st[I_NFILLS]
     fill_i[k, 0] = t
@@ -519,8 +526,17 @@ def _record_fill_nb(
 
 @_jit_inline
 def _open_nb(
-    fs: FloatArray, st: IntArray, params: FloatArray, execution: FloatArray, use_exits: bool,
-    side: int, t: int, idx: int, price: float, fill_i: IntArray, fill_f: FloatArray,
+    fs: FloatArray,
+    st: IntArray,
+    params: FloatArray,
+    execution: FloatArray,
+    use_exits: bool,
+    side: int,
+    t: int,
+    idx: int,
+    price: float,
+    fill_i: IntArray,
+    fill_f: FloatArray,
 ) -> None:
     """Open a position of ``side`` at ``price`` sized on the mark-to-market equity at that price."""
     equity = fs[F_CASH] + fs[F_QTY] * price
@@ -553,8 +569,18 @@ def _open_nb(
 
 @_jit_inline
 def _close_nb(
-    fs: FloatArray, st: IntArray, execution: FloatArray, t: int, idx: int, price: float, reason: int,
-    trade_i: IntArray, trade_f: FloatArray, k: int, fill_i: IntArray, fill_f: FloatArray,
+    fs: FloatArray,
+    st: IntArray,
+    execution: FloatArray,
+    t: int,
+    idx: int,
+    price: float,
+    reason: int,
+    trade_i: IntArray,
+    trade_f: FloatArray,
+    k: int,
+    fill_i: IntArray,
+    fill_f: FloatArray,
 ) -> int:
     """Close the open position at ``price``; write the trade to row ``k`` and return ``k + 1``."""
     side = st[I_POS]
@@ -643,8 +669,9 @@ def bar_step_nb(
         st[I_PENDING] = 0
         price = o * (1.0 + slip) if pending > 0 else o * (1.0 - slip)
         if st[I_POS] == -pending:
-            k = _close_nb(fs, st, execution, t, idx, price, REASON_REVERSAL, trade_i, trade_f, k,
-                          fill_i, fill_f)
+            k = _close_nb(
+                fs, st, execution, t, idx, price, REASON_REVERSAL, trade_i, trade_f, k, fill_i, fill_f
+            )
         if st[I_POS] == 0:
             _open_nb(fs, st, params, execution, use_exits, pending, t, idx, price, fill_i, fill_f)
 
@@ -717,8 +744,26 @@ def step_nb(
     fill_f: FloatArray,
 ) -> int:
     """One bar for a live runner: :func:`bar_step_nb` writing trades from row 0 (2 rows needed)."""
-    return bar_step_nb(kind, params, execution, fs, st, ring_close, ring_volume, t, o, h, lo, c, v,
-                       trade_i, trade_f, 0, fill_i, fill_f)
+    return bar_step_nb(
+        kind,
+        params,
+        execution,
+        fs,
+        st,
+        ring_close,
+        ring_volume,
+        t,
+        o,
+        h,
+        lo,
+        c,
+        v,
+        trade_i,
+        trade_f,
+        0,
+        fill_i,
+        fill_f,
+    )
 
 
 @_jit_loop
@@ -758,8 +803,26 @@ def run_bars_nb(
         row = count if store_trades else 0
         if row + MAX_TRADES_PER_BAR > cap:
             return i, count
-        k = bar_step_nb(kind, params, execution, fs, st, ring_close, ring_volume, timestamps[i],
-                        o[i], h[i], lo[i], c[i], v[i], trade_i, trade_f, row, fill_i, fill_f)
+        k = bar_step_nb(
+            kind,
+            params,
+            execution,
+            fs,
+            st,
+            ring_close,
+            ring_volume,
+            timestamps[i],
+            o[i],
+            h[i],
+            lo[i],
+            c[i],
+            v[i],
+            trade_i,
+            trade_f,
+            row,
+            fill_i,
+            fill_f,
+        )
         if store_trades:
             count = k
         equity[i] = fs[F_EQUITY]
@@ -874,8 +937,39 @@ def grid_nb(
     capital = execution[X_CAPITAL]
     for r in range(param_rows.shape[0]):
         reset_state_nb(fs, st, ring_close, ring_volume, capital)
-        run_bars_nb(kind, param_rows[r], execution, fs, st, ring_close, ring_volume, timestamps,
-                      o, h, lo, c, v, 0, equity, False, trade_i, trade_f, 0, fill_i, fill_f)
-        metrics_nb(equity, capital, fs[F_FIRST_OPEN], fs[F_LAST_CLOSE], st[I_NTRADES],
-                   st[I_WINNERS], fs[F_GROSS_PROFIT], fs[F_GROSS_LOSS], st[I_EXPOSED],
-                   periods_per_year, out[r])
+        run_bars_nb(
+            kind,
+            param_rows[r],
+            execution,
+            fs,
+            st,
+            ring_close,
+            ring_volume,
+            timestamps,
+            o,
+            h,
+            lo,
+            c,
+            v,
+            0,
+            equity,
+            False,
+            trade_i,
+            trade_f,
+            0,
+            fill_i,
+            fill_f,
+        )
+        metrics_nb(
+            equity,
+            capital,
+            fs[F_FIRST_OPEN],
+            fs[F_LAST_CLOSE],
+            st[I_NTRADES],
+            st[I_WINNERS],
+            fs[F_GROSS_PROFIT],
+            fs[F_GROSS_LOSS],
+            st[I_EXPOSED],
+            periods_per_year,
+            out[r],
+        )

@@ -42,17 +42,19 @@ _CONFIG_TYPES: dict[str, type[QuadMaConfig] | type[MaCrossoverConfig]] = {
     "quad_ma": QuadMaConfig,
     "ma_crossover": MaCrossoverConfig,
 }
-_BOUNDS = (("ge", ">=", operator.ge), ("gt", ">", operator.gt), ("le", "<=", operator.le),
-           ("lt", "<", operator.lt))
+_BOUNDS = (
+    ("ge", ">=", operator.ge),
+    ("gt", ">", operator.gt),
+    ("le", "<=", operator.le),
+    ("lt", "<", operator.lt),
+)
 
 
 def _config_type(strategy: str) -> type[QuadMaConfig] | type[MaCrossoverConfig]:
     try:
         return _CONFIG_TYPES[strategy]
     except KeyError:
-        raise ValueError(
-            f"unknown strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}"
-        ) from None
+        raise ValueError(f"unknown strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}") from None
 
 
 def strategy_kind(strategy: str) -> int:
@@ -72,8 +74,9 @@ def _coerce_value(where: str, default: object, value: object) -> int | float | b
                 return False
             raise ValueError(f"{where}: expected true or false, got {value!r}")
         try:
-            value = float(text) if isinstance(default, float) or "." in text or "e" in text.lower() \
-                else int(text)
+            value = (
+                float(text) if isinstance(default, float) or "." in text or "e" in text.lower() else int(text)
+            )
         except ValueError:
             raise ValueError(f"{where}: expected a number, got {value!r}") from None
     if isinstance(default, bool):

@@ -172,11 +172,21 @@ def reference_backtest(
             gross = size * (entry_price - price)
         cash -= fee
         pnl = (gross - entry_fee) - fee
-        trades.append(BacktestTrade(
-            entry_time=ms_to_datetime(entry_time), exit_time=ms_to_datetime(ts[i]),
-            side="long" if side > 0 else "short", entry_price=entry_price, exit_price=price, qty=size,
-            fees=entry_fee + fee, pnl=pnl, exit_reason=reason, entry_index=entry_index, exit_index=i,
-        ))
+        trades.append(
+            BacktestTrade(
+                entry_time=ms_to_datetime(entry_time),
+                exit_time=ms_to_datetime(ts[i]),
+                side="long" if side > 0 else "short",
+                entry_price=entry_price,
+                exit_price=price,
+                qty=size,
+                fees=entry_fee + fee,
+                pnl=pnl,
+                exit_reason=reason,
+                entry_index=entry_index,
+                exit_index=i,
+            )
+        )
         if pnl > 0.0:
             winners += 1
             gross_profit += pnl
@@ -245,28 +255,60 @@ def reference_backtest(
         if side != 0:
             exposed += 1
 
-    raw = _metrics(equity, ex.initial_capital, o[0], c[-1], len(trades), winners, gross_profit,
-                   gross_loss, exposed, bars_per_year(interval))
+    raw = _metrics(
+        equity,
+        ex.initial_capital,
+        o[0],
+        c[-1],
+        len(trades),
+        winners,
+        gross_profit,
+        gross_loss,
+        exposed,
+        bars_per_year(interval),
+    )
     position = None
     if side != 0:
         size = abs(qty)
         gross = size * (c[-1] - entry_price) if side > 0 else size * (entry_price - c[-1])
         position = OpenPosition(
-            side="long" if side > 0 else "short", entry_time=ms_to_datetime(entry_time),
-            entry_index=entry_index, entry_price=entry_price, qty=size, entry_fee=entry_fee,
-            mark_price=c[-1], unrealized_pnl=gross - entry_fee,
-            take_profit=tp_level if exits else None, stop_loss=sl_level if exits else None,
+            side="long" if side > 0 else "short",
+            entry_time=ms_to_datetime(entry_time),
+            entry_index=entry_index,
+            entry_price=entry_price,
+            qty=size,
+            entry_fee=entry_fee,
+            mark_price=c[-1],
+            unrealized_pnl=gross - entry_fee,
+            take_profit=tp_level if exits else None,
+            stop_loss=sl_level if exits else None,
         )
     return BacktestResult(
-        strategy=strategy, params=config, execution=ex, interval=interval,
-        params_hash=params_hash(strategy, config), equity=np.array(equity), trades=trades,
-        metrics=raw.to_performance(), raw_metrics=raw, open_position=position, pending_signal=pending,
+        strategy=strategy,
+        params=config,
+        execution=ex,
+        interval=interval,
+        params_hash=params_hash(strategy, config),
+        equity=np.array(equity),
+        trades=trades,
+        metrics=raw.to_performance(),
+        raw_metrics=raw,
+        open_position=position,
+        pending_signal=pending,
     )
 
 
 def _metrics(
-    equity: list[float], capital: float, first_open: float, last_close: float, num_trades: int,
-    winners: int, gross_profit: float, gross_loss: float, exposed: int, periods: float,
+    equity: list[float],
+    capital: float,
+    first_open: float,
+    last_close: float,
+    num_trades: int,
+    winners: int,
+    gross_profit: float,
+    gross_loss: float,
+    exposed: int,
+    periods: float,
 ) -> RawMetrics:
     """DESIGN.md section 6, term by term."""
     returns = [equity[i] / equity[i - 1] - 1.0 for i in range(1, len(equity))]

@@ -139,8 +139,19 @@ class StrategyRunner:
         if problem is not None:
             raise ValueError(f"bar at {ms_to_datetime(t).isoformat()}: {problem}")
         closed = K.step_nb(
-            self._kind, self._param_vector, self._exec_vector, self._fs, self._st, self._ring_close,
-            self._ring_volume, t, *values, self._trade_i, self._trade_f, self._fill_i, self._fill_f,
+            self._kind,
+            self._param_vector,
+            self._exec_vector,
+            self._fs,
+            self._st,
+            self._ring_close,
+            self._ring_volume,
+            t,
+            *values,
+            self._trade_i,
+            self._trade_f,
+            self._fill_i,
+            self._fill_f,
         )
         self._trades.extend(trades_from_arrays(self._trade_i[:closed], self._trade_f[:closed]))
         self._last_fills = self._fills(int(self._st[K.I_NFILLS]))
@@ -167,9 +178,29 @@ class StrategyRunner:
         if self.bars_seen and ts[0] <= int(self._st[K.I_LAST_TIME]):
             raise ValueError("warm-up bars must start after the last bar already seen")
         equity = np.empty(c.shape[0])
-        K.run_bars_nb(self._kind, self._param_vector, self._exec_vector, self._fs, self._st,
-                      self._ring_close, self._ring_volume, ts, o, h, lo, c, v, 0, equity, False,
-                      self._trade_i, self._trade_f, 0, self._fill_i, self._fill_f)
+        K.run_bars_nb(
+            self._kind,
+            self._param_vector,
+            self._exec_vector,
+            self._fs,
+            self._st,
+            self._ring_close,
+            self._ring_volume,
+            ts,
+            o,
+            h,
+            lo,
+            c,
+            v,
+            0,
+            equity,
+            False,
+            self._trade_i,
+            self._trade_f,
+            0,
+            self._fill_i,
+            self._fill_f,
+        )
         self._reset_account()
 
     def cancel_pending(self) -> None:
@@ -182,12 +213,28 @@ class StrategyRunner:
 
     def _reset_account(self) -> None:
         fs, st = self._fs, self._st
-        for slot in (K.F_QTY, K.F_ENTRY_PRICE, K.F_ENTRY_FEE, K.F_TP, K.F_SL, K.F_GROSS_PROFIT,
-                     K.F_GROSS_LOSS):
+        for slot in (
+            K.F_QTY,
+            K.F_ENTRY_PRICE,
+            K.F_ENTRY_FEE,
+            K.F_TP,
+            K.F_SL,
+            K.F_GROSS_PROFIT,
+            K.F_GROSS_LOSS,
+        ):
             fs[slot] = 0.0
         fs[K.F_CASH] = fs[K.F_EQUITY] = self._execution.initial_capital
-        for slot in (K.I_POS, K.I_ENTRY_TIME, K.I_ENTRY_IDX, K.I_PENDING, K.I_EXPOSED, K.I_NTRADES,
-                     K.I_WINNERS, K.I_REV_COUNT, K.I_NFILLS):
+        for slot in (
+            K.I_POS,
+            K.I_ENTRY_TIME,
+            K.I_ENTRY_IDX,
+            K.I_PENDING,
+            K.I_EXPOSED,
+            K.I_NTRADES,
+            K.I_WINNERS,
+            K.I_REV_COUNT,
+            K.I_NFILLS,
+        ):
             st[slot] = 0
         self._trades.clear()
         self._last_fills = []
@@ -195,15 +242,17 @@ class StrategyRunner:
     def _fills(self, count: int) -> list[Fill]:
         fills = []
         for row_i, row_f in zip(self._fill_i[:count].tolist(), self._fill_f[:count].tolist(), strict=True):
-            fills.append(Fill(
-                symbol=self._symbol,
-                side=OrderSide.BUY if row_i[1] > 0 else OrderSide.SELL,
-                quantity=to_decimal(row_f[1]),
-                price=to_decimal(row_f[0]),
-                fee=to_decimal(row_f[2]),
-                timestamp=ms_to_datetime(row_i[0]),
-                reason=_FILL_REASONS[row_i[2]],
-            ))
+            fills.append(
+                Fill(
+                    symbol=self._symbol,
+                    side=OrderSide.BUY if row_i[1] > 0 else OrderSide.SELL,
+                    quantity=to_decimal(row_f[1]),
+                    price=to_decimal(row_f[0]),
+                    fee=to_decimal(row_f[2]),
+                    timestamp=ms_to_datetime(row_i[0]),
+                    reason=_FILL_REASONS[row_i[2]],
+                )
+            )
         return fills
 
     # ----------------------------------------------------------------------------------------------
@@ -265,10 +314,12 @@ class StrategyRunner:
         orders = []
         if int(self._st[K.I_POS]) == -pending:
             held = to_decimal(abs(float(self._fs[K.F_QTY])))
-            orders.append(Order(symbol=self._symbol, side=side, quantity=held, reason="reversal",
-                                created_at=created))
-        orders.append(Order(symbol=self._symbol, side=side, quantity=None, reason="entry",
-                            created_at=created))
+            orders.append(
+                Order(symbol=self._symbol, side=side, quantity=held, reason="reversal", created_at=created)
+            )
+        orders.append(
+            Order(symbol=self._symbol, side=side, quantity=None, reason="entry", created_at=created)
+        )
         return orders
 
     @property
@@ -287,7 +338,7 @@ class StrategyRunner:
     def state_dict(self) -> dict[str, Any]:
         """Return the full state as JSON-serialisable data (floats round-trip exactly through JSON)."""
         fs = self._fs.copy()
-        fs[K.F_SCRATCH:] = 0.0  # scratch, not state
+        fs[K.F_SCRATCH :] = 0.0  # scratch, not state
         return {
             "format": STATE_FORMAT,
             "strategy": self._strategy,
@@ -320,15 +371,15 @@ class StrategyRunner:
             symbol=state["symbol"],
         )
         arrays: tuple[tuple[str, npt.NDArray[Any]], ...] = (
-            ("float_state", runner._fs), ("int_state", runner._st), ("ring_close", runner._ring_close),
+            ("float_state", runner._fs),
+            ("int_state", runner._st),
+            ("ring_close", runner._ring_close),
             ("ring_volume", runner._ring_volume),
         )
         for name, target in arrays:
             values = np.asarray(state[name], dtype=target.dtype)
             if values.shape != target.shape:
-                raise ValueError(
-                    f"runner state: {name} has {values.size} values, expected {target.shape[0]}"
-                )
+                raise ValueError(f"runner state: {name} has {values.size} values, expected {target.shape[0]}")
             target[:] = values
         runner._trades = [BacktestTrade.from_dict(row) for row in state["trades"]]
         return runner

@@ -21,6 +21,8 @@ def fmt_num(value: float | Decimal | int | None, digits: int = 2) -> str:
     v = float(value)
     if math.isinf(v):
         return "∞"
+    if abs(v) < 0.5 * 10**-digits:
+        v = 0.0  # no "-0.00"
     return f"{v:,.{digits}f}"
 
 

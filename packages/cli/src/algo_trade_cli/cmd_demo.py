@@ -14,6 +14,7 @@ from rich.panel import Panel
 
 from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
+from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
 from algo_trade_cli.cmd_data import expand_paths
 from algo_trade_cli.cmd_sweep import print_selection, print_summary
 from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
@@ -119,11 +120,14 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
         scheduler_cfg = replace(cfg.scheduler, exchange=exchange, refresh_data=False, universe_mode="static")
         from algo_trade_cli.cmd_sweep import run_sweep_with_progress
 
+        # Offline, the last stored bars are kept out of the sweep and replayed to the bots afterwards.
+        step = timedelta(milliseconds=interval_to_ms(cfg.scheduler.interval))
+        sweep_as_of = None if as_of is None else as_of - REPLAY_BARS * step
         scheduler = BacktestScheduler(
             scheduler_cfg, db, None, execution=cfg.backtest, strategies=cfg.strategy
         )
         try:
-            summary = await run_sweep_with_progress(scheduler, as_of, refresh=False)
+            summary = await run_sweep_with_progress(scheduler, sweep_as_of, refresh=False)
         finally:
             await scheduler.shutdown()
         if exchange == SYNTHETIC_EXCHANGE:
@@ -133,12 +137,19 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
             now=max(datetime.now(UTC), summary.finished_at)
         )
         print_selection(selection)
+        if cfg.bots.enabled and selection.approved:
+            if as_of is None or sweep_as_of is None:
+                await live_bots(cfg, db, selection.approved, selection.strategy_name)
+            else:
+                await replay_bots(
+                    cfg, db, selection.approved, selection.strategy_name, exchange, sweep_as_of, as_of
+                )
     console.print(
         Panel(
             f"results are stored in PostgreSQL at {cfg.database.url}\n"
-            "  tables: ohlcv, backtest_results, backtest_runs, token_selections\n"
+            "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
-            "           algo-trade token-selection | algo-trade data status | algo-trade db status\n"
+            "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"
             "the database keeps running (stop it with `make db-down`). "
             f"Demo took {time.perf_counter() - t0:.1f}s.",
             title="where to look",

@@ -366,7 +366,7 @@ class FakeHyperliquid:
                 "h": _fmt(r["h"]),
                 "i": interval,
                 "l": _fmt(r["l"]),
-                "n": int(r["n"]),
+                "n": int(r["n"]) if r.get("n") is not None else 0,
                 "o": _fmt(r["o"]),
                 "s": coin,
                 "t": t,

@@ -1,0 +1,38 @@
+"""`algo-trade demo` offline: on the real candle files, and on labelled synthetic candles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import HL_FILES, Cli
+
+
+def test_demo_on_files_sweeps_selects_and_starts_bots(cli: Cli) -> None:
+    if not HL_FILES.is_dir():
+        pytest.skip(f"real candle files not found at {HL_FILES} (the shared data folder is absent)")
+    out = cli("demo", "--offline", "--data-dir", str(HL_FILES))
+    assert "using the candle files" in out
+    assert "20 token(s) ok, 0 failed" in out
+    assert "token selection (quad_ma)" in out
+    assert "paper bots after the replay (1 WebSocket connection)" in out
+    assert "where to look" in out
+    bots = cli.json("bots", "list", "--all")
+    assert bots
+    assert all(b["bot_id"].startswith("replay:") and b["state"] == "stopped" for b in bots)
+
+
+def test_demo_without_exchange_or_files_says_synthetic(cli: Cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        "[scheduler]\ntoken_universe = ['AAA', 'BBB']\nbacktest_window_days = 3\n"
+        "[token_selection]\nstrategy = 'quad_ma'\n"
+    )
+    out = cli("demo", "--offline", "--config", str(cfg))
+    assert "SYNTHETIC" in out
+    assert "2 token(s) ok" in out
+    latest = cli.json("results", "latest", "--config", str(cfg))
+    synthetic = [r for r in latest if r["symbol"] in ("AAA", "BBB")]
+    assert len(synthetic) == 2
+    assert {r["exchange"] for r in synthetic} == {"synthetic"}
