@@ -21,6 +21,12 @@ def test_demo_on_files_sweeps_selects_and_starts_bots(cli: Cli) -> None:
     bots = cli.json("bots", "list", "--all")
     assert bots
     assert all(b["bot_id"].startswith("replay:") and b["state"] == "stopped" for b in bots)
+    assert cli.json("bots", "list") == []  # stopped bots are listed only with --all
+    detail = cli.json("bots", "status", bots[0]["bot_id"])
+    assert detail["symbol"] == bots[0]["symbol"]
+    assert len(detail["fills"]) == detail["num_fills"] or len(detail["fills"]) == 20
+    assert bots[0]["bot_id"] in cli("bots", "status", bots[0]["bot_id"])
+    cli("bots", "status", "quad_ma:NOPE", code=1)
 
 
 def test_demo_without_exchange_or_files_says_synthetic(cli: Cli, tmp_path: Path) -> None:
