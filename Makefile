@@ -48,7 +48,7 @@ test-pkg: uv db-up ## Run one package's tests in an environment synced for it al
 
 lint: sync ## ruff and mypy --strict over every package
 	@.venv/bin/ruff check packages tests benchmarks scripts
-	@.venv/bin/ruff format --check packages tests benchmarks scripts || true
+	@.venv/bin/ruff format --check packages tests benchmarks scripts
 	@.venv/bin/mypy packages/*/src
 
 bench: sync db-up ## Print the performance figures (engine, database, sweep, bots)
