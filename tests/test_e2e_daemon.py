@@ -14,19 +14,13 @@ import polars as pl
 from algo_trade_bot_orchestrator import BotState
 from algo_trade_cli._daemon import Daemon
 from algo_trade_core import (
-    AppConfig,
-    BotsConfig,
-    HyperliquidConfig,
-    MaCrossoverConfig,
-    SchedulerConfig,
     SelectionCriteria,
-    StrategyConfig,
 )
 from algo_trade_data import BacktestResultRecord, DatabaseClient, FakeHyperliquid
 from algo_trade_data._testing_async import wait_for
 from algo_trade_token_selector import Selection, evaluate
 
-from .conftest import MINUTE, client_for, real_candles
+from .conftest import MINUTE, client_for, daemon_config, real_candles
 
 COINS = ("BTC", "ETH", "SOL", "AVAX", "DOGE", "NEAR")
 UPDATES = 3
@@ -56,32 +50,6 @@ def changed_selection(
     return None
 
 
-def daemon_config(fake: FakeHyperliquid) -> AppConfig:
-    return AppConfig(
-        hyperliquid=HyperliquidConfig(
-            api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.01, backoff_max_s=0.1
-        ),
-        scheduler=SchedulerConfig(
-            cron_expression="*/2 * * * * *",
-            token_universe=COINS,
-            backtest_window_days=1,
-            strategies=("ma_crossover",),
-            misfire_grace_s=1,
-        ),
-        token_selection=SelectionCriteria(
-            strategy="ma_crossover",
-            min_sharpe_ratio=-1e9,
-            min_win_rate=0.0,
-            max_drawdown=1.0,
-            min_num_trades=0,
-            top_n=3,
-            fallback_top_n=0,
-        ),
-        strategy=StrategyConfig(ma_crossover=MaCrossoverConfig(fast=5, slow=20)),
-        bots=BotsConfig(interval="1m"),
-    )
-
-
 async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClient) -> None:
     frames = {c: real_candles(c) for c in COINS}
     end = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
@@ -91,7 +59,7 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
     for coin, frame in frames.items():
         fake.add_candles(coin, "1m", frame)
     async with fake, client_for(fake) as rest:
-        cfg = replace(daemon_config(fake))
+        cfg = daemon_config(fake, COINS)
         daemon = Daemon(cfg, db, rest, clock_ms=lambda: fake.now_ms)
         await daemon.start()
         try:

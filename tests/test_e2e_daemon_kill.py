@@ -9,23 +9,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from algo_trade_bot_orchestrator import read_saved
 from algo_trade_core import (
-    AppConfig,
     DatabaseConfig,
-    HyperliquidConfig,
-    MaCrossoverConfig,
-    SchedulerConfig,
-    SelectionCriteria,
-    StrategyConfig,
     write_config,
 )
 from algo_trade_data import DatabaseClient, FakeHyperliquid
 
-from .conftest import MINUTE, real_candles
+from .conftest import MINUTE, daemon_config, real_candles
 
 COINS = ("BTC", "ETH", "SOL")
 UPDATES = 3
@@ -100,32 +95,8 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
         fake.add_candles(coin, "1m", frame)
     async with fake:
         config = tmp_path / "daemon.toml"
-        write_config(
-            AppConfig(
-                database=DatabaseConfig(url=db.url, max_connections=4),
-                hyperliquid=HyperliquidConfig(
-                    api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.01, backoff_max_s=0.1
-                ),
-                scheduler=SchedulerConfig(
-                    cron_expression="*/2 * * * * *",
-                    token_universe=COINS,
-                    backtest_window_days=1,
-                    strategies=("ma_crossover",),
-                    misfire_grace_s=1,
-                ),
-                token_selection=SelectionCriteria(
-                    strategy="ma_crossover",
-                    min_sharpe_ratio=-1e9,
-                    min_win_rate=0.0,
-                    max_drawdown=1.0,
-                    min_num_trades=0,
-                    top_n=3,
-                    fallback_top_n=0,
-                ),
-                strategy=StrategyConfig(ma_crossover=MaCrossoverConfig(fast=5, slow=20)),
-            ),
-            config,
-        )
+        cfg = daemon_config(fake, COINS)
+        write_config(replace(cfg, database=DatabaseConfig(url=db.url, max_connections=4)), config)
         bot_ids = {f"ma_crossover:{c}" for c in COINS}
         first = Child(config, fake.url)
         await first.start()
