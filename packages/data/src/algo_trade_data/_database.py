@@ -138,7 +138,9 @@ class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin):
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, url=cfg.url, timescaledb=use_timescale, report=report)
+        client = cls(pool, url=cfg.url, timescaledb=use_timescale, report=report)
+        client._copy_timeout_s = cfg.command_timeout_s
+        return client
 
     async def close(self) -> None:
         """Close the pool (waits for connections in use to be released)."""

@@ -26,12 +26,16 @@ from algo_trade_core import DatabaseError
 
 __all__ = ["json_dumps", "require_aware"]
 
-# Errors that mean "the database refused or went away". asyncpg's InterfaceError covers a closed
-# pool and a connection that died mid-statement (ConnectionDoesNotExistError); OSError covers refused
-# and reset sockets; TimeoutError the command timeout.
+# Errors that mean "the database refused or went away". PostgresError covers refused statements and a
+# connection that died mid-statement (ConnectionDoesNotExistError); InterfaceError a closed pool or
+# connection; OSError refused and reset sockets; TimeoutError the command timeout. InternalClientError
+# is what asyncpg raises when a statement starts on a connection the server has just terminated (the
+# FATAL message read, the closed socket not yet): "cannot switch to state 11; another operation (2)
+# is in progress". It derives from neither PostgresError nor InterfaceError.
 _DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     OSError,
     asyncio.TimeoutError,
 )
@@ -100,6 +104,9 @@ class _DatabaseBase:
 
     _pool: Any
     _timescaledb: bool
+    # asyncpg 0.32's COPY waits for the socket to drain with no timeout of its own: if the server dies
+    # mid-COPY the wait never ends, so every COPY runs under this deadline (DatabaseConfig.command_timeout_s).
+    _copy_timeout_s: float = 60.0
 
     @asynccontextmanager
     async def _connection(self, operation: str) -> AsyncIterator[Any]:

@@ -293,9 +293,10 @@ class CandleStoreMixin(_DatabaseBase):
         ranges = series_ranges(prepared)
         async with self._transaction(f"upsert_candles ({prepared.height} rows)") as conn:
             await conn.execute(_CREATE_STAGE)
-            await conn.copy_to_table(
-                "_ohlcv_stage", source=_csv_chunks(prepared), columns=_COLUMNS, format="csv"
-            )
+            async with asyncio.timeout(self._copy_timeout_s):
+                await conn.copy_to_table(
+                    "_ohlcv_stage", source=_csv_chunks(prepared), columns=_COLUMNS, format="csv"
+                )
             if await conn.fetchval(_OVERLAP_QUERY, *ranges):
                 status = await conn.execute(_UPSERT)
             else:

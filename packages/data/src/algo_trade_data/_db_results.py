@@ -7,6 +7,7 @@ results are stored completely or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import operator
 import uuid
@@ -198,9 +199,10 @@ class ResultsMixin(_DatabaseBase):
             written = 0
             if unique:
                 await conn.execute(_CREATE_STAGE)
-                await conn.copy_records_to_table(
-                    "_results_stage", records=_staged_rows(unique), columns=_RESULT_COLUMNS
-                )
+                async with asyncio.timeout(self._copy_timeout_s):
+                    await conn.copy_records_to_table(
+                        "_results_stage", records=_staged_rows(unique), columns=_RESULT_COLUMNS
+                    )
                 status = await conn.execute(_INSERT_STAGED)
                 written = command_count(status)
             if run_args is not None:
