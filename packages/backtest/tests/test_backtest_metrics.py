@@ -124,3 +124,27 @@ def test_performance_metrics_is_frozen() -> None:
     assert isinstance(perf, PerformanceMetrics)
     with pytest.raises(dataclasses.FrozenInstanceError):
         perf.num_trades = 3  # type: ignore[misc]
+
+
+def test_calmar_of_a_short_window_of_small_bars_is_none_not_infinite() -> None:
+    # 40 1m bars up 0.4 % each, one dip: the annualised return (525,600 / 39 periods) overflows float64.
+    n = 40
+    t = np.arange(n, dtype=np.int64) * 60_000
+    close = 100 * np.cumprod(np.r_[1.0, np.full(n - 1, 1.004)])
+    close[20] = close[19] * 0.99
+    open_ = np.r_[100.0, close[:-1]]
+    result = run_backtest(
+        t,
+        open_,
+        np.maximum(open_, close) * 1.001,
+        np.minimum(open_, close) * 0.999,
+        close,
+        np.ones(n),
+        strategy="ma_crossover",
+        params={"fast": 2, "slow": 3},
+        interval="1m",
+    )
+    assert result.raw_metrics.calmar_ratio == float("inf")
+    assert float(result.metrics.max_drawdown) > 0
+    assert result.metrics.calmar_ratio is None
+    assert result.to_json_dict()["metrics"]["calmar_ratio"] is None  # valid JSON, no Infinity

@@ -72,6 +72,7 @@ def test_the_repository_sql_folder_is_the_packaged_one() -> None:
         "002_backtest.sql",
         "002_backtest.timescaledb.sql",
         "003_bots.sql",
+        "004_calmar_nullable.sql",
     ]
 
 
@@ -106,7 +107,7 @@ async def test_two_processes_migrating_at_once_apply_each_file_once() -> None:
             reports = await asyncio.gather(*(migrate(c) for c in conns))
             applied = [name for r in reports for name in r.applied]
             assert sorted(applied) == sorted(set(applied))  # nobody applied a file twice
-            assert len({name for name in applied if ".timescaledb" not in name}) == 3
+            assert len({name for name in applied if ".timescaledb" not in name}) == 4
             rows = await conns[0].fetchval("SELECT count(*) FROM schema_migrations")
             assert rows == len(applied)
         finally:
@@ -132,12 +133,12 @@ async def test_new_files_are_applied_in_order_and_unknown_applied_ones_refused(
 ) -> None:
     folder = copy_sql(tmp_path)
     await migrate(conn, sql_dir=folder, timescaledb=False)
-    (folder / "004_more.sql").write_text("CREATE TABLE more_things (id int);\n")
-    (folder / "005_even_more.sql").write_text("ALTER TABLE more_things ADD COLUMN name text;\n")
+    (folder / "098_more.sql").write_text("CREATE TABLE more_things (id int);\n")
+    (folder / "099_even_more.sql").write_text("ALTER TABLE more_things ADD COLUMN name text;\n")
     report = await migrate(conn, sql_dir=folder, timescaledb=False)
-    assert report.applied == ["004_more.sql", "005_even_more.sql"]
-    (folder / "005_even_more.sql").unlink()
-    with pytest.raises(MigrationError, match=r"005_even_more\.sql .*newer version"):
+    assert report.applied == ["098_more.sql", "099_even_more.sql"]
+    (folder / "099_even_more.sql").unlink()
+    with pytest.raises(MigrationError, match=r"099_even_more\.sql .*newer version"):
         await migrate(conn, sql_dir=folder, timescaledb=False)
 
 

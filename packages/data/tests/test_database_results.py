@@ -110,6 +110,13 @@ async def test_infinite_profit_factor_is_stored_as_null(clean_db: DatabaseClient
     assert (await clean_db.query_latest_backtest_results("quad_ma"))["BTC"].profit_factor is None
 
 
+async def test_a_calmar_too_large_for_a_float_is_stored_as_null(clean_db: DatabaseClient) -> None:
+    await clean_db.insert_backtest_results_batch([result("BTC", calmar_ratio=None), result("ETH")])
+    latest = await clean_db.query_latest_backtest_results("quad_ma")
+    assert latest["BTC"].calmar_ratio is None
+    assert latest["ETH"].calmar_ratio is not None
+
+
 async def test_batch_and_its_run_are_written_together(clean_db: DatabaseClient) -> None:
     run = BacktestRunRecord(
         run_id="run-1",

@@ -80,7 +80,8 @@ class RawMetrics:
             sharpe_ratio=self.sharpe_ratio,
             sortino_ratio=self.sortino_ratio,
             max_drawdown=to_decimal(self.max_drawdown),
-            calmar_ratio=self.calmar_ratio,
+            # The annualised return overflows float64 on short windows of small bars: not a number to store.
+            calmar_ratio=self.calmar_ratio if math.isfinite(self.calmar_ratio) else None,
             num_trades=self.num_trades,
             win_rate=self.win_rate,
             profit_factor=self.profit_factor if math.isfinite(self.profit_factor) else None,
@@ -98,15 +99,16 @@ class PerformanceMetrics:
     """Metrics of one backtest as stored in ``backtest_results`` (DESIGN.md sections 4 and 6).
 
     Money and returns are ``Decimal`` quantised to 8 places; ratios are floats. ``profit_factor`` is
-    ``None`` when there was no losing trade (infinite or undefined). ``window_coverage`` is the share of
-    the window's expected bars that were present, when the caller knows the window.
+    ``None`` when there was no losing trade (infinite or undefined); ``calmar_ratio`` is ``None`` when
+    the annualised return is too large for a float (a short window of small bars). ``window_coverage``
+    is the share of the window's expected bars that were present, when the caller knows the window.
     """
 
     total_return: Decimal
     sharpe_ratio: float
     sortino_ratio: float
     max_drawdown: Decimal
-    calmar_ratio: float
+    calmar_ratio: float | None
     num_trades: int
     win_rate: float
     profit_factor: float | None

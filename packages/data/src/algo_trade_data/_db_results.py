@@ -86,6 +86,8 @@ def _checked(record: BacktestResultRecord, index: int, *, batch: bool = True) ->
             raise fail(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     for name in _RATIO_FIELDS:
         value = getattr(record, name)
+        if value is None and name == "calmar_ratio":
+            continue
         if not math.isfinite(value):
             raise fail(f"{name} is not a finite number ({value})")
     for name in _MONEY_FIELDS:

@@ -39,7 +39,7 @@ class BacktestResultRecord:
     interval: str = "1m"
     params_hash: str = ""
     sortino_ratio: float = 0.0
-    calmar_ratio: float = 0.0
+    calmar_ratio: float | None = 0.0  # None: not finite (annualised return overflows), stored as NULL
     profit_factor: float | None = None  # None: no losing trade (infinite), stored as NULL
     buy_hold_return: Decimal = Decimal(0)
     exposure: float = 0.0
