@@ -69,7 +69,7 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
             def running() -> set[str]:
                 return {b.config.symbol for b in registry.list_bots() if b.state is BotState.RUNNING}
 
-            await wait_for(lambda: len(daemon.cycles) >= 1, timeout=30, what="the first sweep")
+            await wait_for(lambda: daemon.cycle_count >= 1, timeout=30, what="the first sweep")
             first = daemon.cycles[0]
             assert first.summary.status == "ok", first.summary.errors
             assert first.selection is not None
@@ -92,8 +92,8 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
             # (closing its position) and starts one for the token that takes its place.
             async def settled() -> list[str]:
                 """Two sweeps on the current bars: the approved set no longer moves until the next step."""
-                seen = len(daemon.cycles)
-                await wait_for(lambda: len(daemon.cycles) >= seen + 2, timeout=30, what="two sweeps")
+                seen = daemon.cycle_count
+                await wait_for(lambda: daemon.cycle_count >= seen + 2, timeout=30, what="two sweeps")
                 return daemon.cycles[-1].selection.approved  # type: ignore[union-attr]
 
             found = None
@@ -115,9 +115,9 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
             position = dropping.status().position
             assert position is not None
             daemon.selector.criteria = stricter
-            seen = len(daemon.cycles)
+            seen = daemon.cycle_count
             await wait_for(
-                lambda: len(daemon.cycles) > seen, timeout=30, what="a sweep with the new thresholds"
+                lambda: daemon.cycle_count > seen, timeout=30, what="a sweep with the new thresholds"
             )
             cycle = daemon.cycles[-1]
             assert cycle.selection is not None

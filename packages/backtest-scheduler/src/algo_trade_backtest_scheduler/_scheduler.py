@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
@@ -69,12 +70,13 @@ class BacktestScheduler:
         self._db = db
         self._hyperliquid = hyperliquid
         self._after_sweep = after_sweep
+        self._owns_executor = executor is None  # a caller's executor is the caller's to shut down
         self._executor = executor or ThreadPoolExecutor(
             max_workers=config.max_workers, thread_name_prefix="backtest"
         )
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
-        self.runs: list[RunSummary] = []
+        self.runs: deque[RunSummary] = deque(maxlen=20)  # the latest sweeps (a daemon runs for months)
 
     @classmethod
     def from_app_config(
@@ -127,11 +129,12 @@ class BacktestScheduler:
                 progress=progress,
             )
             self.runs.append(summary)
-        if self._after_sweep is not None:
-            try:
-                await self._after_sweep(summary)
-            except AlgoTradeError as exc:
-                logger.error("after-sweep step failed: {}", exc)
+            # Inside the lock: shutdown() waits for selection and bot sync too, not only the sweep.
+            if self._after_sweep is not None:
+                try:
+                    await self._after_sweep(summary)
+                except Exception:  # the schedule must survive a failing follow-up step
+                    logger.exception("after-sweep step of run {} failed", summary.run_id[:8])
         return summary
 
     async def _fire(self) -> None:
@@ -139,6 +142,8 @@ class BacktestScheduler:
             await self.run_once()
         except AlgoTradeError as exc:  # the next trigger must still run
             logger.error("scheduled sweep failed: {}", exc)
+        except Exception:  # a bug must not silently end the schedule either
+            logger.exception("scheduled sweep failed unexpectedly")
 
     def start(self) -> None:
         """Register the cron job on an ``AsyncIOScheduler`` (call from inside the running loop).
@@ -176,6 +181,6 @@ class BacktestScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        async with self._lock:  # a sweep in progress finishes its transaction first
-            pass
-        self._executor.shutdown(wait=True)
+        async with self._lock:  # a sweep in progress finishes its transaction and follow-up first
+            if self._owns_executor:
+                await asyncio.to_thread(self._executor.shutdown, wait=True)

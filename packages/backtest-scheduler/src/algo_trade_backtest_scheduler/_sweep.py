@@ -213,6 +213,10 @@ async def run_sweep(
         except AlgoTradeError as exc:
             outcomes[symbol].ok, outcomes[symbol].error = False, f"load failed: {exc}"
             return
+        except Exception as exc:  # a bug on one token must not lose the others
+            logger.exception("sweep {}: loading {} failed unexpectedly", run_id[:8], symbol)
+            outcomes[symbol].ok, outcomes[symbol].error = False, f"load failed: {type(exc).__name__}: {exc}"
+            return
         if frame.height == 0:
             outcomes[symbol].ok = False
             outcomes[symbol].error = (
@@ -250,6 +254,12 @@ async def run_sweep(
             )
         except (ValueError, AlgoTradeError) as exc:
             outcomes[symbol].ok, outcomes[symbol].error = False, f"backtest failed: {exc}"
+        except Exception as exc:  # a bug on one token must not lose the others' results
+            logger.exception("sweep {}: backtest of {} failed unexpectedly", run_id[:8], symbol)
+            outcomes[symbol].ok, outcomes[symbol].error = (
+                False,
+                f"backtest failed: {type(exc).__name__}: {exc}",
+            )
         notify("backtest", symbol)
 
     await asyncio.gather(*(backtest(s) for s in frames))

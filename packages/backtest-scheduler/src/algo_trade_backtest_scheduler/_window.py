@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from algo_trade_core import datetime_to_ms, floor_to_interval, interval_to_ms, ms_to_datetime
 
@@ -30,9 +30,13 @@ class Window:
 
 
 def window_for(as_of: datetime, days: int, interval: str) -> Window:
-    """Return the window of ``days`` ending at ``as_of`` (rounded down to a bar boundary).
+    """Return the bars with ``as_of - days <= t < as_of`` that have closed by ``as_of``.
 
-    Rounding keeps the bar that is still forming at ``as_of`` out of the window.
+    The start is rounded up to a bar boundary (no bar opening before ``as_of - days``); the end is
+    rounded down, which keeps the bar still forming at ``as_of`` out: its values are not known yet.
     """
-    end = ms_to_datetime(floor_to_interval(datetime_to_ms(as_of), interval))
-    return Window(start=end - timedelta(days=days), end=end, interval=interval)
+    step = interval_to_ms(interval)
+    as_of_ms = datetime_to_ms(as_of)
+    end_ms = floor_to_interval(as_of_ms, interval)
+    start_ms = -(-(as_of_ms - days * 86_400_000) // step) * step
+    return Window(start=ms_to_datetime(start_ms), end=ms_to_datetime(end_ms), interval=interval)

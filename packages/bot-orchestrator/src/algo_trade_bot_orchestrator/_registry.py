@@ -357,6 +357,10 @@ class BotRegistry:
 
     async def shutdown_all(self) -> None:
         """End every bot's task, leaving their stored state for :meth:`restore` (positions stay open)."""
+        async with self._lock:  # after a sync or restore in progress, never in the middle of one
+            await self._shutdown_bots()
+
+    async def _shutdown_bots(self) -> None:
         bots = list(self._bots.values())
         results = await asyncio.gather(*(bot.shutdown() for bot in bots), return_exceptions=True)
         for bot, result in zip(bots, results, strict=True):

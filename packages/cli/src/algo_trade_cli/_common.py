@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from loguru import logger
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from algo_trade_core import AlgoTradeError, AppConfig, load_config
 
@@ -21,6 +22,7 @@ __all__ = [
     "console",
     "err_console",
     "fail",
+    "progress_bar",
     "resolve_config",
     "run_async",
     "setup_logging",
@@ -54,6 +56,18 @@ _LIBRARIES = (
     "algo_trade_bot_orchestrator",
     "algo_trade_cli",
 )
+
+
+def progress_bar() -> Progress:
+    """The progress bar of long commands (import, fetch, sweep); it disappears when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -6,6 +6,7 @@ exchange with an injected clock.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ class Daemon:
         self.config = config
         self.db = db
         self.selector = TokenSelector(db, config.token_selection)
-        self.cycles: list[Cycle] = []
+        self.cycles: deque[Cycle] = deque(maxlen=20)  # the latest cycles (a daemon runs for months)
+        self.cycle_count = 0
         self.hub: MarketDataHub | None = None
         self.registry: BotRegistry | None = None
         self._hyperliquid = hyperliquid
@@ -114,7 +116,11 @@ class Daemon:
         except AlgoTradeError as exc:
             cycle.error = f"{type(exc).__name__}: {exc}"
             logger.error("after sweep {}: {}", summary.run_id[:8], cycle.error)
+        except Exception as exc:  # selection or bot sync failing must not stop the schedule
+            cycle.error = f"{type(exc).__name__}: {exc}"
+            logger.exception("after sweep {}: selection or bot sync failed", summary.run_id[:8])
         self.cycles.append(cycle)
+        self.cycle_count += 1
         if self._on_cycle is not None:
             result = self._on_cycle(cycle)
             if result is not None:

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from algo_trade_backtest import BacktestResult, params_from_mapping, run_backtest_frame
+from algo_trade_backtest_scheduler import window_for
 from algo_trade_cli._common import (
     ConfigOption,
     JsonOption,
@@ -23,7 +24,7 @@ from algo_trade_cli._common import (
     run_async,
 )
 from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
-from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, strategy_params
+from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
 
 __all__ = ["backtest"]
 
@@ -70,9 +71,19 @@ async def _load_from_store(
     from algo_trade_data import DatabaseClient
 
     async with await DatabaseClient.connect(cfg.database) as db:
-        end = end or datetime.now(UTC)
+        if end is None:  # the closed bars up to now, like a sweep's window
+            end = window_for(datetime.now(UTC), 0, interval).end
         start = start or end - timedelta(days=cfg.scheduler.backtest_window_days)
         return await db.query_candles(symbol, interval, start, end)
+
+
+def _coverage(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> float:
+    """Bars present / bars the requested window holds (first to last bar when it was not given)."""
+    step = timedelta(milliseconds=interval_to_ms(interval))
+    first = start or frame["timestamp"][0]
+    stop = end or frame["timestamp"][-1] + step
+    expected = -(-(stop - first) // step)
+    return frame.height / expected if expected > 0 else 0.0
 
 
 def _load_file(
@@ -117,6 +128,11 @@ def _report(result: BacktestResult, symbol: str, frame: pl.DataFrame, source: st
             f"{p.side} {p.qty:.6g} @ {p.entry_price:.6g} (unrealised {fmt_num(p.unrealized_pnl)})",
         )
     console.print(table)
+    if m.window_coverage is not None and m.window_coverage < 0.999:
+        console.print(
+            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered by stored bars "
+            "(`algo-trade data status` shows the gaps; `data import` loads longer history)"
+        )
     if m.num_trades == 0:
         console.print(
             "[yellow]warning:[/] no trade was made in this window "
@@ -193,6 +209,7 @@ def backtest(
             params=params_from_mapping(strategy, params),
             execution=execution,
             interval=interval,
+            window_coverage=_coverage(frame, interval, t0, t1),
         )
     except ValueError as exc:
         fail(str(exc), 2)

@@ -8,10 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    fail,
+    progress_bar,
+    resolve_config,
+    run_async,
+)
 from algo_trade_cli._format import fmt_time
 from algo_trade_core import INTERVALS, AppConfig
 
@@ -22,17 +29,6 @@ app = typer.Typer(
 
 _SUFFIXES = {".csv", ".parquet", ".pq", ".feather", ".arrow", ".ipc"}
 _NOT_CANDLES = ("funding_rate", "-mark", "-index", "premium")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def expand_paths(paths: list[Path], interval: str | None) -> list[Path]:
@@ -63,7 +59,7 @@ async def _import(
     if not files:
         fail("no candle files found in " + ", ".join(map(str, paths)))
     async with await DatabaseClient.connect(cfg.database) as db:
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task("importing", total=len(files))
             results = await import_candle_files(
                 db,
@@ -160,7 +156,7 @@ async def _fetch(cfg: AppConfig, symbols: list[str], interval: str, days: float,
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     async with await DatabaseClient.connect(cfg.database) as db, HyperliquidClient(cfg.hyperliquid) as hl:
-        with _progress() as progress:
+        with progress_bar() as progress:
             progress.add_task(f"fetching {len(symbols)} token(s) {interval}", total=None)
             summary = await refresh_many(hl, db, symbols, interval, start, end)
     if as_json:

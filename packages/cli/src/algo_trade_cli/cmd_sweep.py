@@ -9,10 +9,17 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    fail,
+    progress_bar,
+    resolve_config,
+    run_async,
+)
 from algo_trade_cli._runtime import open_runtime
 from algo_trade_cli._tables import selection_table, sweep_table
 from algo_trade_core import AppConfig
@@ -47,14 +54,7 @@ async def run_sweep_with_progress(
     scheduler: BacktestScheduler, as_of: datetime | None, refresh: bool | None
 ) -> RunSummary:
     symbols = await scheduler.universe()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         steps = (
             len(symbols) * (3 if (refresh if refresh is not None else scheduler.config.refresh_data) else 2)
             + 1
@@ -178,7 +178,7 @@ async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
                 f"bots: started {', '.join(cycle.started) or 'none'}; "
                 f"stopped {', '.join(cycle.stopped) or 'none'}"
             )
-        if max_runs is not None and len(daemon.cycles) >= max_runs:
+        if max_runs is not None and daemon.cycle_count >= max_runs:
             stop.set()
 
     async with open_runtime(cfg, exchange=True) as rt:
@@ -201,9 +201,9 @@ async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
             await stop.wait()
         finally:
             console.print("stopping: a running sweep commits first; bots keep their paper positions …")
-            await daemon.stop()
-            if first is not None and not first.done():
-                first.cancel()
+            await daemon.stop()  # waits for a sweep in progress, the --run-now one included
+            if first is not None:
+                await first
     console.print("stopped cleanly")
 
 
