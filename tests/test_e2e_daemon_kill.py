@@ -120,7 +120,18 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
                     break
                 await asyncio.sleep(0.05)
             await until(positions_stored, 20, "every bot's position in the database")
+
+            def trading_state(state: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+                return {b: (v["position"], v["fills"]) for b, v in state.items()}
+
+            # The daemon is still acting on the last bars pushed: wait until what it stored settles.
             before = await bots_state(db)
+            for _ in range(20):
+                await asyncio.sleep(1.0)
+                again = await bots_state(db)
+                if trading_state(again) == trading_state(before):
+                    break
+                before = again
             fills_before = await db.list_fills()
             assert fills_before
         finally:

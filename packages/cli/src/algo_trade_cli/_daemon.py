@@ -108,10 +108,18 @@ class Daemon:
     async def _after_sweep(self, summary: RunSummary) -> None:
         cycle = Cycle(summary=summary)
         try:
-            cycle.selection = await self.selector.select()
+            # Select on the results of the parameter set the bots will trade (the first one configured
+            # for the selection's strategy), at the sweep's interval.
+            strategy = self.selector.criteria.strategy
+            job = next((j for j in self.scheduler.jobs if j.strategy == strategy), None)
+            cycle.selection = await self.selector.select(
+                params_hash=None if job is None else job.params_hash, interval=self.config.scheduler.interval
+            )
             if self.registry is not None:
                 cycle.started, cycle.stopped = await self.registry.sync_bots_with_approved_tokens(
-                    cycle.selection.approved, cycle.selection.strategy_name
+                    cycle.selection.approved,
+                    cycle.selection.strategy_name,
+                    None if job is None else job.params_dict(),
                 )
         except AlgoTradeError as exc:
             cycle.error = f"{type(exc).__name__}: {exc}"

@@ -29,12 +29,15 @@ class TokenSelector:
         strategy_name: str | None = None,
         *,
         params_hash: str | None = None,
+        interval: str | None = None,
         now: datetime | None = None,
         record: bool = True,
     ) -> Selection:
         """Run one selection and (by default) store it in ``token_selections``."""
         strategy = strategy_name or self.criteria.strategy
-        results = await self._db.query_latest_backtest_results(strategy, params_hash=params_hash)
+        results = await self._db.query_latest_backtest_results(
+            strategy, params_hash=params_hash, interval=interval
+        )
         selection = evaluate(results, self.criteria, now or datetime.now(UTC), strategy)
         if not results:
             logger.warning("token selection: no backtest results stored for strategy {}", strategy)
