@@ -61,7 +61,7 @@ start() {
     "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$SOCK \
      -c shared_preload_libraries=$want -c max_connections=300 -c synchronous_commit=off \
      -c timescaledb.telemetry_level=off -c max_locks_per_transaction=256 \
-     -c shared_buffers=256MB -c max_wal_size=2GB" >/dev/null \
+     -c shared_buffers=1GB -c max_wal_size=4GB -c wal_buffers=64MB" >/dev/null \
     || { tail -n 20 "$LOG" >&2; die "the server did not start (log: $LOG)"; }
 }
 
