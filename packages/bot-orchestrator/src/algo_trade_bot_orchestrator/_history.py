@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import polars as pl
 from loguru import logger
 
 from algo_trade_bot_orchestrator._config import BotConfig
+from algo_trade_bot_orchestrator._memory_feed import FeedBar
 from algo_trade_bot_orchestrator._ports import BotStore, CandleSource
 from algo_trade_core import interval_to_ms, ms_to_datetime
 
-__all__ = ["HistoryBar", "bars_frame", "history_bars", "load_history"]
+__all__ = ["bars_frame", "history_bars", "load_history"]
 
 _SCHEMA = {
     "t": pl.Int64,
@@ -22,20 +22,6 @@ _SCHEMA = {
     "close": pl.Float64,
     "volume": pl.Float64,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryBar:
-    """A stored bar replayed through a bot (the fields of the hub's ``ClosedBar`` that bots read)."""
-
-    symbol: str
-    interval: str
-    t: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
 
 
 def bars_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -102,7 +88,9 @@ async def load_history(
     return frame.filter(pl.col("t").is_between(start_ms, end_ms)).sort("t")
 
 
-def history_bars(config: BotConfig, frame: pl.DataFrame) -> Iterator[HistoryBar]:
+def history_bars(config: BotConfig, frame: pl.DataFrame) -> Iterator[FeedBar]:
     """Yield the rows of a :func:`bars_frame` as bars of ``config``'s market."""
     for t, o, h, lo, c, v in frame.select("t", "open", "high", "low", "close", "volume").iter_rows():
-        yield HistoryBar(config.symbol, config.interval, t, o, h, lo, c, v)
+        yield FeedBar(
+            symbol=config.symbol, interval=config.interval, t=t, open=o, high=h, low=lo, close=c, volume=v
+        )
