@@ -7,16 +7,20 @@ database is real, and the daemon's clock is the fake server's, which the replays
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from algo_trade_bot_orchestrator import BotState
 from algo_trade_cli._daemon import Daemon
 from algo_trade_core import (
+    AppConfig,
+    BotsConfig,
+    DatabaseConfig,
+    SchedulerConfig,
     SelectionCriteria,
 )
-from algo_trade_data import BacktestResultRecord, DatabaseClient, FakeHyperliquid
+from algo_trade_data import BacktestResultRecord, DatabaseClient, FakeHyperliquid, synthetic_candles
 from algo_trade_data._testing_async import wait_for
 from algo_trade_token_selector import Selection, evaluate
 
@@ -142,3 +146,36 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
     rows = {r.symbol: r for r in await db.list_bots()}
     assert {s for s, r in rows.items() if r.state == "running"} == set(expected.approved)
     assert pl.Series([r.symbol for r in rows.values()]).is_unique().all()
+
+
+async def test_daemon_applies_result_retention_after_each_sweep(db: DatabaseClient) -> None:
+
+    end = datetime.now(UTC)
+    await db.upsert_candles(synthetic_candles("RET", "1m", end, 1440))
+    cfg = AppConfig(
+        database=DatabaseConfig(url=db.url, retention_days=30),
+        scheduler=SchedulerConfig(
+            cron_expression="*/2 * * * * *",
+            token_universe=("RET",),
+            backtest_window_days=1,
+            refresh_data=False,
+            exchange="synthetic",
+        ),
+        bots=BotsConfig(enabled=False),
+    )
+    daemon = Daemon(cfg, db, None)
+    await daemon.start()
+    try:
+        await wait_for(lambda: daemon.cycle_count >= 1, timeout=30, what="a sweep")
+        stale = replace(
+            daemon.cycles[-1].summary.results[0], timestamp=end - timedelta(days=400), run_id=None
+        )
+        await db.insert_backtest_result(stale)
+        assert len(await db.query_result_history("RET")) == 2
+        seen = daemon.cycle_count
+        await wait_for(lambda: daemon.cycle_count > seen, timeout=30, what="the next sweep")
+    finally:
+        await daemon.stop()
+    history = await db.query_result_history("RET")
+    assert history
+    assert all(r.timestamp > end - timedelta(days=30) for r in history)  # the 400-day-old row is gone

@@ -37,7 +37,8 @@ class Cycle:
 
 
 class Daemon:
-    """Runs sweeps on the cron schedule; after each, selection and ``sync_bots_with_approved_tokens``.
+    """Runs sweeps on the cron schedule; after each, selection, ``sync_bots_with_approved_tokens`` and
+    (with ``[database] retention_days``) the removal of old results.
 
     Args:
         config: the whole configuration.
@@ -121,6 +122,8 @@ class Daemon:
                     cycle.selection.strategy_name,
                     None if job is None else job.params_dict(),
                 )
+            if self.config.database.retention_days > 0:  # the app's own retention (no Apache-licence policy)
+                await self.db.apply_retention(self.config.database.retention_days)
         except AlgoTradeError as exc:
             cycle.error = f"{type(exc).__name__}: {exc}"
             logger.error("after sweep {}: {}", summary.run_id[:8], cycle.error)
