@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pytest
+
+from algo_trade_core import MaCrossoverConfig, QuadMaConfig
 
 DATA_DIR = Path(__file__).parents[3] / "../shared/data"
 CANDLES_DIR = DATA_DIR / "real-candles" / "hyperliquid-perp"
@@ -93,3 +96,54 @@ def random_walk(seed: int, n: int, *, vol: float = 0.002, tick: float = 0.01, st
 def walk() -> Callable[..., Bars]:
     """The :func:`random_walk` builder as a fixture."""
     return random_walk
+
+
+# Parameter sets that trade often on real candles (defaults, fast and slow variants), shared by the
+# real-data and bar-by-bar tests.
+PARAM_SETS: list[tuple[str, Any]] = [
+    ("quad_ma", QuadMaConfig()),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=3,
+            short_2=6,
+            long_1=12,
+            long_2=24,
+            trend=48,
+            volume_filter=False,
+            take_profit=0.01,
+            stop_loss=0.005,
+            reversal_confirmation_bars=1,
+        ),
+    ),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=2,
+            short_2=5,
+            long_1=9,
+            long_2=15,
+            trend=30,
+            volume_factor=1.0,
+            take_profit=0.03,
+            stop_loss=0.015,
+            reversal_confirmation_bars=2,
+        ),
+    ),
+    (
+        "quad_ma",
+        QuadMaConfig(
+            short_1=4,
+            short_2=8,
+            long_1=16,
+            long_2=32,
+            trend=64,
+            volume_filter=False,
+            take_profit=0.05,
+            stop_loss=0.03,
+            reversal_confirmation_bars=3,
+        ),
+    ),
+    ("ma_crossover", MaCrossoverConfig()),
+    ("ma_crossover", MaCrossoverConfig(fast=5, slow=20)),
+]

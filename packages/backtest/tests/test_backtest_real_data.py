@@ -20,58 +20,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from algo_trade_backtest import run_backtest
 from algo_trade_backtest._reference import reference_backtest, result_differences
-from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig
+from algo_trade_core import BacktestConfig, MaCrossoverConfig
+
+from .conftest import PARAM_SETS
 
 TOKENS_1H = ["BTC", "ETH", "SOL", "DOGE", "AVAX", "ARB", "ATOM", "NEAR", "SUI", "kPEPE"]
 TOKENS_1M = ["BTC", "ETH", "SOL", "POL", "kSHIB"]  # POL and kSHIB have many zero-volume bars
 
-PARAM_SETS: list[tuple[str, Any]] = [
-    ("quad_ma", QuadMaConfig()),
-    (
-        "quad_ma",
-        QuadMaConfig(
-            short_1=3,
-            short_2=6,
-            long_1=12,
-            long_2=24,
-            trend=48,
-            volume_filter=False,
-            take_profit=0.01,
-            stop_loss=0.005,
-            reversal_confirmation_bars=1,
-        ),
-    ),
-    (
-        "quad_ma",
-        QuadMaConfig(
-            short_1=2,
-            short_2=5,
-            long_1=9,
-            long_2=15,
-            trend=30,
-            volume_factor=1.0,
-            take_profit=0.03,
-            stop_loss=0.015,
-            reversal_confirmation_bars=2,
-        ),
-    ),
-    (
-        "quad_ma",
-        QuadMaConfig(
-            short_1=4,
-            short_2=8,
-            long_1=16,
-            long_2=32,
-            trend=64,
-            volume_filter=False,
-            take_profit=0.05,
-            stop_loss=0.03,
-            reversal_confirmation_bars=3,
-        ),
-    ),
-    ("ma_crossover", MaCrossoverConfig()),
-    ("ma_crossover", MaCrossoverConfig(fast=5, slow=20)),
-]
 EXECUTION = BacktestConfig()  # the defaults: fee 4.5 bps, slippage 5 bps, full sizing
 
 Loader = Callable[[str, str], Any]

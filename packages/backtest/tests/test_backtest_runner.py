@@ -15,37 +15,11 @@ import pytest
 from algo_trade_backtest import StrategyRunner, run_backtest
 from algo_trade_core import BacktestConfig, MaCrossoverConfig, OrderSide, QuadMaConfig, Signal
 
+from .conftest import PARAM_SETS
+
 Bars = Any
-ACTIVE = QuadMaConfig(
-    short_1=3,
-    short_2=6,
-    long_1=12,
-    long_2=24,
-    trend=48,
-    volume_filter=False,
-    take_profit=0.01,
-    stop_loss=0.005,
-    reversal_confirmation_bars=1,
-)
-CONFIGS: list[tuple[str, Any]] = [
-    ("quad_ma", QuadMaConfig()),
-    ("quad_ma", ACTIVE),
-    (
-        "quad_ma",
-        QuadMaConfig(
-            short_1=2,
-            short_2=5,
-            long_1=9,
-            long_2=15,
-            trend=30,
-            volume_factor=1.0,
-            take_profit=0.03,
-            stop_loss=0.015,
-            reversal_confirmation_bars=2,
-        ),
-    ),
-    ("ma_crossover", MaCrossoverConfig()),
-]
+ACTIVE = PARAM_SETS[1][1]  # short periods, no volume filter, reversal on the setup bar
+CONFIGS: list[tuple[str, Any]] = [PARAM_SETS[0], PARAM_SETS[1], PARAM_SETS[2], PARAM_SETS[4]]
 
 
 def _feed(runner: StrategyRunner, bars: Bars, start: int = 0, stop: int | None = None) -> list[float]:

@@ -94,14 +94,11 @@ def test_bad_file_is_rejected_with_file_and_row_and_nothing_written(cli: Cli, tm
 def test_backtest_json_from_file_and_store(cli: Cli, tmp_path: Path) -> None:
     need_files()
     path = HL_FILES / "ETH_USDC_USDC-1h-futures.feather"
-    data = cli.json(
-        "backtest",
+    window = (
         "--symbol",
         "ETH",
         "--interval",
         "1h",
-        "--data",
-        str(path),
         "--strategy",
         "ma_crossover",
         "--param",
@@ -113,6 +110,7 @@ def test_backtest_json_from_file_and_store(cli: Cli, tmp_path: Path) -> None:
         "--end",
         "2025-04-01",
     )
+    data = cli.json("backtest", *window, "--data", str(path))
     metrics = data["metrics"]
     assert metrics["num_bars"] == 90 * 24  # start <= t < end
     assert metrics["num_trades"] == len(data["trades"]) > 10
@@ -131,23 +129,7 @@ def test_backtest_json_from_file_and_store(cli: Cli, tmp_path: Path) -> None:
     assert trade["entry_time"].endswith("+00:00")
     # the same window from the store gives the same numbers
     cli("data", "import", str(path))
-    stored = cli.json(
-        "backtest",
-        "--symbol",
-        "ETH",
-        "--interval",
-        "1h",
-        "--strategy",
-        "ma_crossover",
-        "--param",
-        "fast=12",
-        "--param",
-        "slow=48",
-        "--start",
-        "2025-01-01",
-        "--end",
-        "2025-04-01",
-    )
+    stored = cli.json("backtest", *window)
     assert stored == data
     png = tmp_path / "eq.png"
     out = cli("backtest", "--symbol", "ETH", "--interval", "1h", "--data", str(path), "--plot", str(png))
