@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -22,6 +23,7 @@ __all__ = [
     "console",
     "err_console",
     "fail",
+    "parse_time",
     "progress_bar",
     "resolve_config",
     "run_async",
@@ -56,6 +58,17 @@ _LIBRARIES = (
     "algo_trade_bot_orchestrator",
     "algo_trade_cli",
 )
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """Parse an ISO-8601 option value (UTC when no zone is given); exit 2 naming the option if invalid."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: expected an ISO-8601 time like 2025-07-01 or 2025-07-01T12:00:00Z, got {text!r}", 2)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def progress_bar() -> Progress:

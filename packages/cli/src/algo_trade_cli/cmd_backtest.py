@@ -20,6 +20,7 @@ from algo_trade_cli._common import (
     console,
     err_console,
     fail,
+    parse_time,
     resolve_config,
     run_async,
 )
@@ -27,16 +28,6 @@ from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
 from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
 
 __all__ = ["backtest"]
-
-
-def _parse_time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: expected an ISO-8601 time like 2025-07-01 or 2025-07-01T12:00:00Z, got {text!r}", 2)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _parse_params(items: list[str], strategy: str, cfg: AppConfig) -> dict[str, Any]:
@@ -184,7 +175,7 @@ def backtest(
     cfg = resolve_config(config)
     if interval not in INTERVALS:
         fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}", 2)
-    t0, t1 = _parse_time(start, "--start"), _parse_time(end, "--end")
+    t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")
     params = _parse_params(param or [], strategy, cfg)
     execution = cfg.backtest
     if fee_rate is not None:

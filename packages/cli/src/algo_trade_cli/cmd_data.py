@@ -15,6 +15,7 @@ from algo_trade_cli._common import (
     JsonOption,
     console,
     fail,
+    parse_time,
     progress_bar,
     resolve_config,
     run_async,
@@ -257,9 +258,8 @@ def export(
 ) -> None:
     """Write stored candles to CSV (the original system's columns) or Parquet."""
     cfg = resolve_config(config)
-    t0 = datetime.fromisoformat(start) if start else datetime(1970, 1, 1, tzinfo=UTC)
-    t1 = datetime.fromisoformat(end) if end else datetime.now(UTC) + timedelta(days=1)
-    t0, t1 = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (t0, t1))
+    t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)
+    t1 = parse_time(end, "--end") or datetime.now(UTC) + timedelta(days=1)
 
     async def go() -> int:
         from algo_trade_data import DatabaseClient, write_candle_file

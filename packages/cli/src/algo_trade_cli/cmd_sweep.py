@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -16,6 +16,7 @@ from algo_trade_cli._common import (
     JsonOption,
     console,
     fail,
+    parse_time,
     progress_bar,
     resolve_config,
     run_async,
@@ -25,17 +26,7 @@ from algo_trade_cli._tables import selection_table, sweep_table
 from algo_trade_core import AppConfig
 from algo_trade_token_selector import Selection, TokenSelector
 
-__all__ = ["parse_as_of", "scheduled_backtest", "sweep", "token_selection"]
-
-
-def parse_as_of(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--as-of: expected an ISO-8601 time like 2025-07-26T00:00:00Z, got {text!r}", 2)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+__all__ = ["scheduled_backtest", "sweep", "token_selection"]
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -123,7 +114,7 @@ def sweep(
 ) -> None:
     """Run one backtest sweep over the token universe now and store the results."""
     cfg = resolve_config(config)
-    raise typer.Exit(run_async(_sweep(cfg, parse_as_of(as_of), refresh, as_json)))
+    raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json)))
 
 
 async def _selection(cfg: AppConfig, strategy: str | None, as_json: bool) -> None:

@@ -42,15 +42,6 @@ class CronSpec:
     day_is_wild: bool
     dow_is_wild: bool
 
-    def matches(self, when: datetime) -> bool:
-        """Return True when the (whole-second) UTC time ``when`` is a fire time."""
-        second, minute, hour, day, month, dow_set = self.values
-        if when.second not in second or when.minute not in minute or when.hour not in hour:
-            return False
-        if when.month not in month:
-            return False
-        return self._day_ok(when, day, dow_set)
-
     def _day_ok(self, when: datetime, day: frozenset[int], dow_set: frozenset[int]) -> bool:
         dom_ok = when.day in day
         dow_ok = (when.isoweekday() % 7) in dow_set
