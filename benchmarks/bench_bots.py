@@ -40,8 +40,8 @@ import polars as pl
 
 from algo_trade_bot_orchestrator import Bot, BotRegistry
 from algo_trade_core import HyperliquidConfig
-from algo_trade_data import FakeHyperliquid, HyperliquidClient, MarketDataHub, fake_candles
-from algo_trade_data.testing import temporary_client
+from algo_trade_data import HyperliquidClient, MarketDataHub
+from algo_trade_data.testing import FakeHyperliquid, fake_candles, temporary_client
 
 STEP = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000

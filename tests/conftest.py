@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
-import polars as pl
 import pytest
 
 from algo_trade_core import (
@@ -17,20 +15,11 @@ from algo_trade_core import (
     SelectionCriteria,
     StrategyConfig,
 )
-from algo_trade_data import DatabaseClient, FakeHyperliquid, HyperliquidClient, WeightRateLimiter
-from algo_trade_data.testing import temporary_client, truncate_tables
+from algo_trade_data import DatabaseClient, HyperliquidClient, WeightRateLimiter
+from algo_trade_data.testing import FakeHyperliquid, temporary_client, truncate_tables
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-HL_FILES = SHARED_DATA / "real-candles" / "hyperliquid-perp"
 TOKENS = ("BTC", "ETH", "SOL", "AVAX", "ARB", "DOGE", "ATOM", "NEAR", "SUI", "APT", "kPEPE", "WLD")
 MINUTE = 60_000
-
-
-def real_candles(symbol: str, interval: str = "1m") -> pl.DataFrame:
-    path = HL_FILES / f"{symbol}_USDC_USDC-{interval}-futures.feather"
-    if not path.exists():
-        pytest.skip(f"real candle files not found at {HL_FILES} (the shared data folder is absent)")
-    return pl.read_ipc(path)
 
 
 def client_for(fake: FakeHyperliquid, **overrides: object) -> HyperliquidClient:

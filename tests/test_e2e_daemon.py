@@ -20,11 +20,11 @@ from algo_trade_core import (
     SchedulerConfig,
     SelectionCriteria,
 )
-from algo_trade_data import BacktestResultRecord, DatabaseClient, FakeHyperliquid, synthetic_candles
-from algo_trade_data._testing_async import wait_for
+from algo_trade_data import BacktestResultRecord, DatabaseClient, synthetic_candles
+from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
 from algo_trade_token_selector import Selection, evaluate
 
-from .conftest import MINUTE, client_for, daemon_config, real_candles
+from .conftest import MINUTE, client_for, daemon_config
 
 COINS = ("BTC", "ETH", "SOL", "AVAX", "DOGE", "NEAR")
 UPDATES = 3
@@ -56,9 +56,9 @@ def changed_selection(
 
 async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClient) -> None:
     frames = {c: real_candles(c) for c in COINS}
-    end = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
+    end = min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values())
     now0 = end - 300 * MINUTE  # 300 bars left to replay
-    start_index = {c: int(f["date"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
+    start_index = {c: int(f["timestamp"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
     fake = FakeHyperliquid(now_ms=now0 + 1_000)
     for coin, frame in frames.items():
         fake.add_candles(coin, "1m", frame)

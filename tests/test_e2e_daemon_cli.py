@@ -16,7 +16,8 @@ from algo_trade_core import (
     SchedulerConfig,
     write_config,
 )
-from algo_trade_data import DatabaseClient, FakeHyperliquid
+from algo_trade_data import DatabaseClient
+from algo_trade_data.testing import FakeHyperliquid
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,14 @@ from algo_trade_core import (
     DatabaseConfig,
     write_config,
 )
-from algo_trade_data import DatabaseClient, FakeHyperliquid
+from algo_trade_data import DatabaseClient
+from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
 
-from .conftest import MINUTE, daemon_config, real_candles
+from .conftest import MINUTE, daemon_config
 
 COINS = ("BTC", "ETH", "SOL")
 UPDATES = 3
 REPO = Path(__file__).resolve().parents[1]
-
-
-async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:  # noqa: ASYNC109
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Child:
@@ -87,9 +78,9 @@ async def bots_state(db: DatabaseClient) -> dict[str, dict[str, Any]]:
 
 async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseClient, tmp_path: Path) -> None:
     frames = {c: real_candles(c) for c in COINS}
-    end = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
+    end = min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values())
     now0 = end - 200 * MINUTE
-    start_index = {c: int(f["date"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
+    start_index = {c: int(f["timestamp"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
     fake = FakeHyperliquid(now_ms=now0 + 1_000)
     for coin, frame in frames.items():
         fake.add_candles(coin, "1m", frame)
@@ -106,7 +97,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
                 state = await bots_state(db)
                 return {k for k, v in state.items() if v["state"] == "running"} == bot_ids
 
-            await until(all_running, 60, "the first daemon to start a bot per approved token")
+            await wait_for(all_running, 60, "the first daemon to start a bot per approved token")
             for coin in COINS:
                 fake.ws.start_replay(coin, "1m", start_index=start_index[coin], updates_per_bar=UPDATES)
 
@@ -119,7 +110,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
                 if await positions_stored():
                     break
                 await asyncio.sleep(0.05)
-            await until(positions_stored, 20, "every bot's position in the database")
+            await wait_for(positions_stored, 20, "every bot's position in the database")
 
             def trading_state(state: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
                 return {b: (v["position"], v["fills"]) for b, v in state.items()}
@@ -144,7 +135,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
             async def restored() -> bool:
                 return bool(second.printed("READY"))
 
-            await until(restored, 60, "the second daemon to start")
+            await wait_for(restored, 60, "the second daemon to start")
             assert sorted(second.printed("RESTORED")[0].split()[1].split(",")) == sorted(bot_ids)
             after = await bots_state(db)
             for bot_id in bot_ids:
@@ -159,7 +150,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
             async def resubscribed() -> bool:
                 return fake.ws.open_connections == 1 and all(fake.ws.subscriber_count(c, "1m") for c in COINS)
 
-            await until(resubscribed, 20, "the second daemon's subscriptions")
+            await wait_for(resubscribed, 20, "the second daemon's subscriptions")
 
             async def caught_up() -> bool:
                 state = await bots_state(db)

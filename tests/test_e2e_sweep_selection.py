@@ -6,15 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_core import SchedulerConfig, SelectionCriteria
-from algo_trade_data import DatabaseClient, FakeHyperliquid
+from algo_trade_data import DatabaseClient
+from algo_trade_data.testing import FakeHyperliquid, real_candles
 from algo_trade_token_selector import TokenSelector
 
-from .conftest import MINUTE, TOKENS, client_for, real_candles
+from .conftest import MINUTE, TOKENS, client_for
 
 
 async def test_selection_returns_the_expected_tokens_for_chosen_thresholds(db: DatabaseClient) -> None:
     frames = {s: real_candles(s) for s in TOKENS}
-    now = min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values()) - 60 * MINUTE
+    now = min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values()) - 60 * MINUTE
     fake = FakeHyperliquid(now_ms=now)
     for symbol, frame in frames.items():
         fake.add_candles(symbol, "1m", frame)

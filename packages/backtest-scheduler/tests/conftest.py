@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from algo_trade_data import DatabaseClient
-from algo_trade_data.testing import temporary_client, truncate_tables
+from algo_trade_data.testing import real_candles, temporary_client, truncate_tables
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-HL_FILES = SHARED_DATA / "real-candles" / "hyperliquid-perp"
 TOKENS = ("BTC", "ETH", "SOL", "AVAX", "ARB", "DOGE", "ATOM", "NEAR", "SUI", "APT", "kPEPE", "WLD")
 
 
 def real_1m(symbol: str) -> pl.DataFrame:
-    """A token's real Hyperliquid 1m candles (freqtrade Feather: date, open, high, low, close, volume)."""
-    path = HL_FILES / f"{symbol}_USDC_USDC-1m-futures.feather"
-    if not path.exists():
-        pytest.skip(f"real candle files not found at {HL_FILES} (the shared data folder is absent)")
-    return pl.read_ipc(path)
+    """A token's real Hyperliquid 1m candles, store-shaped; skips when the shared data is absent."""
+    return real_candles(symbol, "1m")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary, cron_trigger, jobs_from_config
 from algo_trade_core import ConfigError, ParameterSet, SchedulerConfig, StrategyConfig
 from algo_trade_data import DatabaseClient, synthetic_candles
-from algo_trade_data._testing_async import wait_for
+from algo_trade_data.testing import wait_for
 
 
 class SlowDatabase:

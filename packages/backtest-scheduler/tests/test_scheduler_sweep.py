@@ -18,7 +18,8 @@ from algo_trade_core import (
     SchedulerConfig,
     StrategyConfig,
 )
-from algo_trade_data import DatabaseClient, FakeHyperliquid, HyperliquidClient, WeightRateLimiter
+from algo_trade_data import DatabaseClient, HyperliquidClient, WeightRateLimiter
+from algo_trade_data.testing import FakeHyperliquid
 
 from .conftest import TOKENS, real_1m
 
@@ -27,7 +28,7 @@ MINUTE = 60_000
 
 def _common_end(frames: dict[str, pl.DataFrame]) -> int:
     """Epoch ms of the earliest last bar across the files, so every token has data up to it."""
-    return min(int(f["date"].dt.epoch("ms")[-1]) for f in frames.values())
+    return min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values())
 
 
 def scheduler_config(symbols: tuple[str, ...], **kw: object) -> SchedulerConfig:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pytest
 
 from algo_trade_core import MaCrossoverConfig, QuadMaConfig
-
-DATA_DIR = Path(__file__).parents[3] / "../shared/data"
-CANDLES_DIR = DATA_DIR / "real-candles" / "hyperliquid-perp"
 
 Bars = tuple[
     npt.NDArray[np.int64],
@@ -29,21 +24,10 @@ T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
 @pytest.fixture(scope="session")
 def load_candles() -> Callable[[str, str], Bars]:
-    """Return a loader of real Hyperliquid candles ``(symbol, interval) -> bars``; skip without data."""
-    if not CANDLES_DIR.is_dir():
-        pytest.skip(f"real candles not available: {CANDLES_DIR.resolve()} is absent")
+    """Return a loader of real Hyperliquid candles ``(symbol, interval) -> bars``; skips without data."""
+    from algo_trade_data.testing import real_candle_arrays  # the test kit (a test-only dependency)
 
-    def load(symbol: str, interval: str) -> Bars:
-        path = CANDLES_DIR / f"{symbol}_USDC_USDC-{interval}-futures.feather"
-        if not path.is_file():
-            pytest.skip(f"real candles not available: {path} is absent")
-        df = pl.read_ipc(path)
-        return (
-            df["date"].dt.epoch("ms").to_numpy(),
-            *(df[name].to_numpy().astype(np.float64) for name in ("open", "high", "low", "close", "volume")),
-        )
-
-    return load
+    return real_candle_arrays
 
 
 def make_bars(

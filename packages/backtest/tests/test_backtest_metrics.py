@@ -106,7 +106,8 @@ def test_stored_form() -> None:
 
 
 def test_record_fields_match_the_results_table() -> None:
-    data = pytest.importorskip("algo_trade_data", reason="algo_trade_data is not installed alone")
+    import algo_trade_data as data  # a test-only dependency of this package
+
     record_fields = {f.name for f in dataclasses.fields(data.BacktestResultRecord)}
     perf = _metrics([100.0, 101.0]).to_performance(window_coverage=1.0)
     fields = perf.to_record_fields()

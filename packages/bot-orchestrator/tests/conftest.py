@@ -12,9 +12,7 @@ Test modules cannot import this file (``--import-mode=importlib``), so helpers c
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,13 +22,10 @@ import pytest
 from algo_trade_bot_orchestrator import BotRegistry, FeedBar, MemoryFeed, bars_from_frame
 from algo_trade_core import BotsConfig
 from algo_trade_data import CANDLE_FRAME_SCHEMA, DatabaseClient
-from algo_trade_data.testing import temporary_client, truncate_tables
+from algo_trade_data.testing import real_candles, temporary_client, truncate_tables, wait_for
 
 STEP = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000  # 2025-07-20 08:00 UTC, hour-aligned
-REAL_CANDLES = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real-candles" / "hyperliquid-perp"
-)
 FAST_CROSS = {"fast": 5, "slow": 20}  # ma_crossover that flips every few bars on a random walk
 WARMUP = 19  # strategy_warmup_bars("ma_crossover", FAST_CROSS)
 
@@ -100,17 +95,6 @@ class Clock:
         self.ms = t + STEP + 1_000
 
 
-async def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:  # noqa: ASYNC109
-    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds (never sleep a guessed time)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            name = what or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"timed out after {timeout} s waiting for {name}")
-        await asyncio.sleep(0.002)
-
-
 class Desk:
     """A registry on the test database and a MemoryFeed, with the clock pinned to the replayed data."""
 
@@ -176,23 +160,12 @@ def arrays_of() -> Callable[[pl.DataFrame], list[Any]]:
     return arrays
 
 
-@pytest.fixture(name="eventually")
-def eventually_fixture() -> Callable[..., Any]:
-    return eventually
+@pytest.fixture
+def eventually() -> Callable[..., Any]:
+    return wait_for
 
 
 @pytest.fixture
 def real_btc_1m() -> pl.DataFrame:
     """Real Hyperliquid BTC 1m candles (freqtrade Feather); skip when the shared data is absent."""
-    path = REAL_CANDLES / "BTC_USDC_USDC-1m-futures.feather"
-    if not path.is_file():
-        pytest.skip(f"real candles not available: {path.resolve()} is absent")
-    frame = pl.read_ipc(path)
-    return frame.select(
-        pl.col("date").dt.cast_time_unit("ms").alias("timestamp"),
-        pl.lit("BTC").alias("symbol"),
-        pl.lit("hyperliquid").alias("exchange"),
-        pl.lit("1m").alias("interval"),
-        *(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume")),
-        pl.lit(None, dtype=pl.Int64).alias("trades"),
-    )
+    return real_candles("BTC", "1m")

@@ -16,7 +16,8 @@ import pytest
 from algo_trade_backtest import run_backtest
 from algo_trade_bot_orchestrator import Bot, BotRegistry, BotState, strategy_warmup_bars
 from algo_trade_core import HyperliquidConfig, ms_to_datetime
-from algo_trade_data import FakeHyperliquid, HyperliquidClient, MarketDataHub, fake_candles
+from algo_trade_data import HyperliquidClient, MarketDataHub
+from algo_trade_data.testing import FakeHyperliquid, fake_candles
 
 STEP = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from algo_trade_cli.app import app
-from algo_trade_data.testing import temporary_database
+from algo_trade_data.testing import shared_data_dir, temporary_database
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 HL_FILES = SHARED_DATA / "real-candles" / "hyperliquid-perp"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,9 +22,9 @@ from loguru import logger
 from algo_trade_core import interval_to_ms
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
 from algo_trade_data._database import DatabaseClient
-from algo_trade_data.testing import temporary_client, truncate_tables
+from algo_trade_data.testing import shared_data_dir, temporary_client, truncate_tables
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 HYPERLIQUID_FILES = SHARED_DATA / "real-candles" / "hyperliquid-perp"
 
 

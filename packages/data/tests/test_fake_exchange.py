@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import polars as pl
 import pytest
 
-from algo_trade_data._fake_exchange import FakeHyperliquid, ManualClock, fake_candles
+from algo_trade_data.testing import FakeHyperliquid, ManualClock, fake_candles, shared_data_dir
 
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+SHARED = shared_data_dir()
 RECORDED = SHARED / "hyperliquid-recorded"
 BTC_1M = SHARED / "real-candles" / "hyperliquid-perp" / "BTC_USDC_USDC-1m-futures.feather"
 

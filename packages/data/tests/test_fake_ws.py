@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,12 +13,11 @@ import pytest
 
 from algo_trade_core import HyperliquidConfig
 from algo_trade_data._candles import parse_candle
-from algo_trade_data._fake_exchange import FakeHyperliquid, fake_candles
-from algo_trade_data._fake_ws import LEGACY_GREETING, partial_bar
 from algo_trade_data._hyperliquid import HyperliquidClient
-from algo_trade_data._testing_async import wait_for
+from algo_trade_data.testing import FakeHyperliquid, fake_candles, shared_data_dir, wait_for
+from algo_trade_data.testing._fake_ws import LEGACY_GREETING, partial_bar
 
-REAL_1M = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real-candles" / "hyperliquid-perp"
+REAL_1M = shared_data_dir() / "real-candles" / "hyperliquid-perp"
 MINUTE = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000  # 2025-07-20 08:00 UTC
 

@@ -19,10 +19,9 @@ from algo_trade_data._files import (
     read_candle_file,
     write_candle_file,
 )
+from algo_trade_data.testing import shared_data_dir
 
-HYPERLIQUID = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real-candles" / "hyperliquid-perp"
-)
+HYPERLIQUID = shared_data_dir() / "real-candles" / "hyperliquid-perp"
 MakeCandles = Callable[..., pl.DataFrame]
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

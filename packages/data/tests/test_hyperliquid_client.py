@@ -6,7 +6,6 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,19 +21,11 @@ from algo_trade_core import (
     RateLimited,
 )
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
-from algo_trade_data._fake_exchange import FakeHyperliquid, FakeMarket, ManualClock, fake_candles
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._ratelimit import WeightRateLimiter
+from algo_trade_data.testing import FakeHyperliquid, FakeMarket, ManualClock, fake_candles, shared_data_dir
 
-BTC_1M = (
-    Path(__file__).resolve().parents[3]
-    / ".."
-    / "shared"
-    / "data"
-    / "real-candles"
-    / "hyperliquid-perp"
-    / "BTC_USDC_USDC-1m-futures.feather"
-)
+BTC_1M = shared_data_dir() / "real-candles" / "hyperliquid-perp" / "BTC_USDC_USDC-1m-futures.feather"
 MINUTE = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000  # 2025-07-20 08:00 UTC
 BARS = 1_300

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from algo_trade_core import HyperliquidConfig
-from algo_trade_data._fake_exchange import ManualClock
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._ratelimit import (
     WeightRateLimiter,
@@ -15,6 +14,7 @@ from algo_trade_data._ratelimit import (
     info_request_weight,
     shared_limiter,
 )
+from algo_trade_data.testing import ManualClock
 
 
 def limiter_on(clock: ManualClock, per_minute: int = 1200) -> WeightRateLimiter:

@@ -11,10 +11,10 @@ import pytest
 
 from algo_trade_core import HyperliquidConfig
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
-from algo_trade_data._fake_exchange import FakeHyperliquid, ManualClock, fake_candles
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._ratelimit import WeightRateLimiter
 from algo_trade_data._refresh import CandleStore, refresh_candles, refresh_many
+from algo_trade_data.testing import FakeHyperliquid, ManualClock, fake_candles
 
 MINUTE = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000  # 2025-07-20 08:00 UTC

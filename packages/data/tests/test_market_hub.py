@@ -13,10 +13,9 @@ import pytest
 
 from algo_trade_core import DatabaseError, HyperliquidConfig
 from algo_trade_data._candles import HyperliquidCandle, parse_candle
-from algo_trade_data._fake_exchange import FakeHyperliquid, fake_candles
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._market_hub import CandleSubscription, ClosedBar, MarketDataHub, SubscriptionLimitError
-from algo_trade_data._testing_async import wait_for
+from algo_trade_data.testing import FakeHyperliquid, fake_candles, wait_for
 
 MINUTE = 60_000
 T0 = 1_753_000_000_000 - 1_753_000_000_000 % 3_600_000  # 2025-07-20 08:00 UTC

@@ -16,8 +16,8 @@ from algo_trade_bot_orchestrator import BotRegistry, BotStatus
 from algo_trade_cli._common import console
 from algo_trade_cli._format import fmt_num, fmt_time
 from algo_trade_core import AppConfig, HyperliquidConfig, datetime_to_ms, interval_to_ms, strategy_params
-from algo_trade_data import DatabaseClient, FakeHyperliquid, HyperliquidClient, MarketDataHub
-from algo_trade_data._testing_async import wait_for
+from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub
+from algo_trade_data.testing import FakeHyperliquid, wait_for
 
 __all__ = ["REPLAY_BARS", "replay_bots"]
 

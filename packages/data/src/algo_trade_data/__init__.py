@@ -1,4 +1,7 @@
-"""algo-trade data: PostgreSQL store, Hyperliquid client, candle files, a fake exchange for tests."""
+"""algo-trade data: PostgreSQL store, Hyperliquid client, candle files.
+
+The test kit (a fake Hyperliquid, throw-away databases, real candles) is :mod:`algo_trade_data.testing`.
+"""
 
 from loguru import logger
 
@@ -7,8 +10,6 @@ from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, can
 from algo_trade_data._closed_bar import ClosedBar
 from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
 from algo_trade_data._db_candles import CandleStatus
-from algo_trade_data._fake_exchange import FakeHyperliquid, FakeMarket, ManualClock, fake_candles
-from algo_trade_data._fake_ws import FakeWebSocketFeed
 from algo_trade_data._files import (
     FileImportResult,
     import_candle_files,
@@ -51,15 +52,11 @@ __all__ = [
     "CandleSubscription",
     "ClosedBar",
     "DatabaseClient",
-    "FakeHyperliquid",
-    "FakeMarket",
-    "FakeWebSocketFeed",
     "FileImportResult",
     "FillRecord",
     "HubStats",
     "HyperliquidCandle",
     "HyperliquidClient",
-    "ManualClock",
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
@@ -72,7 +69,6 @@ __all__ = [
     "SubscriptionLimitError",
     "WeightRateLimiter",
     "candles_to_frame",
-    "fake_candles",
     "import_candle_files",
     "parse_candles",
     "parse_freqtrade_name",

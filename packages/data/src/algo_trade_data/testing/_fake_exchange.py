@@ -15,8 +15,8 @@ It is the network seam of the project's tests: clients talk HTTP to it exactly a
 * Faults are injected with :meth:`FakeHyperliquid.inject`: HTTP statuses, hangs past the client's
   timeout, dropped connections and malformed payloads.
 * Every request is logged (:attr:`FakeHyperliquid.requests`) with the weight it was charged.
-* ``GET /ws`` is the WebSocket API, implemented in :mod:`algo_trade_data._fake_ws` and reached as
-  ``fake.ws`` (:class:`~algo_trade_data._fake_ws.FakeWebSocketFeed`): pings, subscription acks,
+* ``GET /ws`` is the WebSocket API, implemented in :mod:`algo_trade_data.testing._fake_ws` and reached as
+  ``fake.ws`` (:class:`~algo_trade_data.testing._fake_ws.FakeWebSocketFeed`): pings, subscription acks,
   candle pushes, replays of the bars above (the same bars ``candleSnapshot`` serves), idle close,
   dropped connections.
 """
@@ -39,8 +39,8 @@ import polars as pl
 from aiohttp import web
 
 from algo_trade_core import INTERVALS, interval_to_ms
-from algo_trade_data._fake_ws import FakeWebSocketFeed, _fmt, _to_ms
 from algo_trade_data._ratelimit import CANDLE_HISTORY_LIMIT, candle_snapshot_weight, info_request_weight
+from algo_trade_data.testing._fake_ws import FakeWebSocketFeed, _fmt, _to_ms
 
 __all__ = [
     "DEFAULT_MARKETS",
@@ -382,7 +382,7 @@ class FakeHyperliquid:
             raise ValueError(f"expected a time column (timestamp, date or t), got {frame.columns}")
         ts = frame[time_col]
         ts_ms = ts.dt.epoch("ms") if ts.dtype.is_temporal() else ts.cast(pl.Int64)
-        trades = frame["trades"] if "trades" in frame.columns else pl.Series([0] * frame.height)
+        trades = frame["trades"].fill_null(0) if "trades" in frame.columns else pl.Series([0] * frame.height)
         for t, o, h, lo, c, v, n in zip(
             ts_ms,
             frame["open"],

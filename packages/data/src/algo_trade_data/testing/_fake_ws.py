@@ -1,6 +1,6 @@
 """The WebSocket half of the fake Hyperliquid (``GET /ws``): candle streaming for the market-data hub.
 
-:class:`FakeWebSocketFeed` is owned by :class:`~algo_trade_data._fake_exchange.FakeHyperliquid` (as
+:class:`FakeWebSocketFeed` is owned by :class:`~algo_trade_data.testing._fake_exchange.FakeHyperliquid` (as
 ``fake.ws``) and speaks the exchange's protocol (HYPERLIQUID-API.md section 7):
 
 * ``{"method":"ping"}`` is answered ``{"channel":"pong"}``; ``subscribe``/``unsubscribe`` are
