@@ -28,6 +28,7 @@ from algo_trade_core._errors import (
     DataError,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     RateLimited,
     UnknownSymbol,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "DatabaseError",
     "ExchangeError",
     "ExchangeUnavailable",
+    "ExchangeUnreachable",
     "Fill",
     "HyperliquidConfig",
     "MaCrossoverConfig",

@@ -94,6 +94,8 @@ class HyperliquidConfig:
     weight_per_minute: int = field(default=1200, metadata=_range(ge=1))
     request_timeout_s: float = field(default=10.0, metadata=_range(gt=0))
     max_retries: int = field(default=5, metadata=_range(ge=0))
+    # 429s are retried (after Retry-After) until this many seconds have passed since a request's start.
+    retry_deadline_s: float = field(default=300.0, metadata=_range(gt=0))
     backoff_base_s: float = field(default=0.5, metadata=_range(gt=0))
     backoff_max_s: float = field(default=30.0, metadata=_range(gt=0))
     max_concurrency: int = field(default=4, metadata=_range(ge=1))

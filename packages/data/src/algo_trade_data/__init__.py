@@ -9,9 +9,10 @@ from algo_trade_data._candle_recorder import CandleRecorder
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, candles_to_frame, parse_candles
 from algo_trade_data._closed_bar import ClosedBar
 from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
-from algo_trade_data._db_candles import CandleStatus
+from algo_trade_data._db_coverage import CandleGap, CandleStatus, summarize_gaps
 from algo_trade_data._files import (
     FileImportResult,
+    ImportInterrupted,
     import_candle_files,
     parse_freqtrade_name,
     read_candle_file,
@@ -35,6 +36,9 @@ from algo_trade_data._records import (
     SelectionRecord,
 )
 from algo_trade_data._refresh import CandleStore, RefreshReport, RefreshSummary, refresh_candles, refresh_many
+from algo_trade_data._repair import BackgroundRepair, RepairSummary, repair_candles, stored_series
+from algo_trade_data._retry import backoff_delay
+from algo_trade_data._symbols import check_symbol, symbol_problem
 from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
 
 logger.disable("algo_trade_data")
@@ -43,9 +47,11 @@ __all__ = [
     "CANDLE_FRAME_SCHEMA",
     "MAX_WS_SUBSCRIPTIONS",
     "SYNTHETIC_EXCHANGE",
+    "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
     "BotRecord",
+    "CandleGap",
     "CandleRecorder",
     "CandleStatus",
     "CandleStore",
@@ -57,6 +63,7 @@ __all__ = [
     "HubStats",
     "HyperliquidCandle",
     "HyperliquidClient",
+    "ImportInterrupted",
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
@@ -64,11 +71,14 @@ __all__ = [
     "PerpMarket",
     "RefreshReport",
     "RefreshSummary",
+    "RepairSummary",
     "RetentionReport",
     "SelectionRecord",
     "SubscriptionLimitError",
     "WeightRateLimiter",
+    "backoff_delay",
     "candles_to_frame",
+    "check_symbol",
     "import_candle_files",
     "parse_candles",
     "parse_freqtrade_name",
@@ -76,7 +86,11 @@ __all__ = [
     "redact_url",
     "refresh_candles",
     "refresh_many",
+    "repair_candles",
     "shared_limiter",
+    "stored_series",
+    "summarize_gaps",
+    "symbol_problem",
     "synthetic_candles",
     "write_candle_file",
 ]

@@ -27,6 +27,7 @@ from algo_trade_core import DatabaseConfig, DatabaseError
 from algo_trade_data._db_base import _DB_ERRORS, _wrap, command_count, init_connection
 from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
+from algo_trade_data._db_coverage import CoverageMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
@@ -63,7 +64,7 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin):
+class DatabaseClient(CandleStoreMixin, CoverageMixin, ResultsMixin, BotsMixin):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

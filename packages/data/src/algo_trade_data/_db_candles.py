@@ -1,4 +1,6 @@
-"""The candle store: COPY-based upsert into ``ohlcv``, fast window reads into polars, status and gaps.
+"""The candle store: COPY-based upsert into ``ohlcv`` and fast window reads into polars.
+
+What is stored and where it has gaps: :mod:`algo_trade_data._db_coverage`.
 
 Write path (:meth:`CandleStoreMixin.upsert_candles`), one transaction:
 
@@ -25,19 +27,18 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import polars as pl
 
-from algo_trade_core import INTERVALS, CandleValidationError, DataError, interval_to_ms
+from algo_trade_core import INTERVALS, CandleValidationError, DataError
 from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 
-__all__ = ["CandleStatus", "CandleStoreMixin", "prepare_candle_frame"]
+__all__ = ["CandleStoreMixin", "prepare_candle_frame"]
 
 _KEY = ["symbol", "exchange", "interval", "timestamp"]
 _COLUMNS = ["timestamp", "symbol", "exchange", "interval", *VALUE_COLUMNS, "trades"]
@@ -100,60 +101,6 @@ _WINDOW_CSV_SCHEMA = {
     **{c: pl.Float64() for c in VALUE_COLUMNS},
     "trades": pl.Int64(),
 }
-
-_STATUS_QUERY = """
-WITH steps (interval, step_ms) AS (SELECT * FROM unnest($1::text[], $2::bigint[])),
-deltas AS (
-    SELECT symbol, exchange, interval, timestamp,
-           (extract(epoch FROM timestamp - lag(timestamp) OVER (
-               PARTITION BY symbol, exchange, interval ORDER BY timestamp)) * 1000)::bigint AS delta_ms
-    FROM ohlcv
-    WHERE ($3::text IS NULL OR symbol = $3)
-      AND ($4::text IS NULL OR interval = $4)
-      AND ($5::text IS NULL OR exchange = $5)
-)
-SELECT d.symbol, d.exchange, d.interval, count(*) AS bars,
-       min(d.timestamp) AS first, max(d.timestamp) AS last,
-       count(*) FILTER (WHERE d.delta_ms > s.step_ms) AS gaps,
-       coalesce(sum(d.delta_ms / s.step_ms - 1) FILTER (WHERE d.delta_ms > s.step_ms), 0)::bigint
-           AS missing_bars
-FROM deltas d LEFT JOIN steps s ON s.interval = d.interval
-GROUP BY d.symbol, d.exchange, d.interval, s.step_ms
-ORDER BY d.symbol, d.exchange, s.step_ms NULLS LAST, d.interval
-"""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CandleStatus:
-    """What the store holds for one (symbol, exchange, interval) series.
-
-    ``gaps`` counts runs of missing bars between ``first`` and ``last``; ``missing_bars`` counts the
-    bars in them. Gaps before ``first`` or after ``last`` are not known to the store.
-    """
-
-    symbol: str
-    exchange: str
-    interval: str
-    bars: int
-    first: datetime
-    last: datetime
-    gaps: int
-    missing_bars: int
-
-    @property
-    def expected_bars(self) -> int:
-        """Bars from ``first`` to ``last`` inclusive at this interval."""
-        step = timedelta(milliseconds=_gap_step_ms(self.interval))
-        return (self.last - self.first) // step + 1
-
-    @property
-    def coverage(self) -> float:
-        return self.bars / self.expected_bars if self.expected_bars else 0.0
-
-
-def _gap_step_ms(interval: str) -> int:
-    # A calendar month has up to 31 days; counting "1M" as 30 days would see a gap after every long month.
-    return 31 * 86_400_000 if interval == "1M" else interval_to_ms(interval)
 
 
 def prepare_candle_frame(frame: pl.DataFrame, *, what: str = "candles to store") -> pl.DataFrame:
@@ -339,24 +286,3 @@ class CandleStoreMixin(_DatabaseBase):
         async with self._connection("query_candles") as conn:
             text = await conn.fetchval(_WINDOW_QUERY, symbol, exchange, interval, start, end)
         return decode_window(text, symbol=symbol, exchange=exchange, interval=interval)
-
-    async def candle_status(
-        self,
-        symbol: str | None = None,
-        interval: str | None = None,
-        exchange: str | None = None,
-    ) -> list[CandleStatus]:
-        """Return per (symbol, exchange, interval): bar count, first and last bar, gaps and missing bars.
-
-        Gaps are found in SQL (``lag()`` over each series); filters narrow the series looked at.
-        """
-        names = list(INTERVALS)
-        steps = [_gap_step_ms(name) for name in names]
-        async with self._connection("candle_status") as conn:
-            rows = await conn.fetch(_STATUS_QUERY, names, steps, symbol, interval, exchange)
-        return [CandleStatus(**_status_fields(r)) for r in rows]
-
-
-def _status_fields(row: Any) -> dict[str, Any]:
-    fields = dict(row)
-    return {**fields, "bars": int(fields["bars"]), "gaps": int(fields["gaps"])}

@@ -23,6 +23,13 @@ Recording: every delivered bar is also upserted into the candle store (the excha
 bars) through a :class:`~algo_trade_data._candle_recorder.CandleRecorder`: batched writes, a failing
 store logged and retried, never delaying or stopping delivery.
 
+Repair after a reconnect: the backfill keeps *delivery* gapless, but the store can still miss bars (a
+backfill that failed, bars the recorder dropped while the store was down for long, an invalid bar).
+After every reconnect, once the backfills are done and the recorder flushed, the hub asks the store's
+gap finder for the holes of each feed since its first delivered bar and fills them over REST
+(:func:`~algo_trade_data._refresh.refresh_candles` without the tail: nothing is asked when there is no
+hole).
+
 Consumers should subscribe first, then warm up from the store or REST, then skip bars whose ``t`` is
 not newer than their warm-up data: the hub delivers bars closing after the subscription, not
 before.
@@ -48,7 +55,8 @@ from algo_trade_data._candle_recorder import CandleRecorder
 from algo_trade_data._candles import HyperliquidCandle, parse_candle
 from algo_trade_data._closed_bar import CandleSubscription, ClosedBar
 from algo_trade_data._hyperliquid import HyperliquidClient
-from algo_trade_data._refresh import CandleStore
+from algo_trade_data._refresh import CandleStore, refresh_candles
+from algo_trade_data._retry import backoff_delay
 
 __all__ = [
     "MAX_WS_SUBSCRIPTIONS",
@@ -90,6 +98,9 @@ class HubStats:
     backfills: int = 0  # REST requests made to fill holes
     backfilled_bars: int = 0
     backfill_failures: int = 0
+    repairs: int = 0  # feeds whose store holes were looked for after a reconnect
+    repaired_bars: int = 0
+    repair_failures: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -101,6 +112,7 @@ class _Feed:
     step: int
     consumers: list[CandleSubscription] = field(default_factory=list)
     watermark: int | None = None  # t of the last delivered bar (or the bar before the first wanted)
+    first_t: int | None = None  # t of the first bar delivered (the store's holes after it are ours)
     current: dict[str, Any] | None = None  # the latest push of the forming bar
     current_t: int = -1
     acked: bool = False
@@ -144,7 +156,7 @@ class MarketDataHub:
         idle_timeout_s: reconnect when nothing arrived for this long.
         close_margin_ms: a backfill takes only bars that closed at least this long before the REST
             client's clock, in case that clock runs ahead of the exchange's.
-        store_flush_s: write pending bars to the store at least this often.
+        store_flush_s: a closed bar waits at most this long before it is written to the store.
         store_batch_bars: write as soon as this many bars are pending.
         max_subscriptions: distinct (symbol, interval) subscriptions allowed.
         max_connections_per_minute: connection attempts allowed in any 60 s (the exchange: 30).
@@ -160,7 +172,7 @@ class MarketDataHub:
         session: aiohttp.ClientSession | None = None,
         idle_timeout_s: float = 60.0,
         close_margin_ms: int = 2_000,
-        store_flush_s: float = 1.0,
+        store_flush_s: float = 0.25,
         store_batch_bars: int = 500,
         max_subscriptions: int = MAX_WS_SUBSCRIPTIONS,
         max_connections_per_minute: int = _MAX_NEW_CONNECTIONS_PER_MINUTE,
@@ -187,6 +199,7 @@ class MarketDataHub:
         self._connected = asyncio.Event()
         self._running = False
         self._run_task: asyncio.Task[None] | None = None
+        self._repair_task: asyncio.Task[None] | None = None
         self._connect_times: deque[float] = deque()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -221,12 +234,13 @@ class MarketDataHub:
         if not self._running:
             return
         self._running = False
-        tasks = [t for t in (self._run_task,) if t is not None]
+        tasks = [t for t in (self._run_task, self._repair_task) if t is not None]
         tasks += [f.backfill for f in self._feeds.values() if f.backfill is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._run_task = None
+        self._repair_task = None
         if self.recorder is not None:
             await self.recorder.stop()
         if self._owns_session and self._session is not None:
@@ -309,8 +323,13 @@ class MarketDataHub:
     # -- connection ------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
-        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2.0**attempt)
-        return cap / 2 + self._rng.uniform(0.0, cap / 2)
+        return backoff_delay(
+            attempt,
+            base_s=self.config.backoff_base_s,
+            max_s=self.config.backoff_max_s,
+            jitter="equal",
+            rng=self._rng,
+        )
 
     async def _respect_connection_rate(self) -> None:
         loop = asyncio.get_running_loop()
@@ -382,6 +401,8 @@ class MarketDataHub:
         for feed in feeds:
             if feed.watermark is not None:
                 self._start_backfill(feed)
+        if self.stats.connections_opened > 1:
+            self._start_repair()
         pinger = asyncio.create_task(self._ping_loop(ws), name="market-data-hub-ping")
         try:
             return await self._read_loop(ws)
@@ -527,6 +548,8 @@ class MarketDataHub:
                 ms_to_datetime(bar.t - feed.step).isoformat(),
             )
         feed.watermark = bar.t
+        if feed.first_t is None:
+            feed.first_t = bar.t
         for sub in feed.consumers:
             sub.queue.put_nowait(bar)
         self.stats.closed_bars_delivered += 1
@@ -575,3 +598,42 @@ class MarketDataHub:
             feed.held.clear()
             for bar in held:
                 self._deliver(feed, bar)
+
+    # -- repair of the store after a reconnect -----------------------------------------------------
+
+    def _start_repair(self) -> None:
+        if self._rest is None or self.recorder is None:
+            return
+        if self._repair_task is None or self._repair_task.done():
+            self._repair_task = asyncio.create_task(self._repair_store(), name="market-data hub repair")
+
+    async def _repair_store(self) -> None:
+        assert self._rest is not None
+        assert self.recorder is not None
+        backfills = [f.backfill for f in self._feeds.values() if f.backfill is not None]
+        if backfills:  # they deliver (and record) the bars missed while away: look for holes after
+            await asyncio.wait(backfills)
+        await self.recorder.flush()
+        for feed in list(self._feeds.values()):
+            if feed.first_t is None or feed.watermark is None or feed.watermark <= feed.first_t:
+                continue
+            try:
+                report = await refresh_candles(
+                    self._rest,
+                    self.recorder.store,
+                    feed.symbol,
+                    feed.interval,
+                    ms_to_datetime(feed.first_t),
+                    ms_to_datetime(feed.watermark),
+                    tail=False,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next reconnect or refresh tries again; the feed goes on
+                self.stats.repair_failures += 1
+                logger.warning("market-data hub: repair of {} {} failed: {}", feed.symbol, feed.interval, exc)
+                continue
+            self.stats.repairs += 1
+            self.stats.repaired_bars += report.repaired
+            if report.repaired or report.unfilled:
+                logger.info("market-data hub: {}", report.message)
