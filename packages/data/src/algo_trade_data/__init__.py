@@ -10,6 +10,8 @@ from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, can
 from algo_trade_data._closed_bar import ClosedBar
 from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
 from algo_trade_data._db_coverage import CandleGap, CandleStatus, summarize_gaps
+from algo_trade_data._db_runs import HEARTBEAT_S as RUN_HEARTBEAT_S
+from algo_trade_data._db_runs import this_host
 from algo_trade_data._files import (
     FileImportResult,
     ImportInterrupted,
@@ -46,6 +48,7 @@ logger.disable("algo_trade_data")
 __all__ = [
     "CANDLE_FRAME_SCHEMA",
     "MAX_WS_SUBSCRIPTIONS",
+    "RUN_HEARTBEAT_S",
     "SYNTHETIC_EXCHANGE",
     "BackgroundRepair",
     "BacktestResultRecord",
@@ -92,5 +95,6 @@ __all__ = [
     "summarize_gaps",
     "symbol_problem",
     "synthetic_candles",
+    "this_host",
     "write_candle_file",
 ]

@@ -85,10 +85,10 @@ class WeightRateLimiter:
     **Adapting to a stricter server.** The configured budget is what the exchange documents; the server
     may grant less (another process on the same IP, a stricter limit). :meth:`rate_limited` (called on
     an HTTP 429) empties the bucket, pauses every caller for the server's ``Retry-After``, and lowers the
-    budget to 90 % of the weight the server accepted in the minute before (:attr:`observed_per_minute`,
-    from :meth:`accepted`), or 90 % of the current budget if that is lower: a bucket refilled at the
-    server's own pace stops provoking 429s. Concurrent 429s of one burst lower it once. After a full
-    minute without a 429 the budget grows back by 10 % a minute, up to the configured one.
+    budget towards 90 % of the weight the server accepted in the minute before (:attr:`observed_per_minute`,
+    from :meth:`accepted`), by 10 % at least and by half at most: a few 429s bring a bucket refilled at
+    the server's own pace, which stops provoking them. Concurrent 429s of one burst lower it once. After
+    a full minute without a 429 the budget grows back by 10 % a minute, up to the configured one.
 
     The clock and the sleep are injectable so tests can run minutes of budget in no real time.
     """
@@ -205,7 +205,9 @@ class WeightRateLimiter:
         if now < self._cut_until:
             return  # the same burst: the budget was lowered already
         self.observed_per_minute = observed
-        self._set_capacity(min(0.9 * observed, 0.9 * self.capacity))
+        # Aim just below what the server accepted, but move by 10 % at least and 50 % at most per burst:
+        # a 429 after little traffic (someone else on the IP) halves the budget rather than zeroing it.
+        self._set_capacity(min(max(0.9 * observed, 0.5 * self.capacity), 0.9 * self.capacity))
         self._cut_until = now + max(pause_s, 1.0)
 
     def _set_capacity(self, capacity: float) -> None:
