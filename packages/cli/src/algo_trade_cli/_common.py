@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -13,7 +13,14 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from loguru import logger
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from algo_trade_core import AlgoTradeError, AppConfig, load_config
 
@@ -28,6 +35,7 @@ __all__ = [
     "resolve_config",
     "run_async",
     "setup_logging",
+    "valid_symbols",
 ]
 
 T = TypeVar("T")
@@ -72,15 +80,33 @@ def parse_time(text: str | None, option: str) -> datetime | None:
 
 
 def progress_bar() -> Progress:
-    """The progress bar of long commands (import, fetch, sweep); it disappears when done."""
+    """The progress bar of long commands (import, fetch, repair, sweep); it disappears when done.
+
+    Steps advance whatever happened to them (a failed token is a step done), so the bar always
+    reaches its end, and the remaining time is estimated from the steps so far.
+    """
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
+
+
+def valid_symbols(symbols: Iterable[str], option: str = "--symbol") -> list[str]:
+    """Return ``symbols`` when each follows the exchange's naming; else exit 2 naming the bad one."""
+    from algo_trade_data import symbol_problem  # the data package is heavy: only when a command runs
+
+    out = list(symbols)
+    for symbol in out:
+        problem = symbol_problem(symbol)
+        if problem is not None:
+            fail(f"{option}: {problem}", 2)
+    return out
 
 
 def setup_logging(verbose: bool = False) -> None:

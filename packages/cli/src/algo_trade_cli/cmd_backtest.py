@@ -23,6 +23,7 @@ from algo_trade_cli._common import (
     parse_time,
     resolve_config,
     run_async,
+    valid_symbols,
 )
 from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
 from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
@@ -173,6 +174,7 @@ def backtest(
 ) -> None:
     """Backtest one token: the window is the bars with start <= open time < end."""
     cfg = resolve_config(config)
+    valid_symbols([symbol])
     if interval not in INTERVALS:
         fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}", 2)
     t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    fail,
+    resolve_config,
+    run_async,
+    valid_symbols,
+)
 from algo_trade_cli._tables import results_table
 from algo_trade_core import AppConfig
 from algo_trade_data import BacktestResultRecord
@@ -75,6 +83,7 @@ def history(
 ) -> None:
     """One row per run for one token, newest first."""
     cfg = resolve_config(config)
+    valid_symbols([symbol], "SYMBOL")
     records = run_async(_history(cfg, symbol, strategy or cfg.token_selection.strategy, limit))
     if not records:
         fail(f"no stored results for {symbol}")

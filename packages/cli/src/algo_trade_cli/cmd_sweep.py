@@ -37,6 +37,8 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.tokens_failed} failed in {summary.seconds:.2f}s ({phases})"
     )
     console.print(line)
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if summary.error:
         console.print(f"[red]{summary.error}[/]")
 
@@ -81,6 +83,7 @@ async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, a
                     "tokens_ok": summary.tokens_ok,
                     "tokens_failed": summary.tokens_failed,
                     "errors": summary.errors,
+                    "notes": summary.notes,
                     "seconds": summary.seconds,
                     "timings": summary.timings,
                     "window": {
