@@ -14,11 +14,12 @@ from pathlib import Path
 
 import polars as pl
 
+from algo_trade_cli._daemon import Daemon
 from algo_trade_core import DatabaseConfig, ms_to_datetime, write_config
 from algo_trade_data import DatabaseClient
 from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
 
-from .conftest import MINUTE, daemon_config
+from .conftest import MINUTE, client_for, daemon_config
 from .test_e2e_daemon_kill import Child, bots_state
 
 COINS = ("BTC", "ETH", "SOL")
@@ -128,3 +129,40 @@ async def test_a_killed_and_restarted_daemon_leaves_no_hole_in_the_1m_history(
             assert exchange["t"].to_list() == times.to_list()  # every bar the exchange served, no other
             for column in ("open", "close", "volume"):
                 assert frame[column].to_list() == exchange[column].to_list(), (coin, column)
+
+
+async def test_stopping_the_daemon_writes_the_bars_still_in_the_recorder(db: DatabaseClient) -> None:
+    frames = {c: real_candles(c) for c in COINS}
+    end = min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values())
+    now0 = end - 100 * MINUTE
+    start_index = {c: int(f["timestamp"].dt.epoch("ms").search_sorted(now0)) for c, f in frames.items()}
+    fake = FakeHyperliquid(now_ms=now0 + 1_000)
+    for coin, frame in frames.items():
+        fake.add_candles(coin, "1m", frame)
+    async with fake, client_for(fake) as rest:
+        cfg = daemon_config(fake, COINS)
+        daemon = Daemon(cfg, db, rest, clock_ms=lambda: fake.now_ms)
+        await daemon.start()
+        try:
+            registry = daemon.registry
+            assert registry is not None
+            assert daemon.hub is not None
+            recorder = daemon.hub.recorder
+            assert recorder is not None
+            await wait_for(lambda: len(registry.list_bots()) == len(COINS), 60, "a bot per token")
+            await wait_for(lambda: all(daemon.hub.is_subscribed(c, "1m") for c in COINS), 20)  # type: ignore[union-attr]
+            recorder.flush_s = 3_600.0  # nothing is written until the stop
+            await recorder.flush()
+            for coin in COINS:
+                fake.ws.start_replay(coin, "1m", start_index=start_index[coin], updates_per_bar=UPDATES)
+            await fake.ws.step(updates=UPDATES * 10 + 1)
+            await wait_for(
+                lambda: recorder.pending == 10 * len(COINS), 20, "ten closed bars per coin pending"
+            )
+        finally:
+            await daemon.stop()
+        assert recorder.pending == 0
+        for coin in COINS:
+            frame = await stored(db, coin)
+            times = frame["timestamp"].dt.epoch("ms").to_list()
+            assert [now0 + i * MINUTE for i in range(10)] == [t for t in times if t >= now0]
