@@ -34,6 +34,7 @@ from algo_trade_backtest._report import (
     TradeExtreme,
     backtest_report,
     build_report,
+    trade_return,
 )
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
 from algo_trade_backtest._runner import StrategyRunner
@@ -65,6 +66,7 @@ __all__ = [
     "run_backtest",
     "run_backtest_frame",
     "run_grid",
+    "trade_return",
     "validate_execution",
     "validate_params",
 ]
