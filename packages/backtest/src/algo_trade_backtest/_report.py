@@ -37,6 +37,8 @@ __all__ = [
     "TradeExtreme",
     "backtest_report",
     "build_report",
+    "cagr",
+    "trade_return",
 ]
 
 _DAY_MS = 86_400_000
