@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -261,7 +262,9 @@ def test_backtest_plot_is_written(own: Cli, tmp_path: Path) -> None:
         str(png),
     )
     assert f"wrote {png}" in out.replace("\n", "")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1430, 990)  # the tall three-panel chart, 13 x 9 in
     assert png.stat().st_size > 50_000
 
 
