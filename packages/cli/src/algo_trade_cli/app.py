@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_cli import cmd_bots, cmd_config, cmd_data, cmd_db, cmd_results
+from algo_trade_cli import cmd_bots, cmd_config, cmd_data, cmd_db, cmd_results, cmd_runs, cmd_selection
 from algo_trade_cli._common import setup_logging
 from algo_trade_cli.cmd_backtest import backtest
 from algo_trade_cli.cmd_demo import demo
@@ -23,6 +23,8 @@ app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_data.app, name="data")
 app.add_typer(cmd_results.app, name="results")
 app.add_typer(cmd_bots.app, name="bots")
+app.add_typer(cmd_runs.app, name="runs")
+app.add_typer(cmd_selection.app, name="selection")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("token-selection")(token_selection)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,21 +9,17 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
-from rich.table import Table
 
-from algo_trade_backtest import BacktestResult, params_from_mapping, run_backtest_frame
+from algo_trade_backtest import params_from_mapping, run_backtest_frame
 from algo_trade_backtest_scheduler import window_for
 from algo_trade_cli._common import (
     ConfigOption,
     JsonOption,
-    console,
-    err_console,
     fail,
     parse_time,
     resolve_config,
     run_async,
 )
-from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
 from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
 
 __all__ = ["backtest"]
@@ -90,63 +85,6 @@ def _load_file(
     return frame
 
 
-def _report(result: BacktestResult, symbol: str, frame: pl.DataFrame, source: str, show_trades: bool) -> None:
-    m = result.metrics
-    first, last = frame["timestamp"][0], frame["timestamp"][-1]
-    table = Table(title=f"{result.strategy} on {symbol} {result.interval} ({source})", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    rows = [
-        ("period", f"{fmt_time(first)} → {fmt_time(last)}  ({m.num_bars} bars)"),
-        ("capital", f"{fmt_num(m.initial_capital)} → {fmt_num(m.final_capital)}"),
-        ("total return", fmt_pct(m.total_return)),
-        ("buy & hold return", fmt_pct(m.buy_hold_return)),
-        ("max drawdown", fmt_pct(m.max_drawdown)),
-        ("exposure", fmt_pct(m.exposure, 1)),
-        ("Sharpe", fmt_num(m.sharpe_ratio)),
-        ("Sortino", fmt_num(m.sortino_ratio)),
-        ("Calmar", fmt_num(m.calmar_ratio)),
-        ("trades", str(m.num_trades)),
-        ("win rate", fmt_pct(m.win_rate, 1)),
-        ("profit factor", fmt_num(m.profit_factor)),
-    ]
-    for k, v in rows:
-        table.add_row(k, v)
-    if result.open_position is not None:
-        p = result.open_position
-        table.add_row(
-            "open position",
-            f"{p.side} {p.qty:.6g} @ {p.entry_price:.6g} (unrealised {fmt_num(p.unrealized_pnl)})",
-        )
-    console.print(table)
-    if m.window_coverage is not None and m.window_coverage < 0.999:
-        console.print(
-            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered by stored bars "
-            "(`algo-trade data status` shows the gaps; `data import` loads longer history)"
-        )
-    if m.num_trades == 0:
-        console.print(
-            "[yellow]warning:[/] no trade was made in this window "
-            "(too few bars for the warm-up, or no setup passed the filters)"
-        )
-    if show_trades and result.trades:
-        tt = Table(title="trades")
-        for col in ("entry", "exit", "side", "entry px", "exit px", "qty", "pnl", "reason"):
-            tt.add_column(col, justify="right" if col not in ("side", "reason") else "left")
-        for t in result.trades:
-            tt.add_row(
-                fmt_time(t.entry_time),
-                fmt_time(t.exit_time),
-                t.side,
-                f"{t.entry_price:.6g}",
-                f"{t.exit_price:.6g}",
-                f"{t.qty:.6g}",
-                fmt_num(t.pnl),
-                t.exit_reason,
-            )
-        console.print(tt)
-
-
 def backtest(
     symbol: Annotated[str, typer.Option("--symbol", "-s", help="Coin, e.g. BTC or kPEPE.")],
     interval: Annotated[str, typer.Option("--interval", "-i", help="Bar interval.")] = "1h",
@@ -168,7 +106,13 @@ def backtest(
     slippage_bps: Annotated[float | None, typer.Option("--slippage-bps", help="Adverse slippage.")] = None,
     as_json: JsonOption = False,
     trades: Annotated[bool, typer.Option("--trades", help="List every closed trade.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of equity vs buy & hold.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write a PNG: price with the averages and trades, equity, drawdown."),
+    ] = None,
+    trades_csv: Annotated[
+        Path | None, typer.Option("--trades-csv", help="Write every closed trade to this CSV file.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Backtest one token: the window is the bars with start <= open time < end."""
@@ -204,33 +148,15 @@ def backtest(
         )
     except ValueError as exc:
         fail(str(exc), 2)
-    if as_json:
-        print(json.dumps(result.to_json_dict()))
-    else:
-        _report(result, symbol, frame, source, trades)
-    if plot is not None:
-        _write_plot(plot, result, symbol, frame)
-        (err_console if as_json else console).print(f"wrote {plot}")
+    from algo_trade_cli._backtest_output import show_backtest
 
-
-def _write_plot(path: Path, result: BacktestResult, symbol: str, frame: pl.DataFrame) -> None:
-    from algo_trade_cli._plots import plot_equity
-
-    times = frame["timestamp"].to_list()
-    closes = frame["close"].cast(pl.Float64).to_numpy()
-    first_open = float(frame["open"][0])
-    buy_hold = float(result.metrics.initial_capital) * closes / first_open
-    entries = [(t.entry_time, float(result.equity[t.entry_index]), t.side) for t in result.trades]
-    exits = [(t.exit_time, float(result.equity[t.exit_index]), t.side) for t in result.trades]
-    if result.open_position is not None:
-        p = result.open_position
-        entries.append((p.entry_time, float(result.equity[p.entry_index]), p.side))
-    plot_equity(
-        path,
-        title=f"{result.strategy} on {symbol} {result.interval}",
-        times=times,
-        equity=result.equity,
-        buy_hold=buy_hold,
-        entries=entries,
-        exits=exits,
+    show_backtest(
+        result,
+        frame,
+        symbol=symbol,
+        source=source,
+        as_json=as_json,
+        show_trades=trades,
+        plot=plot,
+        trades_csv=trades_csv,
     )

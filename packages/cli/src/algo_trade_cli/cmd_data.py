@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -246,18 +246,62 @@ def fetch(
     raise typer.Exit(run_async(_fetch(cfg, symbols, iv, days or cfg.scheduler.backtest_window_days, as_json)))
 
 
+ExportFormat = Literal["csv", "parquet", "feather"]
+_FORMAT_NAMES: tuple[ExportFormat, ...] = ("csv", "parquet", "feather")
+_EXPORT_SUFFIXES: dict[str, ExportFormat] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+}
+
+
+def export_format(out: Path, given: str | None) -> ExportFormat:
+    """The file format: ``--format`` when given (it must not contradict a known suffix), else the suffix."""
+    by_suffix = _EXPORT_SUFFIXES.get(out.suffix.lower())
+    if given is None:
+        if by_suffix is None:
+            fail(
+                f"--out {out}: cannot tell the format from {out.suffix or 'no suffix'!r}; use .csv, .parquet "
+                "or .feather, or pass --format csv|parquet|feather",
+                2,
+            )
+        return by_suffix
+    chosen = next((name for name in _FORMAT_NAMES if name == given.lower()), None)
+    if chosen is None:
+        fail(f"--format: expected csv, parquet or feather, got {given!r}", 2)
+    if by_suffix is not None and by_suffix != chosen:
+        fail(f"--format {chosen} contradicts the suffix of --out {out} ({by_suffix}); change one of them", 2)
+    return chosen
+
+
 @app.command("export")
 def export(
     symbol: Annotated[str, typer.Option("--symbol", "-s")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Target .csv or .parquet file.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Target file: .csv, .parquet or .feather (freqtrade's layout)."),
+    ],
     interval: Annotated[str, typer.Option("--interval")] = "1m",
     start: Annotated[str | None, typer.Option("--start", help="ISO time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO time (exclusive).")] = None,
     exchange: Annotated[str, typer.Option("--exchange")] = "hyperliquid",
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv, parquet or feather (Arrow IPC); default: from the suffix of --out."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write stored candles to CSV (the original system's columns) or Parquet."""
+    """Write stored candles to CSV (the original system's columns), Parquet or Feather (freqtrade's).
+
+    Example: algo-trade data export -s BTC --interval 1h -o BTC_USDC_USDC-1h-futures.feather
+    """
     cfg = resolve_config(config)
+    fmt = export_format(out, file_format)
     t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)
     t1 = parse_time(end, "--end") or datetime.now(UTC) + timedelta(days=1)
 
@@ -267,10 +311,19 @@ def export(
         async with await DatabaseClient.connect(cfg.database) as db:
             frame = await db.query_candles(symbol, interval, t0, t1, exchange)
         if frame.height:
-            write_candle_file(frame, out)
+            write_candle_file(frame, out, file_format=fmt)
         return int(frame.height)
 
     n = run_async(go())
     if n == 0:
         fail(f"no {interval} candles stored for {symbol} ({exchange}) in the window")
-    console.print(f"wrote {n:,} bars to {out}")
+    console.print(f"wrote {n:,} bars to {out} ({fmt})")
+    if fmt == "feather":
+        from algo_trade_data import parse_freqtrade_name
+
+        name = parse_freqtrade_name(out.name)
+        if name is None or (name.symbol, name.interval) != (symbol, interval):
+            console.print(
+                f"note: Feather holds no symbol or interval; freqtrade (and `data import`) read them from a "
+                f"name like {symbol}_USDC_USDC-{interval}-futures.feather"
+            )

@@ -10,10 +10,22 @@ from typing import Annotated, Any
 
 import typer
 
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    resolve_config,
+    run_async,
+)
 from algo_trade_cli._tables import results_table
 from algo_trade_core import AppConfig
 from algo_trade_data import BacktestResultRecord
+
+CsvOption = Annotated[
+    Path | None, typer.Option("--csv", help="Also write the rows to this CSV file (every stored column).")
+]
 
 app = typer.Typer(
     help="Stored backtest results: the latest per token, or one token's history.", no_args_is_help=True
@@ -52,10 +64,12 @@ def latest(
     ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    csv_path: CsvOption = None,
 ) -> None:
     """The latest stored result of each token."""
     cfg = resolve_config(config)
     records = run_async(_latest(cfg, strategy or cfg.token_selection.strategy))
+    _write_csv(csv_path, records, as_json)
     if as_json:
         print(json.dumps([_json(r) for r in records]))
     elif not records:
@@ -67,13 +81,25 @@ def latest(
 @app.command("history")
 def history(
     symbol: Annotated[str, typer.Argument(help="Token, e.g. BTC.")],
-    strategy: Annotated[str | None, typer.Option("--strategy")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
-    plot: Annotated[Path | None, typer.Option("--plot", help="PNG of Sharpe and return over time.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Default: the strategy of the token_selection section.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N results.")] = 50,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="PNG of Sharpe and return by backtest window end, one line per interval and parameter set.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    csv_path: CsvOption = None,
 ) -> None:
-    """One row per run for one token, newest first."""
+    """One row per stored result of one token, newest first.
+
+    Example: algo-trade results history SOL --plot sol.png --csv sol.csv
+    """
     cfg = resolve_config(config)
     records = run_async(_history(cfg, symbol, strategy or cfg.token_selection.strategy, limit))
     if not records:
@@ -82,15 +108,23 @@ def history(
         print(json.dumps([_json(r) for r in records]))
     else:
         console.print(results_table(records, f"{symbol}: {len(records)} run(s)"))
+    _write_csv(csv_path, records, as_json)
     if plot is not None:
-        from algo_trade_cli._plots import plot_history
+        from algo_trade_cli._plots_history import history_lines, plot_history
 
-        ordered = sorted(records, key=lambda r: r.timestamp)
+        lines = history_lines(records)
         plot_history(
             plot,
-            title=f"{symbol} {ordered[0].strategy_name}: results per run",
-            times=[r.timestamp for r in ordered],
-            sharpe=[r.sharpe_ratio for r in ordered],
-            total_return=[float(r.total_return) for r in ordered],
+            title=f"{symbol}: {len(records)} stored result(s) by backtest window end, {len(lines)} line(s)",
+            lines=lines,
         )
-        console.print(f"wrote {plot}")
+        (err_console if as_json else console).print(f"wrote {plot}")
+
+
+def _write_csv(path: Path | None, records: list[BacktestResultRecord], as_json: bool) -> None:
+    if path is None:
+        return
+    from algo_trade_cli._export import write_results_csv
+
+    rows = write_results_csv(path, records)
+    (err_console if as_json else console).print(f"wrote {rows} result(s) to {path}")

@@ -73,6 +73,8 @@ async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, a
         finally:
             await scheduler.shutdown()
     if as_json:
+        from algo_trade_cli._export import token_json
+
         print(
             json.dumps(
                 {
@@ -86,7 +88,9 @@ async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, a
                     "window": {
                         "start": summary.window.start.isoformat(),
                         "end": summary.window.end.isoformat(),
+                        "interval": summary.window.interval,
                     },
+                    "tokens": [token_json(t) for t in summary.tokens],
                 }
             )
         )

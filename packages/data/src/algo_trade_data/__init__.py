@@ -10,7 +10,10 @@ from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, can
 from algo_trade_data._closed_bar import ClosedBar
 from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
 from algo_trade_data._db_candles import CandleStatus
+from algo_trade_data._db_history import RunOverview
 from algo_trade_data._files import (
+    CANDLE_FILE_FORMATS,
+    CandleFileFormat,
     FileImportResult,
     import_candle_files,
     parse_freqtrade_name,
@@ -40,12 +43,14 @@ from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
 logger.disable("algo_trade_data")
 
 __all__ = [
+    "CANDLE_FILE_FORMATS",
     "CANDLE_FRAME_SCHEMA",
     "MAX_WS_SUBSCRIPTIONS",
     "SYNTHETIC_EXCHANGE",
     "BacktestResultRecord",
     "BacktestRunRecord",
     "BotRecord",
+    "CandleFileFormat",
     "CandleRecorder",
     "CandleStatus",
     "CandleStore",
@@ -65,6 +70,7 @@ __all__ = [
     "RefreshReport",
     "RefreshSummary",
     "RetentionReport",
+    "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
     "WeightRateLimiter",
