@@ -173,7 +173,7 @@ when the configuration is loaded, before any command runs.
 
 `ALGO_TRADE__<SECTION>__<KEY>=value` overrides one key, so that secrets need not live in the file:
 `ALGO_TRADE__DATABASE__URL=postgresql://user:secret@host:5432/algo_trade`. Nested sections add a
-level: `ALGO_TRADE__STRATEGY__QUAD_MA__TREND=200`. Names are case-insensitive. The value is read as a
+level: `ALGO_TRADE__STRATEGY__QUAD_MA__TREND=200`. The value is read as a
 TOML value (`3`, `0.5`, `true`, `["BTC", "ETH"]`,
 `[{strategy = "quad_ma", params = {trend = 200}}]`) and, when it is not valid TOML, taken as a plain
 string. A problem in an overridden value names the variable.
