@@ -3,10 +3,10 @@
 from loguru import logger
 
 from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
-from algo_trade_backtest_scheduler._scheduler import AfterSweep, BacktestScheduler, cron_trigger
+from algo_trade_backtest_scheduler._scheduler import AfterSweep, BacktestScheduler
 from algo_trade_backtest_scheduler._sweep import ProgressCallback, RunSummary, TokenOutcome, run_sweep
 from algo_trade_backtest_scheduler._window import Window, window_for
-from algo_trade_core import SchedulerConfig
+from algo_trade_core import SchedulerConfig, cron_trigger  # re-exported: the trigger is core's
 
 logger.disable("algo_trade_backtest_scheduler")
 

@@ -18,12 +18,14 @@ from algo_trade_core._config import (
     StrategyConfig,
     strategy_params,
 )
-from algo_trade_core._cron import CronSpec, parse_cron
+from algo_trade_core._config_docs import config_reference, config_toml
+from algo_trade_core._cron import CRON_FIELDS, cron_trigger, next_fire_times
 from algo_trade_core._decimal import QUANTUM, to_decimal, to_decimal_or_none
 from algo_trade_core._errors import (
     AlgoTradeError,
     CandleValidationError,
     ConfigError,
+    ConfigProblem,
     DatabaseError,
     DataError,
     ExchangeError,
@@ -39,14 +41,7 @@ from algo_trade_core._intervals import (
     interval_to_ms,
     ms_to_datetime,
 )
-from algo_trade_core._loader import (
-    ENV_PREFIX,
-    config_from_dict,
-    config_to_dict,
-    dump_config,
-    load_config,
-    write_config,
-)
+from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
 from algo_trade_core._stats import (
     annualised,
     deflated_sharpe_ratio,
@@ -67,10 +62,17 @@ from algo_trade_core._types import (
     Trade,
     validate_candle_values,
 )
+from algo_trade_core._validate import (
+    build_config,
+    check_config,
+    config_from_dict,
+    strategy_params_from_mapping,
+)
 
 logger.disable("algo_trade_core")
 
 __all__ = [
+    "CRON_FIELDS",
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
@@ -82,7 +84,7 @@ __all__ = [
     "Candle",
     "CandleValidationError",
     "ConfigError",
-    "CronSpec",
+    "ConfigProblem",
     "DataError",
     "DatabaseConfig",
     "DatabaseError",
@@ -107,8 +109,13 @@ __all__ = [
     "UnknownSymbol",
     "annualised",
     "bars_per_year",
+    "build_config",
+    "check_config",
     "config_from_dict",
+    "config_reference",
     "config_to_dict",
+    "config_toml",
+    "cron_trigger",
     "datetime_to_ms",
     "deflated_sharpe_ratio",
     "dump_config",
@@ -118,11 +125,12 @@ __all__ = [
     "load_config",
     "min_track_record_length",
     "ms_to_datetime",
-    "parse_cron",
+    "next_fire_times",
     "per_period",
     "probabilistic_sharpe_ratio",
     "sharpe_standard_error",
     "strategy_params",
+    "strategy_params_from_mapping",
     "to_decimal",
     "to_decimal_or_none",
     "validate_candle_values",
