@@ -12,16 +12,17 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from algo_trade_bot_orchestrator import BotState
-from algo_trade_cli._daemon import Daemon
 from algo_trade_core import (
     AppConfig,
     BotsConfig,
     DatabaseConfig,
     SchedulerConfig,
     SelectionCriteria,
+    ms_to_datetime,
 )
 from algo_trade_data import BacktestResultRecord, DatabaseClient, synthetic_candles
 from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
+from algo_trade_pipeline import Daemon
 from algo_trade_token_selector import Selection, evaluate
 
 from .conftest import MINUTE, client_for, daemon_config
@@ -105,7 +106,7 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
                 before = await settled()
                 await wait_for(lambda b=set(before): running() == b, timeout=15)  # type: ignore[misc]
                 latest = await db.query_latest_backtest_results("ma_crossover")
-                now = daemon.cycles[-1].summary.finished_at + timedelta(seconds=1)
+                now = ms_to_datetime(fake.now_ms)  # the daemon measures result ages on its clock
                 holding = {b.config.symbol for b in registry.list_bots() if b.status().position is not None}
                 found = changed_selection(latest, cfg.token_selection, before, now, holding)
                 if found is not None:

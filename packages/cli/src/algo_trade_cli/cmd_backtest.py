@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from algo_trade_backtest import BacktestResult, params_from_mapping, run_backtest_frame
-from algo_trade_backtest_scheduler import window_for
+from algo_trade_backtest_scheduler import Window, window_for
 from algo_trade_cli._common import (
     ConfigOption,
     JsonOption,
@@ -25,7 +25,14 @@ from algo_trade_cli._common import (
     run_async,
 )
 from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
-from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
+from algo_trade_core import (
+    INTERVALS,
+    AlgoTradeError,
+    AppConfig,
+    interval_to_ms,
+    short_ratio_warning,
+    strategy_params,
+)
 
 __all__ = ["backtest"]
 
@@ -58,23 +65,21 @@ def _parse_params(items: list[str], strategy: str, cfg: AppConfig) -> dict[str, 
 
 async def _load_from_store(
     cfg: AppConfig, symbol: str, interval: str, start: datetime | None, end: datetime | None
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, Window]:
+    """The stored bars of the window and the window itself (the sweep's when no bound is given)."""
     from algo_trade_data import DatabaseClient
 
     async with await DatabaseClient.connect(cfg.database) as db:
         if end is None:  # the closed bars up to now, like a sweep's window
             end = window_for(datetime.now(UTC), 0, interval).end
         start = start or end - timedelta(days=cfg.scheduler.backtest_window_days)
-        return await db.query_candles(symbol, interval, start, end)
+        return await db.query_candles(symbol, interval, start, end), Window(start, end, interval)
 
 
-def _coverage(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> float:
-    """Bars present / bars the requested window holds (first to last bar when it was not given)."""
+def _file_window(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> Window:
+    """The window asked of a file: the given bounds, else its first bar to the close of its last."""
     step = timedelta(milliseconds=interval_to_ms(interval))
-    first = start or frame["timestamp"][0]
-    stop = end or frame["timestamp"][-1] + step
-    expected = -(-(stop - first) // step)
-    return frame.height / expected if expected > 0 else 0.0
+    return Window(start or frame["timestamp"][0], end or frame["timestamp"][-1] + step, interval)
 
 
 def _load_file(
@@ -90,7 +95,9 @@ def _load_file(
     return frame
 
 
-def _report(result: BacktestResult, symbol: str, frame: pl.DataFrame, source: str, show_trades: bool) -> None:
+def _report(
+    result: BacktestResult, symbol: str, frame: pl.DataFrame, source: str, show_trades: bool, window: Window
+) -> None:
     m = result.metrics
     first, last = frame["timestamp"][0], frame["timestamp"][-1]
     table = Table(title=f"{result.strategy} on {symbol} {result.interval} ({source})", show_header=False)
@@ -121,8 +128,15 @@ def _report(result: BacktestResult, symbol: str, frame: pl.DataFrame, source: st
     console.print(table)
     if m.window_coverage is not None and m.window_coverage < 0.999:
         console.print(
-            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered by stored bars "
-            "(`algo-trade data status` shows the gaps; `data import` loads longer history)"
+            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered: {m.num_bars:,} bars of "
+            f"the {window.expected_bars:,} that [{fmt_time(window.start)}, {fmt_time(window.end)}) holds at "
+            f"{window.interval} (`algo-trade data status` shows the gaps; `data import` loads longer history)"
+        )
+    ratio_warning = short_ratio_warning(m.num_bars, result.interval, m.num_trades)
+    if ratio_warning is not None:
+        console.print(
+            f"[yellow]warning:[/] Sharpe {fmt_num(m.sharpe_ratio)} {ratio_warning}: too short for annualised "
+            "ratios (Sharpe, Sortino, Calmar) to mean much"
         )
     if m.num_trades == 0:
         console.print(
@@ -189,10 +203,12 @@ def backtest(
             fail(f"{type(exc).__name__}: {exc}")
         source = str(data)
     else:
-        frame = run_async(_load_from_store(cfg, symbol, interval, t0, t1))
+        frame, window = run_async(_load_from_store(cfg, symbol, interval, t0, t1))
         source = "candle store"
     if frame.height == 0:
         fail(f"no {interval} candles for {symbol} in the requested window ({source})")
+    if data is not None:
+        window = _file_window(frame, interval, t0, t1)
     try:
         result = run_backtest_frame(
             frame,
@@ -200,14 +216,14 @@ def backtest(
             params=params_from_mapping(strategy, params),
             execution=execution,
             interval=interval,
-            window_coverage=_coverage(frame, interval, t0, t1),
+            window_coverage=window.coverage(frame.height),  # the sweep's definition, one function
         )
     except ValueError as exc:
         fail(str(exc), 2)
     if as_json:
         print(json.dumps(result.to_json_dict()))
     else:
-        _report(result, symbol, frame, source, trades)
+        _report(result, symbol, frame, source, trades, window)
     if plot is not None:
         _write_plot(plot, result, symbol, frame)
         (err_console if as_json else console).print(f"wrote {plot}")

@@ -47,6 +47,13 @@ from algo_trade_core._loader import (
     load_config,
     write_config,
 )
+from algo_trade_core._ratio_span import (
+    MIN_RATIO_DAYS,
+    MIN_RATIO_TRADES,
+    bars_span_days,
+    ratio_span_text,
+    short_ratio_warning,
+)
 from algo_trade_core._types import (
     Candle,
     Fill,
@@ -65,6 +72,8 @@ __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "MIN_RATIO_DAYS",
+    "MIN_RATIO_TRADES",
     "QUANTUM",
     "AlgoTradeError",
     "AppConfig",
@@ -97,6 +106,7 @@ __all__ = [
     "Trade",
     "UnknownSymbol",
     "bars_per_year",
+    "bars_span_days",
     "config_from_dict",
     "config_to_dict",
     "datetime_to_ms",
@@ -106,6 +116,8 @@ __all__ = [
     "load_config",
     "ms_to_datetime",
     "parse_cron",
+    "ratio_span_text",
+    "short_ratio_warning",
     "strategy_params",
     "to_decimal",
     "to_decimal_or_none",

@@ -170,6 +170,7 @@ class SelectionCriteria:
     max_result_age_hours: float = field(default=48.0, metadata=_range(gt=0))
     min_window_coverage: float = field(default=0.0, metadata=_range(ge=0, le=1))
     fallback_top_n: int = field(default=3, metadata=_range(ge=0))
+    fallback_min_sharpe: float = 0.0  # the fallback never approves a token whose Sharpe is below this
     weight_sharpe: float = 0.4
     weight_win_rate: float = 0.3
     weight_drawdown: float = 0.3

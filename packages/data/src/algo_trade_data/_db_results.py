@@ -218,28 +218,42 @@ class ResultsMixin(_DatabaseBase):
         *,
         since: datetime | None = None,
         interval: str | None = None,
+        symbols: Sequence[str] | None = None,
+        until: datetime | None = None,
     ) -> dict[str, BacktestResultRecord]:
-        """Return each symbol's newest result of ``strategy_name`` (``DISTINCT ON (symbol)``).
+        """Return each symbol's latest result of ``strategy_name`` in one query (``DISTINCT ON (symbol)``).
+
+        "Latest" is the result whose backtest window ends last (then the newest run): a backfill run
+        today over an old window never hides the current result of a token.
 
         Args:
             strategy_name: the strategy.
-            params_hash: only this parameter set. Without it, the newest result of any parameter set
-                wins; several at the same newest timestamp are decided by params_hash order.
-            since: ignore results older than this.
+            params_hash: only this parameter set. Without it, the latest result of any parameter set
+                wins; several with the same window end and run time are decided by params_hash order.
+            since: ignore results stored before this.
             interval: only results computed on this bar interval.
+            symbols: only these symbols (the configured universe); None for every stored symbol.
+            until: ignore results whose backtest window ends after this (a selection as of a past
+                time must not see results computed on later bars).
         """
         if since is not None:
             require_aware(since, "since")
+        if until is not None:
+            require_aware(until, "until")
         async with self._connection("query_latest_backtest_results") as conn:
             rows = await conn.fetch(
                 f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results "  # noqa: S608 - identifiers are module constants; values are bound parameters
                 "WHERE strategy_name = $1 AND ($2::text IS NULL OR params_hash = $2) "
                 "AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::text IS NULL OR interval = $4) "
-                "ORDER BY symbol, timestamp DESC, params_hash",
+                "AND ($5::text[] IS NULL OR symbol = ANY($5::text[])) "
+                "AND ($6::timestamptz IS NULL OR backtest_window_end <= $6) "
+                "ORDER BY symbol, backtest_window_end DESC, timestamp DESC, params_hash",
                 strategy_name,
                 params_hash,
                 since,
                 interval,
+                None if symbols is None else list(symbols),
+                until,
             )
         return {row["symbol"]: _result(row) for row in rows}
 
