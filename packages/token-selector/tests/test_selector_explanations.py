@@ -24,7 +24,7 @@ def test_age_is_measured_from_the_window_end_not_from_when_it_was_stored() -> No
     assert sel.approved == ["NOW"]
     old = next(t for t in sel.tokens if t.symbol == "BACK")
     assert old.failed_criteria == ("max_result_age_hours",)
-    assert old.failed[0].text == "result 4080 h old > 48 h"
+    assert old.failed[0].text == "result 4,080 h old > 48 h"
     assert old.failed[0].value == 170 * 24
 
 

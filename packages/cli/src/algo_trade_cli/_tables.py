@@ -156,7 +156,7 @@ def _ratio_footnote(flagged: int, total: int, symbol: str, sharpe: float, warnin
 
 
 def _ratio_note(records: Sequence[BacktestResultRecord]) -> str | None:
-    """The footnote of the rows whose Sharpe is marked ``*``, with the shortest span as the example."""
+    """The footnote of the rows whose Sharpe is marked ``*``, with the first of them as the example."""
     flagged = [
         (r, w)
         for r in records
@@ -164,7 +164,7 @@ def _ratio_note(records: Sequence[BacktestResultRecord]) -> str | None:
     ]
     if not flagged:
         return None
-    r, warning = min(flagged, key=lambda f: (f[0].num_bars, f[0].num_trades))
+    r, warning = flagged[0]
     return _ratio_footnote(len(flagged), len(records), r.symbol, r.sharpe_ratio, warning)
 
 
@@ -173,7 +173,7 @@ def selection_footnotes(selection: Selection) -> list[str]:
     flagged = [(t, t.ratio_warning) for t in selection.tokens if t.ratio_warning is not None]
     if not flagged:
         return []
-    t, warning = min(flagged, key=lambda f: (f[0].span_days, f[0].num_trades))
+    t, warning = flagged[0]  # the first in table order: approved tokens come first
     return [_ratio_footnote(len(flagged), len(selection.tokens), t.symbol, t.sharpe_ratio, warning)]
 
 

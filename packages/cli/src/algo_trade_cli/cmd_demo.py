@@ -159,12 +159,20 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
                 await replay_bots(
                     cfg, db, selection.approved, selection.strategy_name, exchange, sweep_as_of, as_of
                 )
+    max_age = timedelta(hours=cfg.token_selection.max_result_age_hours)
+    as_of_hint = (
+        f"  the results are of windows ending {present:%Y-%m-%d %H:%M} UTC, stale today: select on them "
+        f"with `algo-trade token-selection --as-of {present:%Y-%m-%dT%H:%M}Z`\n"
+        if present is not None and datetime.now(UTC) - present > max_age
+        else ""
+    )
     console.print(
         Panel(
             f"results are stored in PostgreSQL at {cfg.database.url}\n"
             "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
             "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"
+            f"{as_of_hint}"
             "the database keeps running (stop it with `make db-down`). "
             f"Demo took {time.perf_counter() - t0:.1f}s.",
             title="where to look",

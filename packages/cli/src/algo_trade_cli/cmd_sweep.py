@@ -167,6 +167,15 @@ def print_selection(selection: Selection, *, stored: bool = True) -> None:
     console.print(selection_table(selection))
     for line in selection_footnotes(selection):
         console.print(line, highlight=False)
+    if all("max_result_age_hours" in t.failed_criteria for t in selection.tokens):
+        newest = max(t.window_end for t in selection.tokens)
+        max_age = selection.criteria.max_result_age_hours
+        console.print(
+            f"[yellow]every result is older than {max_age:g} h[/] (the newest window ended "
+            f"{newest:%Y-%m-%d %H:%M} UTC): run `algo-trade sweep`, or select on that history with "
+            f"--as-of {newest:%Y-%m-%dT%H:%M}Z",
+            highlight=False,
+        )
     names = ", ".join(selection.approved) or "none"
     label = " [bold yellow](FALLBACK)[/]" if selection.fallback_used else ""
     note = "" if stored else " [dim](widened scope: not stored)[/]"

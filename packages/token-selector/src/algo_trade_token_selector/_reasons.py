@@ -80,7 +80,7 @@ def _num(value: float, decimals: int) -> str:
 
 
 def _hours(value: float, decimals: int) -> str:
-    return f"{value:.{decimals}f} h"
+    return f"{value:,.{decimals}f} h"
 
 
 def _age_hours(result: BacktestResultRecord, now: datetime) -> float:
