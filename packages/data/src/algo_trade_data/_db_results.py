@@ -221,7 +221,7 @@ class ResultsMixin(_DatabaseBase):
         symbols: Sequence[str] | None = None,
         until: datetime | None = None,
     ) -> dict[str, BacktestResultRecord]:
-        """Return each symbol's latest result of ``strategy_name`` in one query (``DISTINCT ON (symbol)``).
+        """Return each symbol's latest result of ``strategy_name`` (one query).
 
         "Latest" is the result whose backtest window ends last (then the newest run): a backfill run
         today over an old window never hides the current result of a token.
@@ -236,25 +236,38 @@ class ResultsMixin(_DatabaseBase):
             until: ignore results whose backtest window ends after this (a selection as of a past
                 time must not see results computed on later bars).
         """
+        args: list[Any] = [strategy_name]
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        # Only the filters that are set: a generic ``($n IS NULL OR col = $n)`` keeps the planner from
+        # using the index on (strategy, symbol, params_hash, interval, window end), which is the
+        # difference between one index probe per token and reading every stored result of the strategy.
+        where = ["strategy_name = $1"]
+        if params_hash is not None:
+            where.append(f"params_hash = {bind(params_hash)}")
+        if interval is not None:
+            where.append(f"interval = {bind(interval)}")
         if since is not None:
-            require_aware(since, "since")
+            where.append(f"timestamp >= {bind(require_aware(since, 'since'))}")
         if until is not None:
-            require_aware(until, "until")
-        async with self._connection("query_latest_backtest_results") as conn:
-            rows = await conn.fetch(
-                f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results "  # noqa: S608 - identifiers are module constants; values are bound parameters
-                "WHERE strategy_name = $1 AND ($2::text IS NULL OR params_hash = $2) "
-                "AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::text IS NULL OR interval = $4) "
-                "AND ($5::text[] IS NULL OR symbol = ANY($5::text[])) "
-                "AND ($6::timestamptz IS NULL OR backtest_window_end <= $6) "
-                "ORDER BY symbol, backtest_window_end DESC, timestamp DESC, params_hash",
-                strategy_name,
-                params_hash,
-                since,
-                interval,
-                None if symbols is None else list(symbols),
-                until,
+            where.append(f"backtest_window_end <= {bind(require_aware(until, 'until'))}")
+        order = "backtest_window_end DESC, timestamp DESC, params_hash"
+        if symbols is not None:  # the universe: one probe per token
+            sql = (
+                f"SELECT r.* FROM unnest({bind(list(symbols))}::text[]) AS u(sym) CROSS JOIN LATERAL "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"(SELECT {_COLS} FROM backtest_results WHERE symbol = u.sym AND {' AND '.join(where)} "
+                f"ORDER BY {order} LIMIT 1) r"
             )
+        else:  # every stored token (a widened view)
+            sql = (
+                f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results WHERE {' AND '.join(where)} "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"ORDER BY symbol, {order}"
+            )
+        async with self._connection("query_latest_backtest_results") as conn:
+            rows = await conn.fetch(sql, *args)
         return {row["symbol"]: _result(row) for row in rows}
 
     async def query_result_history(
