@@ -25,14 +25,8 @@ from algo_trade_cli._common import (
     run_async,
 )
 from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
-from algo_trade_core import (
-    INTERVALS,
-    AlgoTradeError,
-    AppConfig,
-    interval_to_ms,
-    short_ratio_warning,
-    strategy_params,
-)
+from algo_trade_cli._notes import backtest_notes
+from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
 
 __all__ = ["backtest"]
 
@@ -126,18 +120,8 @@ def _report(
             f"{p.side} {p.qty:.6g} @ {p.entry_price:.6g} (unrealised {fmt_num(p.unrealized_pnl)})",
         )
     console.print(table)
-    if m.window_coverage is not None and m.window_coverage < 0.999:
-        console.print(
-            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered: {m.num_bars:,} bars of "
-            f"the {window.expected_bars:,} that [{fmt_time(window.start)}, {fmt_time(window.end)}) holds at "
-            f"{window.interval} (`algo-trade data status` shows the gaps; `data import` loads longer history)"
-        )
-    ratio_warning = short_ratio_warning(m.num_bars, result.interval, m.num_trades)
-    if ratio_warning is not None:
-        console.print(
-            f"[yellow]warning:[/] Sharpe {fmt_num(m.sharpe_ratio)} {ratio_warning}: too short for annualised "
-            "ratios (Sharpe, Sortino, Calmar) to mean much"
-        )
+    for note in backtest_notes(result, window):
+        console.print(note)
     if m.num_trades == 0:
         console.print(
             "[yellow]warning:[/] no trade was made in this window "
