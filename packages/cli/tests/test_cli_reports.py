@@ -356,7 +356,7 @@ def test_results_history_plot_and_csv(own: Cli, tmp_path: Path) -> None:
     assert {"backtest_window_end", "interval", "params_hash", "sharpe_ratio", "parameters"} <= set(rows[0])
     assert json.loads(rows[0]["parameters"])["short_1"] in (3, 5)
     latest = tmp_path / "latest.csv"
-    own("results", "latest", "--csv", str(latest))
+    own("results", "latest", "--all-params", "--all-intervals", "--csv", str(latest))
     with latest.open() as fh:
         assert [r["symbol"] for r in csv.DictReader(fh)] == ["SOL"]  # the only token of this database
 

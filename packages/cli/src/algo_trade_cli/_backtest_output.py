@@ -15,8 +15,10 @@ import polars as pl
 from rich.table import Table
 
 from algo_trade_backtest import BacktestReport, BacktestResult, TradeExtreme, backtest_report
+from algo_trade_backtest_scheduler import Window
 from algo_trade_cli._common import console, err_console
 from algo_trade_cli._format import fmt_duration, fmt_num, fmt_pct, fmt_time
+from algo_trade_cli._notes import backtest_notes
 from algo_trade_core import bars_per_year
 
 __all__ = ["show_backtest"]
@@ -170,17 +172,19 @@ def trades_table(result: BacktestResult) -> Table:
 
 
 def _print_report(
-    result: BacktestResult, report: BacktestReport, symbol: str, source: str, show_trades: bool
+    result: BacktestResult,
+    report: BacktestReport,
+    symbol: str,
+    source: str,
+    show_trades: bool,
+    window: Window,
 ) -> None:
     console.print(report_table(result, report, symbol, source))
     if report.monthly:
         console.print(monthly_table(report))
     m = result.metrics
-    if m.window_coverage is not None and m.window_coverage < 0.999:
-        console.print(
-            f"[yellow]warning:[/] the window is only {m.window_coverage:.1%} covered by stored bars "
-            "(`algo-trade data status` shows the gaps; `data import` loads longer history)"
-        )
+    for note in backtest_notes(result, window):
+        console.print(note)
     if m.num_trades == 0:
         console.print(
             "[yellow]warning:[/] no trade was made in this window "
@@ -200,6 +204,7 @@ def show_backtest(
     show_trades: bool,
     plot: Path | None,
     trades_csv: Path | None,
+    window: Window,
 ) -> None:
     """Print the report (or JSON) and write the requested files; notes go to stderr under --json."""
     timestamps = frame["timestamp"].dt.epoch("ms").to_numpy().astype(np.int64)
@@ -207,7 +212,7 @@ def show_backtest(
     if as_json:
         print(json.dumps({**result.to_json_dict(), "report": _finite(report.to_json_dict())}))
     else:
-        _print_report(result, report, symbol, source, show_trades)
+        _print_report(result, report, symbol, source, show_trades, window)
     notes = err_console if as_json else console
     if trades_csv is not None:
         from algo_trade_cli._export import write_trades_csv

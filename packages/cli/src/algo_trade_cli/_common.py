@@ -56,6 +56,7 @@ _LIBRARIES = (
     "algo_trade_backtest_scheduler",
     "algo_trade_token_selector",
     "algo_trade_bot_orchestrator",
+    "algo_trade_pipeline",
     "algo_trade_cli",
 )
 

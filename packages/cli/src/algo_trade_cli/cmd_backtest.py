@@ -11,7 +11,7 @@ import polars as pl
 import typer
 
 from algo_trade_backtest import params_from_mapping, run_backtest_frame
-from algo_trade_backtest_scheduler import window_for
+from algo_trade_backtest_scheduler import Window, window_for
 from algo_trade_cli._common import (
     ConfigOption,
     JsonOption,
@@ -53,23 +53,21 @@ def _parse_params(items: list[str], strategy: str, cfg: AppConfig) -> dict[str, 
 
 async def _load_from_store(
     cfg: AppConfig, symbol: str, interval: str, start: datetime | None, end: datetime | None
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, Window]:
+    """The stored bars of the window and the window itself (the sweep's when no bound is given)."""
     from algo_trade_data import DatabaseClient
 
     async with await DatabaseClient.connect(cfg.database) as db:
         if end is None:  # the closed bars up to now, like a sweep's window
             end = window_for(datetime.now(UTC), 0, interval).end
         start = start or end - timedelta(days=cfg.scheduler.backtest_window_days)
-        return await db.query_candles(symbol, interval, start, end)
+        return await db.query_candles(symbol, interval, start, end), Window(start, end, interval)
 
 
-def _coverage(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> float:
-    """Bars present / bars the requested window holds (first to last bar when it was not given)."""
+def _file_window(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> Window:
+    """The window asked of a file: the given bounds, else its first bar to the close of its last."""
     step = timedelta(milliseconds=interval_to_ms(interval))
-    first = start or frame["timestamp"][0]
-    stop = end or frame["timestamp"][-1] + step
-    expected = -(-(stop - first) // step)
-    return frame.height / expected if expected > 0 else 0.0
+    return Window(start or frame["timestamp"][0], end or frame["timestamp"][-1] + step, interval)
 
 
 def _load_file(
@@ -133,10 +131,12 @@ def backtest(
             fail(f"{type(exc).__name__}: {exc}")
         source = str(data)
     else:
-        frame = run_async(_load_from_store(cfg, symbol, interval, t0, t1))
+        frame, window = run_async(_load_from_store(cfg, symbol, interval, t0, t1))
         source = "candle store"
     if frame.height == 0:
         fail(f"no {interval} candles for {symbol} in the requested window ({source})")
+    if data is not None:
+        window = _file_window(frame, interval, t0, t1)
     try:
         result = run_backtest_frame(
             frame,
@@ -144,7 +144,7 @@ def backtest(
             params=params_from_mapping(strategy, params),
             execution=execution,
             interval=interval,
-            window_coverage=_coverage(frame, interval, t0, t1),
+            window_coverage=window.coverage(frame.height),  # the sweep's definition, one function
         )
     except ValueError as exc:
         fail(str(exc), 2)
@@ -159,4 +159,5 @@ def backtest(
         show_trades=trades,
         plot=plot,
         trades_csv=trades_csv,
+        window=window,
     )

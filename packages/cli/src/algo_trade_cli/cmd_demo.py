@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
 from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
 from algo_trade_cli.cmd_data import expand_paths
-from algo_trade_cli.cmd_sweep import print_selection, print_summary
+from algo_trade_cli.cmd_sweep import print_cycle_selection, print_summary
 from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
 from algo_trade_data import (
     SYNTHETIC_EXCHANGE,
@@ -26,9 +27,13 @@ from algo_trade_data import (
     refresh_many,
     synthetic_candles,
 )
-from algo_trade_token_selector import TokenSelector
+from algo_trade_pipeline import Pipeline
 
 __all__ = ["demo"]
+
+
+def _clock(present: datetime | None) -> Callable[[], datetime] | None:
+    return None if present is None else (lambda: present)
 
 
 async def _exchange_reachable(cfg: AppConfig) -> bool:
@@ -133,23 +138,41 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
         if exchange == SYNTHETIC_EXCHANGE:
             console.print("[bold yellow]SYNTHETIC DATA[/]: the results below come from generated candles")
         print_summary(summary)
-        selection = await TokenSelector(db, cfg.token_selection).select(
-            now=max(datetime.now(UTC), summary.finished_at)
+        # The daemon's rule (parameter set the bots trade, interval, universe). Offline, the present is
+        # the end of the sweep's window (the bars after it are replayed to the bots): result ages are
+        # measured to it, so a sweep over imported history is current for the demo, not stale.
+        present = summary.window.end if as_of is not None else None
+        cycle = await Pipeline(replace(cfg, scheduler=scheduler_cfg), db, clock=_clock(present)).after_sweep(
+            summary
         )
-        print_selection(selection)
-        if cfg.bots.enabled and selection.approved:
+        if present is not None:
+            console.print(
+                f"[dim]selecting as of {present:%Y-%m-%d %H:%M} UTC, the end of the sweep's window "
+                "(the later stored bars are replayed to the bots)[/]"
+            )
+        print_cycle_selection(cycle)
+        selection = cycle.selection
+        if cfg.bots.enabled and selection is not None and selection.approved:
             if as_of is None or sweep_as_of is None:
                 await live_bots(cfg, db, selection.approved, selection.strategy_name)
             else:
                 await replay_bots(
                     cfg, db, selection.approved, selection.strategy_name, exchange, sweep_as_of, as_of
                 )
+    max_age = timedelta(hours=cfg.token_selection.max_result_age_hours)
+    as_of_hint = (
+        f"  the results are of windows ending {present:%Y-%m-%d %H:%M} UTC, stale today: select on them "
+        f"with `algo-trade token-selection --as-of {present:%Y-%m-%dT%H:%M}Z`\n"
+        if present is not None and datetime.now(UTC) - present > max_age
+        else ""
+    )
     console.print(
         Panel(
             f"results are stored in PostgreSQL at {cfg.database.url}\n"
             "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
             "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"
+            f"{as_of_hint}"
             "the database keeps running (stop it with `make db-down`). "
             f"Demo took {time.perf_counter() - t0:.1f}s.",
             title="where to look",

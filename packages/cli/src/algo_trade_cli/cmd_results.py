@@ -20,8 +20,9 @@ from algo_trade_cli._common import (
     run_async,
 )
 from algo_trade_cli._tables import results_table
-from algo_trade_core import AppConfig
+from algo_trade_core import AppConfig, bars_span_days, short_ratio_warning
 from algo_trade_data import BacktestResultRecord
+from algo_trade_token_selector import SelectionScope
 
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", help="Also write the rows to this CSV file (every stored column).")
@@ -39,15 +40,22 @@ def _json(record: BacktestResultRecord) -> dict[str, Any]:
             out[key] = float(value)
         elif hasattr(value, "isoformat"):
             out[key] = value.isoformat()
+    out["span_days"] = bars_span_days(record.num_bars, record.interval)
+    out["ratio_warning"] = short_ratio_warning(record.num_bars, record.interval, record.num_trades)
     return out
 
 
-async def _latest(cfg: AppConfig, strategy: str) -> list[BacktestResultRecord]:
+async def _latest(
+    cfg: AppConfig, strategy: str | None, widen: dict[str, Any]
+) -> tuple[SelectionScope, list[BacktestResultRecord]]:
     from algo_trade_data import DatabaseClient
+    from algo_trade_pipeline import Pipeline
+    from algo_trade_token_selector import latest_results
 
     async with await DatabaseClient.connect(cfg.database) as db:
-        latest = await db.query_latest_backtest_results(strategy)
-    return sorted(latest.values(), key=lambda r: r.symbol)
+        scope = await Pipeline(cfg, db).scope(strategy=strategy, **widen)
+        latest = await latest_results(db, scope)
+    return scope, sorted(latest.values(), key=lambda r: r.symbol)
 
 
 async def _history(cfg: AppConfig, symbol: str, strategy: str, limit: int) -> list[BacktestResultRecord]:
@@ -62,19 +70,53 @@ def latest(
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="Default: [token_selection] strategy.")
     ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option("--interval", "-i", help="Results of this interval (default: [scheduler] interval)."),
+    ] = None,
+    all_intervals: Annotated[
+        bool, typer.Option("--all-intervals", help="Each token's latest result of any interval.")
+    ] = False,
+    params_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--params-hash", help="Results of this parameter set (default: the one the bots trade)."
+        ),
+    ] = None,
+    all_params: Annotated[
+        bool, typer.Option("--all-params", help="Each token's latest result of any parameter set.")
+    ] = False,
+    all_symbols: Annotated[
+        bool, typer.Option("--all-symbols", help="Every stored token, not only the configured universe.")
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
     csv_path: CsvOption = None,
 ) -> None:
-    """The latest stored result of each token."""
+    """The latest stored result of each token, in the scope that selection ranks.
+
+    By default: the parameter set the bots trade, at [scheduler] interval, over the configured universe;
+    "latest" is the result whose backtest window ends last.
+    """
     cfg = resolve_config(config)
-    records = run_async(_latest(cfg, strategy or cfg.token_selection.strategy))
+    widen: dict[str, Any] = {
+        "interval": interval,
+        "all_intervals": all_intervals,
+        "params_hash": params_hash,
+        "all_params": all_params,
+        "all_symbols": all_symbols,
+    }
+    scope, records = run_async(_latest(cfg, strategy, widen))
     _write_csv(csv_path, records, as_json)
     if as_json:
         print(json.dumps([_json(r) for r in records]))
     elif not records:
-        console.print("no results stored yet: run `algo-trade sweep`")
+        console.print(
+            f"no results stored in scope ({scope.describe()}): run `algo-trade sweep`, "
+            "or widen the scope (--all-symbols, --interval, --all-params)"
+        )
     else:
+        console.print(f"[dim]scope:[/] {scope.describe()}", highlight=False)
         console.print(results_table(records, f"latest results ({len(records)} tokens)"))
 
 

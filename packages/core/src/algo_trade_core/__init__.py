@@ -42,6 +42,13 @@ from algo_trade_core._intervals import (
     ms_to_datetime,
 )
 from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
+from algo_trade_core._ratio_span import (
+    MIN_RATIO_DAYS,
+    MIN_RATIO_TRADES,
+    bars_span_days,
+    ratio_span_text,
+    short_ratio_warning,
+)
 from algo_trade_core._stats import (
     annualised,
     deflated_sharpe_ratio,
@@ -76,6 +83,8 @@ __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "MIN_RATIO_DAYS",
+    "MIN_RATIO_TRADES",
     "QUANTUM",
     "AlgoTradeError",
     "AppConfig",
@@ -109,6 +118,7 @@ __all__ = [
     "UnknownSymbol",
     "annualised",
     "bars_per_year",
+    "bars_span_days",
     "build_config",
     "check_config",
     "config_from_dict",
@@ -128,7 +138,9 @@ __all__ = [
     "next_fire_times",
     "per_period",
     "probabilistic_sharpe_ratio",
+    "ratio_span_text",
     "sharpe_standard_error",
+    "short_ratio_warning",
     "strategy_params",
     "strategy_params_from_mapping",
     "to_decimal",

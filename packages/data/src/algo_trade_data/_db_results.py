@@ -218,29 +218,56 @@ class ResultsMixin(_DatabaseBase):
         *,
         since: datetime | None = None,
         interval: str | None = None,
+        symbols: Sequence[str] | None = None,
+        until: datetime | None = None,
     ) -> dict[str, BacktestResultRecord]:
-        """Return each symbol's newest result of ``strategy_name`` (``DISTINCT ON (symbol)``).
+        """Return each symbol's latest result of ``strategy_name`` (one query).
+
+        "Latest" is the result whose backtest window ends last (then the newest run): a backfill run
+        today over an old window never hides the current result of a token.
 
         Args:
             strategy_name: the strategy.
-            params_hash: only this parameter set. Without it, the newest result of any parameter set
-                wins; several at the same newest timestamp are decided by params_hash order.
-            since: ignore results older than this.
+            params_hash: only this parameter set. Without it, the latest result of any parameter set
+                wins; several with the same window end and run time are decided by params_hash order.
+            since: ignore results stored before this.
             interval: only results computed on this bar interval.
+            symbols: only these symbols (the configured universe); None for every stored symbol.
+            until: ignore results whose backtest window ends after this (a selection as of a past
+                time must not see results computed on later bars).
         """
+        args: list[Any] = [strategy_name]
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        # Only the filters that are set: a generic ``($n IS NULL OR col = $n)`` keeps the planner from
+        # using the index on (strategy, symbol, params_hash, interval, window end), which is the
+        # difference between one index probe per token and reading every stored result of the strategy.
+        where = ["strategy_name = $1"]
+        if params_hash is not None:
+            where.append(f"params_hash = {bind(params_hash)}")
+        if interval is not None:
+            where.append(f"interval = {bind(interval)}")
         if since is not None:
-            require_aware(since, "since")
-        async with self._connection("query_latest_backtest_results") as conn:
-            rows = await conn.fetch(
-                f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results "  # noqa: S608 - identifiers are module constants; values are bound parameters
-                "WHERE strategy_name = $1 AND ($2::text IS NULL OR params_hash = $2) "
-                "AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::text IS NULL OR interval = $4) "
-                "ORDER BY symbol, timestamp DESC, params_hash",
-                strategy_name,
-                params_hash,
-                since,
-                interval,
+            where.append(f"timestamp >= {bind(require_aware(since, 'since'))}")
+        if until is not None:
+            where.append(f"backtest_window_end <= {bind(require_aware(until, 'until'))}")
+        order = "backtest_window_end DESC, timestamp DESC, params_hash"
+        if symbols is not None:  # the universe: one probe per token
+            sql = (
+                f"SELECT r.* FROM unnest({bind(list(symbols))}::text[]) AS u(sym) CROSS JOIN LATERAL "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"(SELECT {_COLS} FROM backtest_results WHERE symbol = u.sym AND {' AND '.join(where)} "
+                f"ORDER BY {order} LIMIT 1) r"
             )
+        else:  # every stored token (a widened view)
+            sql = (
+                f"SELECT DISTINCT ON (symbol) {_COLS} FROM backtest_results WHERE {' AND '.join(where)} "  # noqa: S608 - identifiers are module constants; values are bound parameters
+                f"ORDER BY symbol, {order}"
+            )
+        async with self._connection("query_latest_backtest_results") as conn:
+            rows = await conn.fetch(sql, *args)
         return {row["symbol"]: _result(row) for row in rows}
 
     async def query_result_history(
