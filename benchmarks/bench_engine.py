@@ -133,17 +133,8 @@ def _bare_inputs(units: Any, params: QuadMaConfig, execution: BacktestConfig) ->
     periods = np.array([params.short_1, params.short_2, params.long_1, params.long_2, params.trend])
     factor = np.array([3, 2])  # volume_factor 1.5
     costs = np.array([params.take_profit, params.stop_loss, execution.fee_rate, execution.slippage_bps / 1e4])
-    return (
-        units.open,
-        units.high,
-        units.low,
-        units.close,
-        units.close_units,
-        units.volume_units,
-        periods,
-        factor,
-        costs,
-    )
+    k = units.kernel
+    return (k.open, k.high, k.low, k.close, k.close_units, k.volume_units, periods, factor, costs)
 
 
 def throughput() -> None:

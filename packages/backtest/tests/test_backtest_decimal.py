@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algo_trade_backtest import _decimal as D
 from algo_trade_backtest import run_backtest
@@ -100,3 +102,21 @@ def test_reference_units_follow_the_same_definition() -> None:
     assert decimal_units([118700.5, 5.172], D.close_budget(100)) == [118_700_500, 5_172]
     assert decimal_units([0.1 + 0.2, 1.0], 2**53) == [300_000_000_000, 1_000_000_000_000]
     assert decimal_units([5e17, 2.5e17], D.close_budget(10)) == [5 * 10**15, 25 * 10**14]  # d = -2
+
+
+@st.composite
+def _series(draw: st.DrawFn) -> list[float]:
+    """Decimal prices (as parsed from the exchange's strings), floats of any precision, or both."""
+    places = draw(st.integers(0, 14))
+    decimal = st.integers(0, 10**9).map(lambda n: float(Decimal(n).scaleb(-places)))
+    anything = st.floats(min_value=0.0, max_value=1e12, allow_nan=False, allow_infinity=False)
+    return draw(st.lists(st.one_of(decimal, anything) if draw(st.booleans()) else decimal, min_size=1))
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=_series(), window=st.sampled_from([1, 5, 100, 5_000, 10**6]))
+def test_units_equal_the_reference_definition(values: list[float], window: int) -> None:
+    array = np.array(values)
+    budget = D.close_budget(window)
+    d = D.choose_decimals(D.needed_decimals(array), float(array.max()), budget)
+    assert D.to_units(array, d).tolist() == decimal_units(values, budget)

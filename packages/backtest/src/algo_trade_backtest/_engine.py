@@ -20,8 +20,14 @@ from algo_trade_backtest._params import (
     validate_execution,
 )
 from algo_trade_backtest._results import BacktestResult, trades_from_records
-from algo_trade_backtest._state import StrategyState, execution_record, params_record, series_decimals
-from algo_trade_backtest._state import kernel_bars as make_kernel_bars
+from algo_trade_backtest._state import (
+    DecimalBars,
+    StrategyState,
+    execution_record,
+    kernel_bars,
+    params_record,
+    series_decimals,
+)
 from algo_trade_core import BacktestConfig, bars_per_year
 
 __all__ = ["Bars", "Simulation", "prepare_bars", "run_backtest", "run_backtest_frame", "simulate"]
@@ -147,23 +153,20 @@ class Simulation(NamedTuple):
     state: StrategyState
 
 
-def simulate(
-    params: Records, execution: Records, bars: Bars, kernel_bars: K.KernelBars | None = None
-) -> Simulation:
+def simulate(params: Records, execution: Records, bars: Bars, units: DecimalBars | None = None) -> Simulation:
     """Run the batch loop over validated bars.
 
-    ``kernel_bars`` are the bars in decimal units for ``params`` (built here when ``None``; a caller
-    running many backtests over one series builds them once). The kernel allocates nothing, so the
-    trade buffer is grown here and the loop resumed from the bar where it stopped (the state carries
+    ``units`` are the bars in decimal units for ``params`` (built here when ``None``; a caller running
+    many backtests over one series builds them once). The kernel allocates nothing, so the trade
+    buffer is grown here and the loop resumed from the bar where it stopped (the state carries
     everything across calls).
     """
-    if kernel_bars is None:
-        close_decimals, volume_decimals = series_decimals(bars[4], bars[5], params)
-        kernel_bars = make_kernel_bars(bars, close_decimals, volume_decimals)
-    n = kernel_bars.close.shape[0]
+    if units is None:
+        units = kernel_bars(bars, *series_decimals(bars[4], bars[5], params))
+    n = units.kernel.close.shape[0]
     state = StrategyState.new(params, float(execution[0]["capital"]))
-    state.close_decimals = kernel_bars.close_decimals
-    state.volume_decimals = kernel_bars.volume_decimals
+    state.close_decimals = units.close_decimals
+    state.volume_decimals = units.volume_decimals
     buffers = K.KernelBuffers(
         np.empty(n),
         np.empty(64 + n // 64, dtype=K.TRADE_DTYPE),
@@ -172,7 +175,7 @@ def simulate(
     start, count = 0, 0
     while True:
         start, count = K.run_bars_nb(
-            params, execution, state.kernel, kernel_bars, start, n, buffers, count, True
+            params, execution, state.kernel, units.kernel, start, n, buffers, count, True
         )
         if start >= n:
             return Simulation(buffers.equity, buffers.trades[:count], state)
@@ -230,6 +233,10 @@ def run_backtest(
     window_coverage: float | None = None,
 ) -> BacktestResult:
     """Backtest one strategy over OHLCV arrays with the execution model of DESIGN.md section 6.
+
+    The strategy compares averages exactly on the decimal values of ``close`` and ``volume``: each
+    series is taken at its decimal precision (at most 12 decimals; values with more digits count as
+    rounded to it), so averages equal in decimal are ties (see ``algo_trade_backtest._decimal``).
 
     Args:
         timestamps: bar open times, epoch milliseconds (int64) or ``datetime64``; strictly increasing.

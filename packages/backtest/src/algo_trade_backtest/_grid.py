@@ -29,6 +29,7 @@ from algo_trade_backtest._params import (
     validate_execution,
 )
 from algo_trade_backtest._state import (
+    DecimalBars,
     SeriesStats,
     StrategyState,
     execution_record,
@@ -103,24 +104,26 @@ def run_grid(
         groups: dict[tuple[int, int | None], list[int]] = {}
         for r in range(rows):
             groups.setdefault(stats.decimals(param_rows[r : r + 1]), []).append(r)
-        tasks: list[tuple[K.KernelBars, npt.NDArray[np.intp]]] = []
+        tasks: list[tuple[DecimalBars, npt.NDArray[np.intp]]] = []
         for (close_decimals, volume_decimals), members in groups.items():
             units = kernel_bars(bars, close_decimals, volume_decimals)
             chunks = np.array_split(np.array(members), min(threads, len(members)))
             tasks.extend((units, chunk) for chunk in chunks)
 
-        def work(units: K.KernelBars, chunk: npt.NDArray[np.intp]) -> None:
+        def work(units: DecimalBars, chunk: npt.NDArray[np.intp]) -> None:
             # Rows of a chunk are contiguous only within a group: run each contiguous run of rows.
             ring = max(ring_size(param_rows[r : r + 1]) for r in chunk.tolist())
             state = StrategyState.new(param_rows[chunk[:1]], 0.0, ring)
-            n = units.close.shape[0]
+            n = units.kernel.close.shape[0]
             buffers = K.KernelBuffers(
                 np.empty(n),
                 np.empty(K.MAX_TRADES_PER_BAR, dtype=K.TRADE_DTYPE),
                 np.empty(K.MAX_FILLS_PER_BAR, dtype=K.FILL_DTYPE),
             )
             for a, b in _runs(chunk):
-                K.grid_nb(param_rows[a:b], exec_record, units, periods, state.kernel, buffers, out[a:b])
+                K.grid_nb(
+                    param_rows[a:b], exec_record, units.kernel, periods, state.kernel, buffers, out[a:b]
+                )
 
         if threads == 1 or len(tasks) == 1:
             for units, chunk in tasks:

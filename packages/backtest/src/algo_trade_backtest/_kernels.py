@@ -217,8 +217,6 @@ class KernelBars(NamedTuple):
     close: FloatArray
     close_units: IntArray
     volume_units: IntArray
-    close_decimals: int
-    volume_decimals: int
 
 
 class KernelBuffers(NamedTuple):

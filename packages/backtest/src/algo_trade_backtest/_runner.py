@@ -83,6 +83,16 @@ class StrategyRunner:
         self._param_record = params_record(self._params)
         self._exec_record = execution_record(self._execution)
         self._state = StrategyState.new(self._param_record, self._execution.initial_capital)
+        # One bar's arrays and the buffers, reused by every on_bar (the kernel only reads and writes).
+        self._bar = K.KernelBars(
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1, dtype=np.int64),
+        )
         self._buffers = K.KernelBuffers(
             np.zeros(1),
             np.zeros(K.MAX_TRADES_PER_BAR, dtype=K.TRADE_DTYPE),
@@ -131,43 +141,20 @@ class StrategyRunner:
         problem = validate_candle_values(*values)
         if problem is not None:
             raise ValueError(f"bar at {ms_to_datetime(t).isoformat()}: {problem}")
-        ts = np.array([t], dtype=np.int64)
-        o, h, lo, c, v = (np.array([value]) for value in values)
-        closed = self._run(ts, o, h, lo, c, v, store_trades=True)
+        bar = self._bar
+        bar.time[0] = t
+        bar.open[0], bar.high[0], bar.low[0], bar.close[0], volume_value = values
+        units = self._state.bar_units(values[3], volume_value)
+        if units is None:  # more decimals than held, or a much larger value: rescale first
+            cu, vu = self._state.units_for(bar.close, np.array([volume_value]))
+            units = int(cu[0]), int(vu[0])
+        bar.close_units[0], bar.volume_units[0] = units
+        _, closed = K.run_bars_nb(
+            self._param_record, self._exec_record, self._state.kernel, bar, 0, 1, self._buffers, 0, True
+        )
         self._trades.extend(trades_from_records(self._buffers.trades[:closed]))
         self._last_fills = self._fills(self._state.num_fills)
         return self.pending_orders
-
-    def _run(
-        self,
-        ts: npt.NDArray[np.int64],
-        o: npt.NDArray[np.float64],
-        h: npt.NDArray[np.float64],
-        lo: npt.NDArray[np.float64],
-        c: npt.NDArray[np.float64],
-        v: npt.NDArray[np.float64],
-        *,
-        store_trades: bool,
-    ) -> int:
-        """Run validated bars through the kernel loop; return the trades written (``store_trades``)."""
-        close_units, volume_units = self._state.units_for(c, v)
-        bars = K.KernelBars(
-            ts,
-            o,
-            h,
-            lo,
-            c,
-            close_units,
-            volume_units,
-            self._state.close_decimals,
-            self._state.volume_decimals,
-        )
-        n = c.shape[0]
-        buffers = self._buffers._replace(equity=np.empty(n))
-        _, count = K.run_bars_nb(
-            self._param_record, self._exec_record, self._state.kernel, bars, 0, n, buffers, 0, store_trades
-        )
-        return count
 
     def warm_up(
         self,
@@ -189,7 +176,12 @@ class StrategyRunner:
         ts, o, h, lo, c, v = prepare_bars(timestamps, open, high, low, close, volume)
         if self.bars_seen and ts[0] <= self._state.last_time:
             raise ValueError("warm-up bars must start after the last bar already seen")
-        self._run(ts, o, h, lo, c, v, store_trades=False)
+        close_units, volume_units = self._state.units_for(c, v)
+        bars = K.KernelBars(ts, o, h, lo, c, close_units, volume_units)
+        buffers = self._buffers._replace(equity=np.empty(c.shape[0]))
+        K.run_bars_nb(
+            self._param_record, self._exec_record, self._state.kernel, bars, 0, c.shape[0], buffers, 0, False
+        )
         self._state.reset_account(self._execution.initial_capital)
         self._trades.clear()
         self._last_fills = []

@@ -22,6 +22,7 @@ from algo_trade_backtest._results import OpenPosition, side_name
 from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig, ms_to_datetime
 
 __all__ = [
+    "DecimalBars",
     "SeriesStats",
     "StrategyState",
     "close_windows",
@@ -135,8 +136,16 @@ def series_decimals(close: FloatArray, volume: FloatArray, params: Records) -> t
     return SeriesStats.of(close, volume).decimals(params)
 
 
-def kernel_bars(bars: Bars, close_decimals: int, volume_decimals: int | None) -> K.KernelBars:
-    """Return the kernels' view of validated bars with close and volume in decimal units.
+class DecimalBars(NamedTuple):
+    """Bars for the kernels and the decimal precisions of their units."""
+
+    kernel: K.KernelBars
+    close_decimals: int
+    volume_decimals: int
+
+
+def kernel_bars(bars: Bars, close_decimals: int, volume_decimals: int | None) -> DecimalBars:
+    """Return validated bars for the kernels with close and volume in decimal units.
 
     ``volume_decimals`` ``None``: the volume is not used (its units are zeros).
     """
@@ -145,9 +154,8 @@ def kernel_bars(bars: Bars, close_decimals: int, volume_decimals: int | None) ->
         volume_units, volume_decimals = np.zeros(v.shape[0], dtype=np.int64), 0
     else:
         volume_units = D.to_units(v, volume_decimals)
-    return K.KernelBars(
-        ts, o, h, lo, c, D.to_units(c, close_decimals), volume_units, close_decimals, volume_decimals
-    )
+    kernel = K.KernelBars(ts, o, h, lo, c, D.to_units(c, close_decimals), volume_units)
+    return DecimalBars(kernel, close_decimals, volume_decimals)
 
 
 class _Field(Generic[T]):
@@ -161,11 +169,11 @@ class _Field(Generic[T]):
         self._name = name
 
     def __get__(self, obj: StrategyState, objtype: type | None = None) -> T:
-        value: T = self._kind(obj.record[0][self._name])
+        value: T = self._kind(obj.fields[self._name].item(0))
         return value
 
     def __set__(self, obj: StrategyState, value: T) -> None:
-        obj.record[0][self._name] = value
+        obj.fields[self._name][0] = value
 
 
 _SCALARS = tuple(name for name in K.STATE_DTYPE.names or () if name != "sums")
@@ -208,6 +216,10 @@ class StrategyState:
     def __init__(self, kernel: K.KernelState, params: Records) -> None:
         self.kernel = kernel
         self.params = params
+        # One-element views of each field of the record: the fastest way to read a scalar of it.
+        self.fields = {name: kernel.record[name] for name in _SCALARS}
+        self._uses_volume = _uses_volume(params)
+        self._budgets = _budgets(params)
 
     @classmethod
     def new(cls, params: Records, capital: float, ring: int | None = None) -> StrategyState:
@@ -278,22 +290,32 @@ class StrategyState:
     # ----------------------------------------------------------------------------------------------
     # Decimal precision of the units held
 
+    def bar_units(self, close: float, volume: float) -> tuple[int, int] | None:
+        """Return the units of one new bar when it fits the held precision (the usual case for a
+        live bar), else ``None`` (then use :meth:`units_for`, which rescales)."""
+        close_budget, volume_budget = self._budgets
+        cu = _unit_if_fits(close, self.close_decimals, D.unit_limit(close_budget))
+        if cu is None:
+            return None
+        if not self._uses_volume:
+            return cu, 0
+        vu = _unit_if_fits(volume, self.volume_decimals, D.unit_limit(volume_budget))
+        return None if vu is None else (cu, vu)
+
     def units_for(self, close: FloatArray, volume: FloatArray) -> tuple[IntArray, IntArray]:
         """Return the units of new bars, first rescaling the held units if the bars need it.
 
         The precision grows to fit new values with more decimals, and shrinks (rounding the held
         units) only when values grow so large that the budget no longer allows it (see ``_decimal``).
         """
-        close_budget, volume_budget = _budgets(self.params)
+        close_budget, volume_budget = self._budgets
         dc = self._fit(self.close_decimals, self.kernel.ring_close, close, close_budget)
         dv = self.volume_decimals
-        if _uses_volume(self.params):
+        if self._uses_volume:
             dv = self._fit(dv, self.kernel.ring_volume, volume, volume_budget)
         if (dc, dv) != (self.close_decimals, self.volume_decimals):
             self._rescale(dc, dv)
-        volume_units = (
-            D.to_units(volume, dv) if _uses_volume(self.params) else np.zeros(len(volume), np.int64)
-        )
+        volume_units = D.to_units(volume, dv) if self._uses_volume else np.zeros(len(volume), np.int64)
         return D.to_units(close, dc), volume_units
 
     @staticmethod
@@ -425,6 +447,19 @@ def _ints(name: str, values: Any, length: int) -> IntArray:
     if len(values) != length:
         raise ValueError(f"runner state: {name} has {len(values)} values, expected {length}")
     return np.array(values, dtype=np.int64)
+
+
+def _unit_if_fits(value: float, decimals: int, limit: int) -> int | None:
+    """``value``'s unit at ``decimals`` when it has no more decimals and fits ``limit``, else ``None``.
+
+    The same test as :func:`~algo_trade_backtest._decimal.needed_decimals` in plain floats: for such a
+    value ``value * 10**decimals`` is within a rounding of the integer, which is its unit.
+    """
+    if not 0 <= decimals <= D.MAX_DECIMALS:
+        return None
+    scale = float(10**decimals)
+    unit = round(value * scale)
+    return unit if unit <= limit and unit / scale == value else None
 
 
 def _shift_units(units: IntArray, digits: int) -> IntArray:
