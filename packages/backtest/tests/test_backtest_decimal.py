@@ -69,7 +69,7 @@ def test_precision_is_bounded_by_the_budget() -> None:
     assert D.choose_decimals(1, 118_700.5, D.close_budget(100)) == 1
     assert D.choose_decimals(12, 118_700.5, D.close_budget(100)) == 9  # 1.187e14 <= 2**62 / 10**4
     assert D.choose_decimals(12, 118_700.5, D.close_budget(100_000)) == 3
-    assert D.choose_decimals(3, 5e17, D.close_budget(10)) == -2
+    assert D.choose_decimals(3, 5e17, D.close_budget(10)) == -3  # units of 1,000: 5e14 <= 2**50
     assert D.choose_decimals(5, 0.0, D.close_budget(10)) == 5
     for window in (2, 100, 10_000, 1_000_000):
         d = D.choose_decimals(12, 3.5e4, D.close_budget(window))
@@ -100,8 +100,10 @@ def test_values_with_more_digits_than_the_bound_count_as_rounded(walk: Callable[
 
 def test_reference_units_follow_the_same_definition() -> None:
     assert decimal_units([118700.5, 5.172], D.close_budget(100)) == [118_700_500, 5_172]
-    assert decimal_units([0.1 + 0.2, 1.0], 2**53) == [300_000_000_000, 1_000_000_000_000]
-    assert decimal_units([5e17, 2.5e17], D.close_budget(10)) == [5 * 10**15, 25 * 10**14]  # d = -2
+    assert decimal_units([0.1 + 0.2, 1.0], 2**62) == [300_000_000_000, 1_000_000_000_000]
+    # Units stay within 2**50, where floats compute them exactly: here 3 decimals, not 4.
+    assert decimal_units([549755813888.508, 0.0625], 2**62) == [549_755_813_888_508, 62]
+    assert decimal_units([5e17, 2.5e17], D.close_budget(10)) == [5 * 10**14, 25 * 10**13]  # d = -3
 
 
 @st.composite

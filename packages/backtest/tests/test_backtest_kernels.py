@@ -104,7 +104,7 @@ def test_window_sums_stay_exact_after_a_million_bars() -> None:
     assert run.state.close_decimals == 2
     assert run.state.volume_decimals == 3
     expected = [int(cents[n - p :].sum()) for p in (5, 10, 20, 50, 100)]
-    volume_units = decimal_units(bars[5][n - 50 :].tolist(), 2**53)
+    volume_units = decimal_units(bars[5][n - 50 :].tolist(), 2**62)
     assert list(run.state.sums) == [*expected, sum(volume_units)]
     # The premise: float rolling sums have drifted by then.
     running = np.cumsum(close - np.r_[np.zeros(100), close[:-100]])

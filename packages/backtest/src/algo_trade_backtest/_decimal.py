@@ -12,9 +12,10 @@ series' precision ``d`` is the largest precision among its values, bounded:
 - by :data:`MAX_DECIMALS` (12) digits, and
 - by magnitude: the largest unit ``max|x| * 10**d`` must stay within a *budget* such that no window
   sum or product of the kernels overflows int64 (:func:`close_budget`, :func:`volume_budget`: about
-  ``2**62 / longest_window**2`` for closes, ``2**62 / (long_2 * factor terms)`` for volumes, and never
-  above ``2**53``). For real prices this leaves far more digits than needed (BTC at 120,000 with a
-  1,000-bar window: 9 decimals); with huge values ``d`` may even be negative (units of 10, 100...).
+  ``2**62 / longest_window**2`` for closes, ``2**62 / (long_2 * factor terms)`` for volumes), and
+  within :data:`MAX_UNIT` (``2**50``, where float64 arithmetic still gets every unit exactly). For
+  real prices this leaves more digits than they have (BTC at 120,000 with a 1,000-bar window: 7
+  decimals); with huge values ``d`` may even be negative (units of 10, 100...).
 
 A value is represented by ``round(x * 10**d)``, rounding half to even on its exact binary value. For
 a value with at most ``d`` decimals that integer *is* its decimal value times ``10**d`` (so ties in
@@ -39,11 +40,13 @@ from numba import njit
 
 __all__ = [
     "MAX_DECIMALS",
+    "MAX_UNIT",
     "MIN_DECIMALS",
     "choose_decimals",
     "close_budget",
     "factor_fraction",
     "needed_decimals",
+    "scan",
     "to_units",
     "unit_limit",
     "volume_budget",
@@ -55,26 +58,30 @@ IntArray = npt.NDArray[np.int64]
 MAX_DECIMALS = 12
 MIN_DECIMALS = -300  # float64 values reach 1.8e308
 FACTOR_DECIMALS = 6
-_EXACT = 2**53  # every integer up to here is a float64: units are computed exactly in floats
+# The largest unit: below it ``round(x * 10**d)`` computed in floats is the exact unit of a value with at
+# most d decimals (the value's own rounding error and the product's stay below 1/8 each), and the test
+# ``round(x * 10**d) / 10**d == x`` tells exactly whether x has at most d decimals.
+MAX_UNIT = 2**50
 _BUDGET = 2**62  # every sum, product and difference of units stays below int64's 2**63 - 1
 _SPLITTER = 134217729.0  # 2^27 + 1, Dekker's split constant
 _POWERS = np.array([10.0**k for k in range(MAX_DECIMALS + 1)])  # exact: 10**k < 2**53 for k <= 15
 
 
 @njit(cache=True, nogil=True)
-def _needed_decimals_nb(values: FloatArray, powers: FloatArray) -> int:
-    """The decimal precision of the series, or ``len(powers)`` when it exceeds the last power.
+def _scan_nb(values: FloatArray, powers: FloatArray) -> tuple[int, float]:
+    """Return the decimal precision of the series (``len(powers)`` when it exceeds the last power)
+    and its largest value, in one pass.
 
     ``x`` has at most ``d`` decimals when it is the float nearest to ``round(x * 10**d) / 10**d``.
     """
     d = 0
     top = powers.shape[0]
+    largest = 0.0
     for x in values:
+        largest = max(largest, x)
         while d < top and np.rint(x * powers[d]) / powers[d] != x:
             d += 1
-        if d == top:
-            break
-    return d
+    return d, largest
 
 
 @njit(cache=True, nogil=True)
@@ -103,15 +110,21 @@ def _to_units_nb(values: FloatArray, scale: float, out: IntArray) -> None:
 def needed_decimals(values: FloatArray) -> int:
     """Return the largest decimal precision among ``values``, at most ``MAX_DECIMALS + 1``
     (``MAX_DECIMALS + 1`` meaning "more than the bound")."""
-    return int(_needed_decimals_nb(np.ascontiguousarray(values, dtype=np.float64), _POWERS))
+    return scan(values)[0]
+
+
+def scan(values: FloatArray) -> tuple[int, float]:
+    """Return :func:`needed_decimals` and the largest value (at least 0) of ``values`` in one pass."""
+    d, largest = _scan_nb(np.ascontiguousarray(values, dtype=np.float64), _POWERS)
+    return int(d), float(largest)
 
 
 def choose_decimals(needed: int, max_abs: float | Fraction, budget: int) -> int:
     """Return ``d``: ``needed`` bounded by ``MAX_DECIMALS`` and by ``round(max_abs * 10**d) <= budget``
-    (and ``2**53``)."""
+    (and :data:`MAX_UNIT`)."""
     d = min(needed, MAX_DECIMALS)
     top = Fraction(max_abs)
-    limit = min(budget, _EXACT)
+    limit = min(budget, MAX_UNIT)
     while d > MIN_DECIMALS and round(top * Fraction(10) ** d) > limit:
         d -= 1
     return d
@@ -119,7 +132,7 @@ def choose_decimals(needed: int, max_abs: float | Fraction, budget: int) -> int:
 
 def unit_limit(budget: int) -> int:
     """The largest unit :func:`choose_decimals` allows under ``budget``."""
-    return min(budget, _EXACT)
+    return min(budget, MAX_UNIT)
 
 
 def to_units(values: FloatArray, decimals: int) -> IntArray:

@@ -47,12 +47,12 @@ def decimal_units(values: Sequence[float], budget: int) -> list[int]:
     """Return the series as integers at its decimal precision (the definition in ``_decimal``).
 
     The precision is the largest number of decimals among the values, at most ``MAX_DECIMALS``, and
-    lowered until the largest value's integer is within ``budget`` (and 2**53). A value with at most
+    lowered until the largest value's integer is within ``budget`` (and 2**50). A value with at most
     that many decimals is its decimal value exactly; one with more is rounded half to even.
     """
     d = min(max(_decimal_places(x) for x in values), MAX_DECIMALS)
     top = max(Fraction(x) for x in values)
-    while d > MIN_DECIMALS and round(top * Fraction(10) ** d) > min(budget, 2**53):
+    while d > MIN_DECIMALS and round(top * Fraction(10) ** d) > min(budget, 2**50):
         d -= 1
     scale = Fraction(10) ** d
     return [

@@ -95,7 +95,7 @@ def _budgets(params: Records) -> tuple[int, int]:
     r = params[0]
     close = D.close_budget(max(close_windows(params)))
     factor = Fraction(int(r["factor_num"]), int(r["factor_den"]))
-    volume = D.volume_budget(int(r["long_2"]), factor) if _uses_volume(params) else D.unit_limit(2**53)
+    volume = D.volume_budget(int(r["long_2"]), factor) if _uses_volume(params) else D.MAX_UNIT
     return close, volume
 
 
@@ -116,9 +116,7 @@ class SeriesStats(NamedTuple):
     @classmethod
     def of(cls, close: FloatArray, volume: FloatArray) -> SeriesStats:
         """Measure the close and volume series (one pass each)."""
-        return cls(
-            D.needed_decimals(close), float(np.max(close)), D.needed_decimals(volume), float(np.max(volume))
-        )
+        return cls(*D.scan(close), *D.scan(volume))
 
     def decimals(self, params: Records) -> tuple[int, int | None]:
         """Return the decimal precisions ``(close, volume)`` for a parameter record (volume ``None``
@@ -466,7 +464,7 @@ def _shift_units(units: IntArray, digits: int) -> IntArray:
     """Units at ``digits`` more decimals (exact), or fewer (rounded half to even)."""
     if digits >= 0:
         return np.asarray(units * 10**digits, dtype=np.int64)
-    if -digits > 18:  # a divisor beyond 2 * 2**53: every unit rounds to zero
+    if -digits > 18:  # a divisor beyond 2 * MAX_UNIT: every unit rounds to zero
         return np.zeros_like(units)
     divisor = 10**-digits
     q, r = np.divmod(units, divisor)
