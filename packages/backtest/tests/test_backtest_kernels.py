@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from algo_trade_backtest import run_backtest
 from algo_trade_backtest._engine import prepare_bars, simulate
@@ -91,6 +92,22 @@ def test_a_decimal_tie_keeps_the_ma_crossover_side() -> None:
         diff = _sma(close, bar, 5) - _sma(close, bar, 10)
         assert held[bar + 1] == (held[bar] if diff == 0 else (diff > 0) - (diff < 0)), bar
     assert held[i] == held[i + 1] == -1  # the tie kept the short
+
+
+@pytest.mark.parametrize(("volume", "enters"), [(0.042, False), (0.043, True)])
+def test_the_volume_filter_decides_on_decimal_volumes(volume: float, enters: bool) -> None:
+    # A long setup on bar 5; its volume against 1.5 x the 4-bar average volume (0.01, 0.01, 0.05, v).
+    volumes = [1.0, 1.0, 0.01, 0.01, 0.05, volume, 1.0]
+    average = sum(map(_dec, volumes[2:6]), Fraction(0)) / 4
+    if not enters:  # exactly 1.5 x the average in decimal, above it in binary
+        assert _dec(volume) == Fraction("1.5") * average
+        assert 4 * Fraction(volume) > Fraction(3, 2) * sum(map(Fraction, volumes[2:6]), Fraction(0))
+    params = QuadMaConfig(short_1=1, short_2=2, long_1=3, long_2=4, trend=5, volume_factor=1.5)
+    ts, o, h, lo, c = _hourly([10.0, 10.0, 10.0, 10.0, 10.0, 11.0, 11.2])
+    kwargs = {"strategy": "quad_ma", "params": params, "interval": "1h"}
+    result = run_backtest(ts, o, h, lo, c, np.array(volumes), **kwargs)  # type: ignore[arg-type]
+    assert (result.open_position is not None) == enters
+    assert result_differences(result, reference_backtest(ts, o, h, lo, c, np.array(volumes), **kwargs)) == []  # type: ignore[arg-type]
 
 
 def test_window_sums_stay_exact_after_a_million_bars() -> None:
