@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,7 +171,13 @@ def test_state_rejects_foreign_data() -> None:
     with pytest.raises(ValueError, match="expected format"):
         StrategyRunner.from_state({**state, "format": "something else"})
     with pytest.raises(ValueError, match="ring_close has 3 values"):
-        StrategyRunner.from_state({**state, "ring_close": [0.0, 0.0, 0.0]})
+        StrategyRunner.from_state({**state, "ring_close": [0, 0, 0]})
+    with pytest.raises(ValueError, match="ring_close must be a list of integers"):
+        StrategyRunner.from_state({**state, "ring_close": [0.5] * len(state["ring_close"])})
+    with pytest.raises(ValueError, match="missing \\['cash'\\]"):
+        StrategyRunner.from_state(
+            {**state, "state": {k: v for k, v in state["state"].items() if k != "cash"}}
+        )
     with pytest.raises(ValueError, match="short_1"):
         StrategyRunner.from_state({**state, "params": {**state["params"], "short_1": 50}})
 
@@ -187,3 +194,22 @@ def test_cancel_pending_drops_the_next_orders(bars_from: Callable[..., Bars]) ->
     runner.on_bar(*(x[6].item() for x in bars))
     assert runner.position is None
     assert runner.last_fills == []
+
+
+def test_a_state_saved_in_format_1_still_loads_and_trades_on(walk: Callable[..., Bars]) -> None:
+    # Saved by the engine of format 1 (float slot lists, rings of float prices) after bar 1501 of
+    # this walk, with a long position open: what a bot persisted before decimal units.
+    saved = json.loads((Path(__file__).parent / "data" / "runner_state_v1.json").read_text())
+    assert saved["format"] == "algo_trade_backtest.StrategyRunner/1"
+    runner = StrategyRunner.from_state(saved)
+    assert runner.bars_seen == 1_502
+    position = runner.position
+    assert position is not None
+    assert (position.side, position.entry_index, position.entry_price) == ("long", 1_304, 115.99797)
+    bars = walk(3, 3_000, vol=0.003)
+    batch = run_backtest(*bars, strategy="quad_ma", params=runner.params, interval="1m")
+    assert runner.equity == batch.equity[1_501]
+    assert _feed(runner, bars, 1_502) == batch.equity[1_502:].tolist()
+    assert runner.trades == batch.trades
+    assert runner.position == batch.open_position
+    assert runner.state_dict()["format"] == "algo_trade_backtest.StrategyRunner/2"
