@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Literal, get_args
 
-import numpy as np
-
 from algo_trade_backtest import _kernels as K
 from algo_trade_core import (
     BacktestConfig,
