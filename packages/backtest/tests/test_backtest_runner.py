@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,32 @@ def test_a_state_saved_in_format_1_still_loads_and_trades_on(walk: Callable[...,
     assert runner.trades == batch.trades
     assert runner.position == batch.open_position
     assert runner.state_dict()["format"] == "algo_trade_backtest.StrategyRunner/2"
+
+
+@pytest.mark.parametrize(("strategy", "params"), [PARAM_SETS[1], PARAM_SETS[4]])
+def test_run_bars_trades_exactly_like_on_bar_and_mixes_with_it(
+    load_candles: Callable[[str, str], Bars], strategy: str, params: Any
+) -> None:
+    bars = load_candles("SOL", "1m")
+    one = StrategyRunner(strategy, params, interval="1m", symbol="SOL")  # type: ignore[arg-type]
+    expected = _feed(one, bars)
+    many = StrategyRunner(strategy, params, interval="1m", symbol="SOL")  # type: ignore[arg-type]
+    n = len(bars[0])
+    cuts = [0, 250, 251, n // 2, n]  # batch, a single bar, batch, batch
+    equity: list[float] = []
+    closed = []
+    for lo, hi in itertools.pairwise(cuts):
+        if hi - lo == 1:
+            many.on_bar(*(x[lo].item() for x in bars))
+            equity.append(many.equity)
+            continue
+        segment, trades = many.run_bars(*(x[lo:hi] for x in bars))
+        equity.extend(segment.tolist())
+        closed.extend(trades)
+    assert equity == expected
+    assert many.trades == one.trades
+    assert closed == [t for t in one.trades if t.exit_index != 250]  # bar 250 went through on_bar
+    assert many.state_dict() == one.state_dict()
+    assert many.last_fills == one.last_fills
+    with pytest.raises(ValueError, match="not after the previous bar"):
+        many.run_bars(*(x[-3:] for x in bars))

@@ -186,6 +186,63 @@ class StrategyRunner:
         self._trades.clear()
         self._last_fills = []
 
+    def run_bars(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> tuple[npt.NDArray[np.float64], list[BacktestTrade]]:
+        """Feed many closed bars at once, trading on them exactly as :meth:`on_bar` would one by one.
+
+        The batch loop runs over the bars from the runner's current state, so ``on_bar`` and
+        ``run_bars`` may be mixed (a walk-forward runs a bot's live period in one call). Fills of the
+        last bar are in :attr:`last_fills`; the trades closed on these bars are appended to
+        :attr:`trades` and returned.
+
+        Returns:
+            The mark-to-market equity at each bar's close, and the trades closed on these bars.
+
+        Raises:
+            ValueError: the arrays are not valid bars, or do not start after the last bar seen.
+        """
+        ts, o, h, lo, c, v = prepare_bars(timestamps, open, high, low, close, volume)
+        if self.bars_seen and ts[0] <= self._state.last_time:
+            raise ValueError(
+                f"bar at {ms_to_datetime(int(ts[0])).isoformat()} is not after the previous bar at "
+                f"{ms_to_datetime(self._state.last_time).isoformat()}"
+            )
+        close_units, volume_units = self._state.units_for(c, v)
+        bars = K.KernelBars(ts, o, h, lo, c, close_units, volume_units)
+        n = c.shape[0]
+        buffers = self._buffers._replace(
+            equity=np.empty(n), trades=np.empty(K.MAX_TRADES_PER_BAR + n // 64, dtype=K.TRADE_DTYPE)
+        )
+        start, count = 0, 0
+        while True:
+            start, count = K.run_bars_nb(
+                self._param_record,
+                self._exec_record,
+                self._state.kernel,
+                bars,
+                start,
+                n,
+                buffers,
+                count,
+                True,
+            )
+            if start >= n:
+                break
+            grown = np.empty(2 * buffers.trades.shape[0], dtype=K.TRADE_DTYPE)
+            grown[:count] = buffers.trades[:count]
+            buffers = buffers._replace(trades=grown)
+        closed = trades_from_records(buffers.trades[:count])
+        self._trades.extend(closed)
+        self._last_fills = self._fills(self._state.num_fills)
+        return buffers.equity, closed
+
     def cancel_pending(self) -> None:
         """Drop the orders the last close asked for, e.g. when a bot is paused or told to drain.
 
