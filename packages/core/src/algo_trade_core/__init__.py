@@ -47,6 +47,12 @@ from algo_trade_core._loader import (
     load_config,
     write_config,
 )
+from algo_trade_core._local_database import (
+    DEFAULT_LOCAL_PORT,
+    LOCAL_PORT_ENV,
+    local_database_url,
+    local_port,
+)
 from algo_trade_core._types import (
     Candle,
     Fill,
@@ -62,9 +68,11 @@ from algo_trade_core._types import (
 logger.disable("algo_trade_core")
 
 __all__ = [
+    "DEFAULT_LOCAL_PORT",
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "LOCAL_PORT_ENV",
     "QUANTUM",
     "AlgoTradeError",
     "AppConfig",
@@ -104,6 +112,8 @@ __all__ = [
     "floor_to_interval",
     "interval_to_ms",
     "load_config",
+    "local_database_url",
+    "local_port",
     "ms_to_datetime",
     "parse_cron",
     "strategy_params",

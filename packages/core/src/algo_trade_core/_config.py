@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from algo_trade_core._local_database import local_database_url
+
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
     "AppConfig",
@@ -68,9 +70,12 @@ class ServerConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DatabaseConfig:
-    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`)."""
+    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`).
 
-    url: str = "postgresql://algo_trade@127.0.0.1:54329/algo_trade"
+    The default ``url`` follows ``$ALGO_TRADE_PGPORT`` (see :func:`~algo_trade_core.local_database_url`).
+    """
+
+    url: str = field(default_factory=local_database_url)
     min_connections: int = field(default=1, metadata=_range(ge=0))
     max_connections: int = field(default=10, metadata=_range(ge=1))
     command_timeout_s: float = field(default=60.0, metadata=_range(gt=0))
