@@ -17,7 +17,7 @@ space := $(empty) $(empty)
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 
-.PHONY: help uv sync demo test test-pkg test-pkgs lint bench db-up db-down db-status db-destroy timescaledb clean
+.PHONY: help uv sync demo test test-pkg test-pkgs print-packages lint bench db-up db-down db-status db-destroy timescaledb clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -70,6 +70,9 @@ lint: sync ## ruff and mypy --strict over every package
 
 bench: sync db-up ## Print the performance figures (engine, database, sweep, bots)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+print-packages: ## Print the workspace packages (one per line; CI runs make test-pkg for each)
+	@printf '%s\n' $(PACKAGES)
 
 clean: ## Remove caches and per-package environments (keeps the database)
 	rm -rf .venv-pkg-* .pytest_cache .mypy_cache .ruff_cache
