@@ -22,7 +22,7 @@
 #      folder therefore starts a new, empty cluster; the old one stays until `destroy`ed.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)  # physical: the same key however it is reached
 PORT=${ALGO_TRADE_PGPORT:-54329}
 DB_USER=algo_trade
 DB_NAME=algo_trade
@@ -31,7 +31,6 @@ PGBIN=${ALGO_TRADE_PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -
 die() { echo "db.sh: $*" >&2; exit 1; }
 case "$PORT" in '' | *[!0-9]*) die "ALGO_TRADE_PGPORT: expected a port number 1-65535, got '$PORT'" ;; esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "ALGO_TRADE_PGPORT: expected a port number 1-65535, got '$PORT'"
-[ -x "$PGBIN/pg_ctl" ] || die "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin); install postgresql-15"
 
 if [ "$(id -u)" -eq 0 ]; then
   RUN_AS=(runuser -u postgres --)
@@ -188,12 +187,16 @@ destroy() {
   echo "db.sh: deleted $PGROOT"
 }
 
+need_server() {
+  [ -x "$PGBIN/pg_ctl" ] || die "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin); install postgresql-15"
+}
+
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
+  up) need_server; up ;;
+  down) need_server; down ;;
+  status) need_server; status ;;
   url) url ;;
   where) echo "$PGROOT" ;;
-  destroy) destroy "${2:-}" ;;
+  destroy) need_server; destroy "${2:-}" ;;
   *) echo "usage: $0 up|down|status|url|where|destroy [--yes]" >&2; exit 2 ;;
 esac
