@@ -36,38 +36,45 @@ def _cases() -> list[tuple[str, str]]:
     return [(token, "1h") for token in TOKENS_1H] + [(token, "1m") for token in TOKENS_1M]
 
 
+def _kwargs(k: int, interval: str) -> dict[str, Any]:
+    strategy, params = PARAM_SETS[k]
+    return {"strategy": strategy, "params": params, "execution": EXECUTION, "interval": interval}
+
+
 @pytest.fixture(scope="module")
-def comparisons(load_candles: Loader) -> dict[tuple[str, str, int], tuple[Any, Any]]:
-    """(token, interval, param set index) -> (engine result, reference result)."""
+def engine_results(load_candles: Loader) -> dict[tuple[str, str, int], Any]:
+    """(token, interval, param set index) -> engine result: every case, in well under a second."""
     out = {}
     for token, interval in _cases():
         bars = load_candles(token, interval)
-        for k, (strategy, params) in enumerate(PARAM_SETS):
-            kwargs: dict[str, Any] = {
-                "strategy": strategy,
-                "params": params,
-                "execution": EXECUTION,
-                "interval": interval,
-            }
-            out[(token, interval, k)] = (run_backtest(*bars, **kwargs), reference_backtest(*bars, **kwargs))
+        for k in range(len(PARAM_SETS)):
+            out[(token, interval, k)] = run_backtest(*bars, **_kwargs(k, interval))
     return out
 
 
+# The exact (Fraction) reference takes about a second per case: each test runs only its own case.
+@pytest.mark.slow
 @pytest.mark.parametrize(("token", "interval"), _cases())
 def test_engine_matches_reference_on_real_candles(
-    comparisons: dict[tuple[str, str, int], tuple[Any, Any]], token: str, interval: str
+    engine_results: dict[tuple[str, str, int], Any], load_candles: Loader, token: str, interval: str
 ) -> None:
+    bars = load_candles(token, interval)
     for k in range(len(PARAM_SETS)):
-        engine, reference = comparisons[(token, interval, k)]
-        assert result_differences(engine, reference) == [], (token, interval, PARAM_SETS[k])
+        reference = reference_backtest(*bars, **_kwargs(k, interval))
+        assert result_differences(engine_results[(token, interval, k)], reference) == [], (
+            token,
+            interval,
+            PARAM_SETS[k],
+        )
 
 
 def test_real_candle_comparisons_exercise_many_trades(
-    comparisons: dict[tuple[str, str, int], tuple[Any, Any]],
+    engine_results: dict[tuple[str, str, int], Any],
 ) -> None:
+    # The trades the reference comparisons above check (the engine's equal the reference's there).
     reasons: Counter[str] = Counter()
     per_set: Counter[int] = Counter()
-    for (_, _, k), (engine, _) in comparisons.items():
+    for (_, _, k), engine in engine_results.items():
         reasons.update(t.exit_reason for t in engine.trades)
         per_set[k] += len(engine.trades)
     assert sum(reasons.values()) > 15_000
@@ -76,7 +83,7 @@ def test_real_candle_comparisons_exercise_many_trades(
     # quad_ma reversals happen too (not only ma_crossover flips).
     quad_reversals = sum(
         1
-        for (_, _, k), (engine, _) in comparisons.items()
+        for (_, _, k), engine in engine_results.items()
         if PARAM_SETS[k][0] == "quad_ma"
         for t in engine.trades
         if t.exit_reason == "reversal"

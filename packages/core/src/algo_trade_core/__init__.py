@@ -42,6 +42,12 @@ from algo_trade_core._intervals import (
     ms_to_datetime,
 )
 from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
+from algo_trade_core._local_database import (
+    DEFAULT_LOCAL_PORT,
+    LOCAL_PORT_ENV,
+    local_database_url,
+    local_port,
+)
 from algo_trade_core._ratio_span import (
     MIN_RATIO_DAYS,
     MIN_RATIO_TRADES,
@@ -80,9 +86,11 @@ logger.disable("algo_trade_core")
 
 __all__ = [
     "CRON_FIELDS",
+    "DEFAULT_LOCAL_PORT",
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "LOCAL_PORT_ENV",
     "MIN_RATIO_DAYS",
     "MIN_RATIO_TRADES",
     "QUANTUM",
@@ -133,6 +141,8 @@ __all__ = [
     "floor_to_interval",
     "interval_to_ms",
     "load_config",
+    "local_database_url",
+    "local_port",
     "min_track_record_length",
     "ms_to_datetime",
     "next_fire_times",
