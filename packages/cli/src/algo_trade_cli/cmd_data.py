@@ -210,9 +210,9 @@ def import_(
 
 @app.command("status")
 def status(
-    symbol: Annotated[str | None, typer.Option("--symbol")] = None,
-    interval: Annotated[str | None, typer.Option("--interval")] = None,
-    exchange: Annotated[str | None, typer.Option("--exchange")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this token.")] = None,
+    interval: Annotated[str | None, typer.Option("--interval", help="Only this bar interval.")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Only candles of this exchange.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -248,12 +248,14 @@ def fetch(
 
 @app.command("export")
 def export(
-    symbol: Annotated[str, typer.Option("--symbol", "-s")],
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Token to export, e.g. BTC.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Target .csv or .parquet file.")],
-    interval: Annotated[str, typer.Option("--interval")] = "1m",
+    interval: Annotated[str, typer.Option("--interval", help="Bar interval of the candles.")] = "1m",
     start: Annotated[str | None, typer.Option("--start", help="ISO time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO time (exclusive).")] = None,
-    exchange: Annotated[str, typer.Option("--exchange")] = "hyperliquid",
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="Exchange the candles are stored under.")
+    ] = "hyperliquid",
     config: ConfigOption = None,
 ) -> None:
     """Write stored candles to CSV (the original system's columns) or Parquet."""

@@ -67,8 +67,10 @@ def latest(
 @app.command("history")
 def history(
     symbol: Annotated[str, typer.Argument(help="Token, e.g. BTC.")],
-    strategy: Annotated[str | None, typer.Option("--strategy")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Default: [token_selection] strategy.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to show.")] = 50,
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG of Sharpe and return over time.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,

@@ -39,6 +39,7 @@ from algo_trade_core._intervals import (
     interval_to_ms,
     ms_to_datetime,
 )
+from algo_trade_core._lazy import lazy_exports
 from algo_trade_core._loader import (
     ENV_PREFIX,
     config_from_dict,
@@ -103,6 +104,7 @@ __all__ = [
     "dump_config",
     "floor_to_interval",
     "interval_to_ms",
+    "lazy_exports",
     "load_config",
     "ms_to_datetime",
     "parse_cron",
