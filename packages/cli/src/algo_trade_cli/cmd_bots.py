@@ -184,8 +184,12 @@ def _status_panel(info: dict[str, Any], daemons: list[DaemonPresence]) -> Panel:
         ("realised PnL", fmt_num(info["realized_pnl"])),
         ("trades / fills", f"{info['num_trades']} / {info['num_fills']}"),
         ("last candle", "–" if last is None else fmt_time(datetime.fromisoformat(last))),
-        ("last seen", f"{fmt_age(info['last_seen_seconds'])} ago (row written {info['updated_at'][:19]})"),
-        ("created", info["created_at"][:19]),
+        (
+            "last seen",
+            f"{fmt_age(info['last_seen_seconds'])} ago "
+            f"(row written {fmt_time(datetime.fromisoformat(info['updated_at']))} UTC)",
+        ),
+        ("created", fmt_time(datetime.fromisoformat(info["created_at"]))),
     ):
         grid.add_row(key, value)
     return Panel(grid, title=f"bot {info['bot_id']}", title_align="left")
