@@ -317,3 +317,13 @@ def test_tables_are_printed_full_width_when_output_is_not_a_terminal(store: Cli)
         entry = datetime.fromisoformat(trade["entry_time"]).strftime("%Y-%m-%d %H:%M")
         row = next(line for line in out.splitlines() if line.startswith(f"│ {entry}"))
         assert trade["exit_reason"] in row
+
+
+def test_data_export_defaults_to_the_scheduler_interval(store: Cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[scheduler]\ninterval = '1h'\n")
+    hourly, minutes = tmp_path / "btc-1h.csv", tmp_path / "btc-1m.csv"
+    store("data", "export", "-s", "BTC", "-o", str(hourly), "--config", str(cfg))
+    store("data", "export", "-s", "BTC", "-t", "1m", "-o", str(minutes), "--config", str(cfg))
+    assert pl.read_csv(hourly).height == pl.read_ipc(BTC_1H).height
+    assert pl.read_csv(minutes).height == pl.read_ipc(BTC_1M).height

@@ -12,12 +12,14 @@ from rich.table import Table
 
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
     console,
     fail,
     parse_time,
     progress_bar,
     resolve_config,
+    resolve_interval,
     run_async,
 )
 from algo_trade_cli._format import fmt_time
@@ -226,7 +228,7 @@ def fetch(
         list[str] | None,
         typer.Option("--symbol", "-s", help="Repeatable; default: the configured token universe."),
     ] = None,
-    interval: Annotated[str | None, typer.Option("--interval", help="Default: [scheduler] interval.")] = None,
+    interval: IntervalOption = None,
     days: Annotated[
         float | None,
         typer.Option(
@@ -239,9 +241,7 @@ def fetch(
 ) -> None:
     """Fetch the candles the store lacks from Hyperliquid (only the missing tail)."""
     cfg = resolve_config(config)
-    iv = interval or cfg.scheduler.interval
-    if iv not in INTERVALS:
-        fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {iv!r}", 2)
+    iv = resolve_interval(interval, cfg)
     symbols = symbol or list(cfg.scheduler.token_universe)
     raise typer.Exit(run_async(_fetch(cfg, symbols, iv, days or cfg.scheduler.backtest_window_days, as_json)))
 
@@ -250,7 +250,7 @@ def fetch(
 def export(
     symbol: Annotated[str, typer.Option("--symbol", "-s", help="Token to export, e.g. BTC.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Target .csv or .parquet file.")],
-    interval: Annotated[str, typer.Option("--interval", help="Bar interval of the candles.")] = "1m",
+    interval: IntervalOption = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO time (exclusive).")] = None,
     exchange: Annotated[
@@ -260,6 +260,7 @@ def export(
 ) -> None:
     """Write stored candles to CSV (the original system's columns) or Parquet."""
     cfg = resolve_config(config)
+    iv = resolve_interval(interval, cfg)
     t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)
     t1 = parse_time(end, "--end") or datetime.now(UTC) + timedelta(days=1)
 
@@ -267,12 +268,12 @@ def export(
         from algo_trade_data import DatabaseClient, write_candle_file
 
         async with await DatabaseClient.connect(cfg.database) as db:
-            frame = await db.query_candles(symbol, interval, t0, t1, exchange)
+            frame = await db.query_candles(symbol, iv, t0, t1, exchange)
         if frame.height:
             write_candle_file(frame, out)
         return int(frame.height)
 
     n = run_async(go())
     if n == 0:
-        fail(f"no {interval} candles stored for {symbol} ({exchange}) in the window")
+        fail(f"no {iv} candles stored for {symbol} ({exchange}) in the window")
     console.print(f"wrote {n:,} bars to {out}")
