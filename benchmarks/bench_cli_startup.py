@@ -1,9 +1,11 @@
 """CLI start-up: how long `algo-trade ...` takes for help, completion and the read commands.
 
 Each command runs as a fresh process (as a shell runs it) ``--runs`` times against a temporary database
-on the local cluster (`make db-up`) holding a few results and a selection; the median wall time and the
-median CPU time (user + system of the child, less sensitive to other processes on a shared machine)
-are printed. Target: < 0.5 s wall for each command on an idle machine.
+on the local cluster (`make db-up`) holding one sweep's results; the median wall time and the median
+CPU time (user + system of the child) are printed, with the floor every Typer + rich + loguru program
+pays (`python -c "import typer, rich.console, loguru"`) and the machine's load average: on a shared
+machine the absolute figures move with the load, the distance to the floor much less. Target: < 0.5 s
+wall for each command on an idle machine.
 
 It also lists which heavy libraries each command imported (numba, polars, aiohttp, asyncpg,
 apscheduler): `--help`, completion and `config` import none of them, the read commands only asyncpg.
@@ -60,11 +62,17 @@ COMMANDS: list[tuple[str, list[str], dict[str, str]]] = [
 ]
 
 
-def run_once(args: list[str], env: dict[str, str], modules_file: Path) -> tuple[float, float, int]:
+# The floor: what any Typer + rich + loguru command line pays before doing anything.
+FLOOR = "import typer, rich.console, loguru"
+
+
+def run_once(
+    args: list[str], env: dict[str, str], modules_file: Path, program: str = WRAPPER
+) -> tuple[float, float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        [sys.executable, "-c", WRAPPER, *args],
+        [sys.executable, "-c", program, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -117,6 +125,12 @@ def measure(args: argparse.Namespace, url: str) -> list[str]:
         modules_file = Path(tmp) / "modules.json"
         base = {**os.environ, "ALGO_TRADE__DATABASE__URL": url, "ALGO_TRADE_BENCH_MODULES": str(modules_file)}
         print(f"{'command':<20} {'wall median':>12} {'wall min':>9} {'CPU median':>11}  heavy imports")
+        floor = [run_once([], base, modules_file, FLOOR)[:2] for _ in range(args.runs)]
+        print(
+            f"{'(floor: ' + FLOOR.split()[1].rstrip(',') + ' + rich + loguru)':<20} "
+            f"{statistics.median(w for w, _ in floor):>10.3f} s {min(w for w, _ in floor):>7.3f} s "
+            f"{statistics.median(c for _, c in floor):>9.3f} s"
+        )
         for label, argv, extra in COMMANDS:
             walls, cpus = [], []
             for _ in range(args.runs):
