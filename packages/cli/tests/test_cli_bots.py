@@ -22,7 +22,6 @@ from algo_trade_data.testing import temporary_database
 
 from .conftest import Cli
 
-NOW = datetime.now(UTC)
 POSITION = {
     "side": "long",
     "quantity": 53.56671234,
@@ -37,6 +36,7 @@ POSITION = {
 
 
 def row(symbol: str, state: str, age: timedelta, *, position: dict[str, Any] | None = None) -> BotRecord:
+    now = datetime.now(UTC)
     return BotRecord(
         bot_id=f"quad_ma:{symbol}",
         symbol=symbol,
@@ -44,8 +44,8 @@ def row(symbol: str, state: str, age: timedelta, *, position: dict[str, Any] | N
         parameters={"short_1": 5, "short_2": 10},
         interval="1m",
         state=state,
-        created_at=NOW - timedelta(days=60),
-        updated_at=NOW - age,
+        created_at=now - timedelta(days=60),
+        updated_at=now - age,
         error="bar 2025-07-26T01:00:00+00:00: boom" if state == "error" else None,
         position={
             "version": 1,
@@ -56,17 +56,19 @@ def row(symbol: str, state: str, age: timedelta, *, position: dict[str, Any] | N
             "bars": 500,
         },
         equity=Decimal("10123.45678912"),
-        last_candle_time=NOW - age - timedelta(minutes=1),
+        last_candle_time=now - age - timedelta(minutes=1),
     )
 
 
-ROWS = (
-    row("BTC", "running", timedelta(hours=2), position=POSITION),
-    row("ETH", "running", timedelta(minutes=3)),
-    row("SOL", "stopped", timedelta(days=10)),
-    row("DOGE", "error", timedelta(days=30)),
-    row("NEAR", "stopped", timedelta(days=1)),
-)
+def rows() -> tuple[BotRecord, ...]:
+    """The bots of every test, last written some time before now."""
+    return (
+        row("BTC", "running", timedelta(hours=2), position=POSITION),
+        row("ETH", "running", timedelta(minutes=3)),
+        row("SOL", "stopped", timedelta(days=10)),
+        row("DOGE", "error", timedelta(days=30)),
+        row("NEAR", "stopped", timedelta(days=1)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ async def bots_url() -> AsyncIterator[str]:
 async def _reset(url: str) -> None:
     async with await DatabaseClient.connect(url) as db:
         await db.delete_bots([b.bot_id for b in await db.list_bots()])
-        for record in ROWS:
+        for record in rows():
             await db.upsert_bot(record)
 
 

@@ -75,15 +75,13 @@ def from_file(
 
     from algo_trade_data import parse_freqtrade_name, read_candle_file
 
-    notes: list[str] = []
     name = parse_freqtrade_name(path.name)
     if name is not None:
-        if symbol is not None and symbol != name.symbol:
-            if symbol.casefold() != name.symbol.casefold():
-                raise InputError(
-                    f"--symbol {symbol} contradicts {path.name}, which holds {name.symbol} candles "
-                    f"(freqtrade names the pair first): drop --symbol or pass the {symbol} file"
-                )
+        if symbol is not None and symbol.casefold() != name.symbol.casefold():
+            raise InputError(
+                f"--symbol {symbol} contradicts {path.name}, which holds {name.symbol} candles "
+                f"(freqtrade names the pair first): drop --symbol or pass the {symbol} file"
+            )
         if interval is not None and interval != name.interval:
             raise InputError(
                 f"--interval {interval} contradicts {path.name}, which holds {name.interval} bars: "
@@ -110,7 +108,7 @@ def from_file(
         frame = frame.filter(pl.col("timestamp") >= start)
     if end is not None:
         frame = frame.filter(pl.col("timestamp") < end)
-    return BacktestInput(frame, symbol, interval, str(path), start, end, notes)
+    return BacktestInput(frame, symbol, interval, str(path), start, end)
 
 
 def _describe(series: Sequence[CandleStatus]) -> str:

@@ -102,7 +102,11 @@ def list_(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every bot: state, whether a daemon trades it, position, equity, trades, when it last wrote."""
+    """Every bot: state, whether a daemon trades it, position, equity, trades, when it last wrote.
+
+    A daemon counts as alive while it holds its lock in PostgreSQL (released when its process ends,
+    even on SIGKILL); a bot row alone cannot tell, it keeps "running" after its daemon is gone.
+    """
     records, _, daemons = run_async(_load(resolve_config(config), None))
     now = datetime.now(UTC)
     if not all_:

@@ -225,6 +225,8 @@ def _numba_check(warm: bool) -> Check:
     try:
         if warm:
             _warm_kernels()
+        # No public API says whether numba's on-disk cache holds a kernel: ask each dispatcher's cache
+        # index (an index whose source stamp no longer matches reads as empty).
         from algo_trade_backtest import _kernels
 
         cold = [name for name in _KERNELS if not getattr(_kernels, name)._cache._cache_file._load_index()]
