@@ -8,10 +8,7 @@ core ``ConfigError`` is re-raised as ``ValueError`` with the same message.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any, Literal, get_args
 
 from algo_trade_backtest import _kernels as K
@@ -21,6 +18,7 @@ from algo_trade_core import (
     MaCrossoverConfig,
     QuadMaConfig,
     check_config,
+    parameter_set_hash,
     strategy_params_from_mapping,
 )
 
@@ -120,8 +118,7 @@ def params_hash(strategy: str, params: StrategyParams | Mapping[str, Any] | None
     normalisation: defaults filled in and values converted to the parameter's type, so ``{"fast": 10}``,
     ``{"fast": 10.0}`` and ``MaCrossoverConfig()`` hash alike.
     """
-    config = coerce_params(strategy, params)
-    canonical = json.dumps(
-        {"strategy": strategy, "params": asdict(config)}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    try:
+        return parameter_set_hash(strategy, coerce_params(strategy, params))
+    except ConfigError as exc:
+        raise _value_error(exc) from None

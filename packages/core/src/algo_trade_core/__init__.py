@@ -16,6 +16,7 @@ from algo_trade_core._config import (
     SelectionCriteria,
     ServerConfig,
     StrategyConfig,
+    StrategyName,
     strategy_params,
 )
 from algo_trade_core._config_docs import config_reference, config_toml
@@ -41,6 +42,7 @@ from algo_trade_core._intervals import (
     interval_to_ms,
     ms_to_datetime,
 )
+from algo_trade_core._lazy import lazy_exports
 from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
 from algo_trade_core._local_database import (
     DEFAULT_LOCAL_PORT,
@@ -79,6 +81,7 @@ from algo_trade_core._validate import (
     build_config,
     check_config,
     config_from_dict,
+    parameter_set_hash,
     strategy_params_from_mapping,
 )
 
@@ -122,6 +125,7 @@ __all__ = [
     "ServerConfig",
     "Signal",
     "StrategyConfig",
+    "StrategyName",
     "Trade",
     "UnknownSymbol",
     "annualised",
@@ -140,12 +144,14 @@ __all__ = [
     "expected_max_sharpe",
     "floor_to_interval",
     "interval_to_ms",
+    "lazy_exports",
     "load_config",
     "local_database_url",
     "local_port",
     "min_track_record_length",
     "ms_to_datetime",
     "next_fire_times",
+    "parameter_set_hash",
     "per_period",
     "probabilistic_sharpe_ratio",
     "ratio_span_text",

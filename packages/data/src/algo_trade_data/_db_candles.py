@@ -23,26 +23,22 @@ per row (``COPY TO`` sends one per row), and polars parses faster than any per-r
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import polars as pl
 
-from algo_trade_core import INTERVALS, CandleValidationError, DataError, interval_to_ms
-from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
-from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
+from algo_trade_core import INTERVALS, interval_to_ms
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 
-__all__ = ["CandleStatus", "CandleStoreMixin", "prepare_candle_frame"]
+if TYPE_CHECKING:
+    import polars as pl
 
-_KEY = ["symbol", "exchange", "interval", "timestamp"]
-_COLUMNS = ["timestamp", "symbol", "exchange", "interval", *VALUE_COLUMNS, "trades"]
-_SERIES = ["symbol", "exchange", "interval"]
-_CSV_CHUNK_ROWS = 100_000
+# polars is imported by the methods that move candles (from ._candle_frames), not here: commands that
+# only read results or the store's status start without it.
+__all__ = ["CandleStatus", "CandleStoreMixin"]
 
 _CREATE_STAGE = "CREATE TEMP TABLE _ohlcv_stage (LIKE ohlcv INCLUDING DEFAULTS) ON COMMIT DROP"
 
@@ -95,11 +91,6 @@ FROM (
     ORDER BY timestamp
 ) AS bars
 """
-_WINDOW_CSV_SCHEMA = {
-    "timestamp": pl.Int64(),
-    **{c: pl.Float64() for c in VALUE_COLUMNS},
-    "trades": pl.Int64(),
-}
 
 _STATUS_QUERY = """
 WITH steps (interval, step_ms) AS (SELECT * FROM unnest($1::text[], $2::bigint[])),
@@ -120,6 +111,26 @@ SELECT d.symbol, d.exchange, d.interval, count(*) AS bars,
 FROM deltas d LEFT JOIN steps s ON s.interval = d.interval
 GROUP BY d.symbol, d.exchange, d.interval, s.step_ms
 ORDER BY d.symbol, d.exchange, s.step_ms NULLS LAST, d.interval
+"""
+
+
+# DISTINCT over the primary key's leading column as a loose index scan: a table of millions of bars holds
+# a few dozen symbols, and each step finds the next one with one index probe.
+_SYMBOLS_QUERY = """
+WITH RECURSIVE symbols (symbol) AS (
+    (SELECT symbol FROM ohlcv ORDER BY symbol LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.symbol FROM ohlcv o WHERE o.symbol > s.symbol ORDER BY o.symbol LIMIT 1)
+    FROM symbols s WHERE s.symbol IS NOT NULL
+)
+SELECT symbol FROM symbols WHERE symbol IS NOT NULL
+"""
+
+_COUNT_QUERY = """
+SELECT symbol, count(*) AS bars
+FROM ohlcv
+WHERE symbol = ANY($1::text[]) AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
+GROUP BY symbol
 """
 
 
@@ -156,121 +167,6 @@ def _gap_step_ms(interval: str) -> int:
     return 31 * 86_400_000 if interval == "1M" else interval_to_ms(interval)
 
 
-def prepare_candle_frame(frame: pl.DataFrame, *, what: str = "candles to store") -> pl.DataFrame:
-    """Check a candle frame and bring it to ``CANDLE_FRAME_SCHEMA`` (UTC ms times, float64 values).
-
-    ``exchange`` defaults to hyperliquid and ``trades`` to null when absent. Rows are validated as
-    OHLCV bars (see :mod:`algo_trade_data._candle_checks`), open times must be aligned to the interval,
-    and a key repeated within the frame keeps its last row.
-
-    Raises:
-        DataError: a required column is missing or has the wrong type, or an interval is unknown.
-        CandleValidationError: a row is not a valid bar (the message names the row, series and time).
-    """
-    missing = [c for c in ("timestamp", "symbol", "interval", *VALUE_COLUMNS) if c not in frame.columns]
-    if missing:
-        raise DataError(f"{what}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}")
-    ts_type = frame.schema["timestamp"]
-    if not isinstance(ts_type, pl.Datetime) or ts_type.time_zone is None:
-        raise DataError(f"{what}: column timestamp must be a timezone-aware Datetime (UTC), got {ts_type}")
-    if "exchange" not in frame.columns:
-        frame = frame.with_columns(exchange=pl.lit("hyperliquid"))
-    if "trades" not in frame.columns:
-        frame = frame.with_columns(trades=pl.lit(None, dtype=pl.Int64))
-    try:
-        frame = frame.select(
-            pl.col("timestamp").dt.convert_time_zone("UTC").dt.cast_time_unit("ms"),
-            pl.col("symbol").cast(pl.String),
-            pl.col("exchange").cast(pl.String),
-            pl.col("interval").cast(pl.String),
-            *(pl.col(c).cast(pl.Float64) for c in VALUE_COLUMNS),
-            pl.col("trades").cast(pl.Int64),
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"{what}: columns cannot be converted to the candle types: {exc}") from exc
-    unknown = sorted(set(frame["interval"].drop_nulls().unique().to_list()) - set(INTERVALS))
-    if unknown:
-        raise DataError(
-            f"{what}: unknown interval(s) {', '.join(unknown)}; expected one of {', '.join(INTERVALS)}"
-        )
-    problem = find_candle_problem(
-        frame,
-        check_order=False,
-        check_alignment=True,
-        required=("timestamp", "symbol", "exchange", "interval", *VALUE_COLUMNS),
-    )
-    if problem is not None:
-        row = frame.row(problem.row, named=True)
-        ts = row["timestamp"].isoformat().replace("+00:00", "Z") if row["timestamp"] else "?"
-        more = f" ({problem.bad_rows - 1} more bad row(s))" if problem.bad_rows > 1 else ""
-        raise CandleValidationError(
-            f"{what}: row {problem.row + 1} ({row['symbol']} {row['interval']} at {ts}): "
-            f"{problem.message}{more}"
-        )
-    # Frames are nearly always sorted per series; then strictly increasing times prove there is no
-    # repeated key, much faster than hashing every (symbol, exchange, interval, timestamp).
-    increasing = frame.select(
-        (pl.col("timestamp").diff().over(_SERIES) > timedelta(0)).fill_null(True).all()
-    ).item()
-    if not increasing:
-        frame = frame.unique(subset=_KEY, keep="last", maintain_order=True)
-    return frame
-
-
-def series_ranges(frame: pl.DataFrame) -> list[list[Any]]:
-    """Per series of a prepared frame: symbols, exchanges, intervals, first and last times (as columns)."""
-    ranges = frame.group_by(_SERIES).agg(
-        pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last")
-    )
-    return [ranges[c].to_list() for c in (*_SERIES, "first", "last")]
-
-
-def _encode_csv(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_csv(
-        buffer,
-        include_header=False,
-        datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ",
-        null_value="",
-    )
-    return buffer.getvalue()
-
-
-async def _csv_chunks(frame: pl.DataFrame) -> AsyncIterator[bytes]:
-    """Yield CSV chunks, encoding the next one in a worker thread while the current one is sent."""
-    slices = [frame.slice(offset, _CSV_CHUNK_ROWS) for offset in range(0, frame.height, _CSV_CHUNK_ROWS)]
-    pending = asyncio.ensure_future(asyncio.to_thread(_encode_csv, slices[0]))
-    try:
-        for i in range(len(slices)):
-            chunk = await pending
-            if i + 1 < len(slices):
-                pending = asyncio.ensure_future(asyncio.to_thread(_encode_csv, slices[i + 1]))
-            yield chunk
-    finally:
-        if not pending.done():
-            pending.cancel()
-
-
-def decode_window(text: str | None, *, symbol: str, exchange: str, interval: str) -> pl.DataFrame:
-    """Parse the CSV text of :data:`_WINDOW_QUERY` into a candle frame."""
-    if not text:
-        return pl.DataFrame(schema=CANDLE_FRAME_SCHEMA)
-    raw = pl.read_csv(
-        io.BytesIO(text.encode()),
-        has_header=False,
-        new_columns=list(_WINDOW_CSV_SCHEMA),
-        schema=_WINDOW_CSV_SCHEMA,
-    )
-    return raw.select(
-        pl.col("timestamp").cast(pl.Datetime("ms", "UTC")),
-        pl.lit(symbol, pl.String).alias("symbol"),
-        pl.lit(exchange, pl.String).alias("exchange"),
-        pl.lit(interval, pl.String).alias("interval"),
-        *VALUE_COLUMNS,
-        "trades",
-    )
-
-
 class CandleStoreMixin(_DatabaseBase):
     """Candle methods of :class:`~algo_trade_data.DatabaseClient`."""
 
@@ -287,6 +183,8 @@ class CandleStoreMixin(_DatabaseBase):
             DataError: a column is missing or of the wrong type.
             DatabaseError: the database refused the batch or went away (nothing is written).
         """
+        from algo_trade_data._candle_frames import COLUMNS, csv_chunks, prepare_candle_frame, series_ranges
+
         if frame.height == 0:
             return 0
         prepared = await asyncio.to_thread(prepare_candle_frame, frame)
@@ -295,7 +193,7 @@ class CandleStoreMixin(_DatabaseBase):
             await conn.execute(_CREATE_STAGE)
             async with asyncio.timeout(self._copy_timeout_s):
                 await conn.copy_to_table(
-                    "_ohlcv_stage", source=_csv_chunks(prepared), columns=_COLUMNS, format="csv"
+                    "_ohlcv_stage", source=csv_chunks(prepared), columns=COLUMNS, format="csv"
                 )
             if await conn.fetchval(_OVERLAP_QUERY, *ranges):
                 status = await conn.execute(_UPSERT)
@@ -334,6 +232,8 @@ class CandleStoreMixin(_DatabaseBase):
         Columns as ``CANDLE_FRAME_SCHEMA``: timestamp (Datetime ms, UTC), symbol, exchange, interval,
         open, high, low, close, volume (float64), trades (Int64, null when unknown).
         """
+        from algo_trade_data._candle_frames import decode_window
+
         require_aware(start, "start")
         require_aware(end, "end")
         async with self._connection("query_candles") as conn:
@@ -355,6 +255,29 @@ class CandleStoreMixin(_DatabaseBase):
         async with self._connection("candle_status") as conn:
             rows = await conn.fetch(_STATUS_QUERY, names, steps, symbol, interval, exchange)
         return [CandleStatus(**_status_fields(r)) for r in rows]
+
+    async def candle_symbols(self) -> list[str]:
+        """Return the symbols the store holds candles of, sorted (one index probe per symbol)."""
+        async with self._connection("candle_symbols") as conn:
+            rows = await conn.fetch(_SYMBOLS_QUERY)
+        return [r["symbol"] for r in rows]
+
+    async def count_candles(
+        self,
+        symbols: Sequence[str],
+        interval: str,
+        start: datetime,
+        end: datetime,
+        exchange: str = "hyperliquid",
+    ) -> dict[str, int]:
+        """Return how many bars of each symbol lie in ``start <= timestamp < end`` (0 when none)."""
+        require_aware(start, "start")
+        require_aware(end, "end")
+        async with self._connection("count_candles") as conn:
+            rows = await conn.fetch(_COUNT_QUERY, list(symbols), exchange, interval, start, end)
+        counts = {symbol: 0 for symbol in symbols}
+        counts.update({r["symbol"]: int(r["bars"]) for r in rows})
+        return counts
 
 
 def _status_fields(row: Any) -> dict[str, Any]:
