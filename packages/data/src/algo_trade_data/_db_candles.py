@@ -39,6 +39,7 @@ from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 __all__ = ["CandleStatus", "CandleStoreMixin", "prepare_candle_frame"]
 
 _KEY = [*SERIES, "timestamp"]
+_ANALYZE_STAGE_ROWS = 10_000
 
 _STATUS_QUERY = """
 WITH steps (interval, step_ms) AS (SELECT * FROM unnest($1::text[], $2::bigint[])),
@@ -199,7 +200,10 @@ class CandleStoreMixin(_DatabaseBase):
         """Stage ``frame`` and merge it into ``ohlcv``; return the rows inserted or changed."""
         await conn.execute(CREATE_STAGE)
         await self._copy_csv(conn, "_ohlcv_stage", frame)
-        await conn.execute("ANALYZE _ohlcv_stage")  # a temporary table has no statistics of its own
+        if frame.height >= _ANALYZE_STAGE_ROWS:
+            # A temporary table has no statistics; the planner needs them to pick a hash join for a
+            # large merge (a few rows are probed through the primary key either way).
+            await conn.execute("ANALYZE _ohlcv_stage")
         bounds = merge_bounds(frame)
         try:
             async with conn.transaction():  # savepoint

@@ -32,6 +32,7 @@ from algo_trade_data._results_batch import (
 __all__ = ["ResultsMixin"]
 
 _RESULT_COLUMNS = RESULT_COLUMNS
+_TIMESTAMP_AT = _RESULT_COLUMNS.index("timestamp")
 _RESULT_KEY = ("timestamp", "symbol", "strategy_name", "params_hash")
 _COLS = ", ".join(_RESULT_COLUMNS)
 _ON_CONFLICT = f"ON CONFLICT ({', '.join(_RESULT_KEY)}) DO UPDATE SET " + ", ".join(
@@ -139,7 +140,7 @@ class ResultsMixin(_DatabaseBase):
                 await conn.execute(CREATE_STAGE)
                 async with asyncio.timeout(self._copy_timeout_s):
                     await conn.copy_records_to_table("_results_stage", records=rows, columns=RESULT_COLUMNS)
-                written = await _move_staged(conn, {row[0] for row in rows})
+                written = await _move_staged(conn, {row[_TIMESTAMP_AT] for row in rows})
             if run_args is not None:
                 await conn.execute(_UPSERT_RUN, *run_args)
         return written
