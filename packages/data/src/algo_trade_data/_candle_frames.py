@@ -1,43 +1,23 @@
-"""Candle frames on their way into and out of the store (polars): checks, COPY chunks, window parsing.
+"""Candle frames on their way into the store (polars): the checks and normalisation of a batch.
 
 Kept apart from :mod:`._db_candles` so that a ``DatabaseClient`` used only for results and status never
-imports polars.
+imports polars; the COPY encoding and merge are :mod:`._candle_write`, window decoding :mod:`._candle_read`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import polars as pl
 
 from algo_trade_core import INTERVALS, CandleValidationError, DataError
 from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
-from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
 
-__all__ = [
-    "COLUMNS",
-    "WINDOW_CSV_SCHEMA",
-    "csv_chunks",
-    "decode_window",
-    "prepare_candle_frame",
-    "series_ranges",
-]
+__all__ = ["COLUMNS", "prepare_candle_frame"]
 
 _KEY = ["symbol", "exchange", "interval", "timestamp"]
 COLUMNS = ["timestamp", "symbol", "exchange", "interval", *VALUE_COLUMNS, "trades"]
 _SERIES = ["symbol", "exchange", "interval"]
-_CSV_CHUNK_ROWS = 100_000
-
-# The columns of the window query's CSV text (see ._db_candles).
-WINDOW_CSV_SCHEMA = {
-    "timestamp": pl.Int64(),
-    **{c: pl.Float64() for c in VALUE_COLUMNS},
-    "trades": pl.Int64(),
-}
 
 
 def prepare_candle_frame(frame: pl.DataFrame, *, what: str = "candles to store") -> pl.DataFrame:
@@ -99,57 +79,3 @@ def prepare_candle_frame(frame: pl.DataFrame, *, what: str = "candles to store")
     if not increasing:
         frame = frame.unique(subset=_KEY, keep="last", maintain_order=True)
     return frame
-
-
-def series_ranges(frame: pl.DataFrame) -> list[list[Any]]:
-    """Per series of a prepared frame: symbols, exchanges, intervals, first and last times (as columns)."""
-    ranges = frame.group_by(_SERIES).agg(
-        pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last")
-    )
-    return [ranges[c].to_list() for c in (*_SERIES, "first", "last")]
-
-
-def _encode_csv(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_csv(
-        buffer,
-        include_header=False,
-        datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ",
-        null_value="",
-    )
-    return buffer.getvalue()
-
-
-async def csv_chunks(frame: pl.DataFrame) -> AsyncIterator[bytes]:
-    """Yield CSV chunks, encoding the next one in a worker thread while the current one is sent."""
-    slices = [frame.slice(offset, _CSV_CHUNK_ROWS) for offset in range(0, frame.height, _CSV_CHUNK_ROWS)]
-    pending = asyncio.ensure_future(asyncio.to_thread(_encode_csv, slices[0]))
-    try:
-        for i in range(len(slices)):
-            chunk = await pending
-            if i + 1 < len(slices):
-                pending = asyncio.ensure_future(asyncio.to_thread(_encode_csv, slices[i + 1]))
-            yield chunk
-    finally:
-        if not pending.done():
-            pending.cancel()
-
-
-def decode_window(text: str | None, *, symbol: str, exchange: str, interval: str) -> pl.DataFrame:
-    """Parse the CSV text of :data:`_WINDOW_QUERY` into a candle frame."""
-    if not text:
-        return pl.DataFrame(schema=CANDLE_FRAME_SCHEMA)
-    raw = pl.read_csv(
-        io.BytesIO(text.encode()),
-        has_header=False,
-        new_columns=list(WINDOW_CSV_SCHEMA),
-        schema=WINDOW_CSV_SCHEMA,
-    )
-    return raw.select(
-        pl.col("timestamp").cast(pl.Datetime("ms", "UTC")),
-        pl.lit(symbol, pl.String).alias("symbol"),
-        pl.lit(exchange, pl.String).alias("exchange"),
-        pl.lit(interval, pl.String).alias("interval"),
-        *VALUE_COLUMNS,
-        "trades",
-    )

@@ -1,23 +1,11 @@
-"""The candle store: COPY-based upsert into ``ohlcv``, fast window reads into polars, status and gaps.
+"""The candle store: COPY-based upsert into ``ohlcv``, window reads into polars, status and gaps.
 
-Write path (:meth:`CandleStoreMixin.upsert_candles`), one transaction:
+Write path (:meth:`CandleStoreMixin.upsert_candles`), one transaction: the frame is checked and
+de-duplicated in polars (vectorised); rows outside the range of bars already stored for their series
+are appended with ``COPY`` straight into ``ohlcv``, the others are staged and merged (changed bars
+rewritten, missing ones added, unchanged ones untouched). :mod:`._candle_write` has the details.
 
-1. the frame is checked and de-duplicated in polars (vectorised);
-2. it is streamed as CSV into a temporary table with ``COPY`` (chunks are encoded in a worker thread
-   while the server parses the previous one). CSV carries each float's shortest round-trip text, so
-   the NUMERIC columns receive the exchange's decimals exactly (1.2345e-05 stays 0.000012345);
-3. ONE ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` merges it. When an index probe shows that no
-   stored bar lies inside the time range of any series of the batch (new history, a first import),
-   the same INSERT runs without the ON CONFLICT clause, in a savepoint: PostgreSQL's speculative
-   insertion for ON CONFLICT doubles the cost per row (an extra index probe and WAL record), and a
-   conflict-free batch does not need it. A bar written concurrently by another session makes that
-   INSERT fail with a unique violation; the savepoint is then rolled back and the ON CONFLICT statement
-   runs instead, so the result is the same upsert either way.
-
-Read path (:meth:`CandleStoreMixin.query_candles`): the server renders the window as ONE CSV text
-value (``string_agg``) that polars' CSV reader parses. NUMERIC → text is the cheapest conversion the
-server has (``numeric::float8`` renders text and parses it again), one value avoids a protocol message
-per row (``COPY TO`` sends one per row), and polars parses faster than any per-row Python code.
+Read path (:meth:`CandleStoreMixin.query_candles`): see :mod:`._candle_read`.
 """
 
 from __future__ import annotations
@@ -36,61 +24,12 @@ from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 if TYPE_CHECKING:
     import polars as pl
 
-# polars is imported by the methods that move candles (from ._candle_frames), not here: commands that
-# only read results or the store's status start without it.
+# polars (and the modules that move candles: ._candle_frames, ._candle_read, ._candle_write) is imported
+# by the methods that move candles, not here: commands that only read results or the store's status
+# start without it.
 __all__ = ["CandleStatus", "CandleStoreMixin"]
 
-_CREATE_STAGE = "CREATE TEMP TABLE _ohlcv_stage (LIKE ohlcv INCLUDING DEFAULTS) ON COMMIT DROP"
-
-# For a batch the overlap probe proved conflict-free (see the module docstring).
-_INSERT = """
-INSERT INTO ohlcv (timestamp, symbol, exchange, interval, open, high, low, close, volume, trades)
-SELECT timestamp, symbol, exchange, interval, open, high, low, close, volume, trades FROM _ohlcv_stage
-"""
-# The general path. The WHERE clause skips rows whose values did not change, so re-importing the same
-# bars rewrites nothing (no dead tuples) and the returned count is what actually changed. A missing
-# trade count in the new data (files have none) keeps the stored one.
-_UPSERT = """
-INSERT INTO ohlcv AS o (timestamp, symbol, exchange, interval, open, high, low, close, volume, trades)
-SELECT timestamp, symbol, exchange, interval, open, high, low, close, volume, trades FROM _ohlcv_stage
-ON CONFLICT (symbol, exchange, interval, timestamp) DO UPDATE SET
-    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-    volume = EXCLUDED.volume, trades = coalesce(EXCLUDED.trades, o.trades)
-WHERE (o.open, o.high, o.low, o.close, o.volume, o.trades)
-      IS DISTINCT FROM
-      (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume,
-       coalesce(EXCLUDED.trades, o.trades))
-"""
-
-# Does any stored bar fall inside the [first, last] range of a series of the batch? One PK index
-# range probe per series (and chunk); False means no row of the batch can conflict.
-_OVERLAP_QUERY = """
-SELECT EXISTS (
-    SELECT 1
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-         AS r (symbol, exchange, interval, first, last)
-    WHERE EXISTS (
-        SELECT 1 FROM ohlcv o
-        WHERE o.symbol = r.symbol AND o.exchange = r.exchange AND o.interval = r.interval
-          AND o.timestamp BETWEEN r.first AND r.last
-    )
-)
-"""
-
-# Epoch milliseconds through date_part (float8, exact for whole milliseconds) are far cheaper to format
-# and parse than timestamptz text. A missing trade count is an empty field (concat_ws would drop NULLs).
-_WINDOW_QUERY = """
-SELECT string_agg(
-           concat_ws(',', (date_part('epoch', timestamp) * 1000)::int8, open, high, low, close, volume,
-                     coalesce(trades::text, '')),
-           E'\\n')
-FROM (
-    SELECT timestamp, open, high, low, close, volume, trades
-    FROM ohlcv
-    WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
-    ORDER BY timestamp
-) AS bars
-"""
+_ANALYZE_STAGE_ROWS = 10_000
 
 _STATUS_QUERY = """
 WITH steps (interval, step_ms) AS (SELECT * FROM unnest($1::text[], $2::bigint[])),
@@ -114,8 +53,6 @@ ORDER BY d.symbol, d.exchange, s.step_ms NULLS LAST, d.interval
 """
 
 
-# DISTINCT over the primary key's leading column as a loose index scan: a table of millions of bars holds
-# a few dozen symbols, and each step finds the next one with one index probe.
 _SYMBOLS_QUERY = """
 WITH RECURSIVE symbols (symbol) AS (
     (SELECT symbol FROM ohlcv ORDER BY symbol LIMIT 1)
@@ -183,28 +120,59 @@ class CandleStoreMixin(_DatabaseBase):
             DataError: a column is missing or of the wrong type.
             DatabaseError: the database refused the batch or went away (nothing is written).
         """
-        from algo_trade_data._candle_frames import COLUMNS, csv_chunks, prepare_candle_frame, series_ranges
+        from algo_trade_data._candle_frames import prepare_candle_frame
+        from algo_trade_data._candle_write import STORED_RANGES_QUERY, series_ranges, split_fresh
 
         if frame.height == 0:
             return 0
         prepared = await asyncio.to_thread(prepare_candle_frame, frame)
         ranges = series_ranges(prepared)
         async with self._transaction(f"upsert_candles ({prepared.height} rows)") as conn:
-            await conn.execute(_CREATE_STAGE)
-            async with asyncio.timeout(self._copy_timeout_s):
-                await conn.copy_to_table(
-                    "_ohlcv_stage", source=csv_chunks(prepared), columns=COLUMNS, format="csv"
-                )
-            if await conn.fetchval(_OVERLAP_QUERY, *ranges):
-                status = await conn.execute(_UPSERT)
-            else:
+            fresh, merge = split_fresh(prepared, await conn.fetch(STORED_RANGES_QUERY, *ranges))
+            written = 0
+            if fresh.height:
                 try:
                     async with conn.transaction():  # savepoint
-                        status = await conn.execute(_INSERT)
+                        await self._copy_csv(conn, "ohlcv", fresh)
+                    written = fresh.height
                 except asyncpg.UniqueViolationError:
-                    # Another session stored some of these bars since the probe: merge instead.
-                    status = await conn.execute(_UPSERT)
-        return command_count(status)
+                    # Another session stored some of these bars since the probe: merge them all.
+                    merge = prepared
+            if merge.height:
+                written += await self._merge(conn, merge)
+        return written
+
+    async def _copy_csv(self, conn: Any, table: str, frame: pl.DataFrame) -> None:
+        from algo_trade_data._candle_write import COLUMNS, csv_chunks
+
+        async with asyncio.timeout(self._copy_timeout_s):
+            await conn.copy_to_table(table, source=csv_chunks(frame), columns=COLUMNS, format="csv")
+
+    async def _merge(self, conn: Any, frame: pl.DataFrame) -> int:
+        """Stage ``frame`` and merge it into ``ohlcv``; return the rows inserted or changed."""
+        from algo_trade_data._candle_write import (
+            CREATE_STAGE,
+            MERGE_INSERT,
+            MERGE_UPDATE,
+            MERGE_UPSERT,
+            merge_bounds,
+        )
+
+        await conn.execute(CREATE_STAGE)
+        await self._copy_csv(conn, "_ohlcv_stage", frame)
+        if frame.height >= _ANALYZE_STAGE_ROWS:
+            # A temporary table has no statistics; the planner needs them to pick a hash join for a
+            # large merge (a few rows are probed through the primary key either way).
+            await conn.execute("ANALYZE _ohlcv_stage")
+        bounds = merge_bounds(frame)
+        try:
+            async with conn.transaction():  # savepoint
+                updated = await conn.execute(MERGE_UPDATE, *bounds)
+                inserted = await conn.execute(MERGE_INSERT, *bounds)
+            return command_count(updated) + command_count(inserted)
+        except asyncpg.UniqueViolationError:
+            # A bar another session committed meanwhile: ON CONFLICT resolves it row by row.
+            return command_count(await conn.execute(MERGE_UPSERT))
 
     async def latest_candle_time(
         self, symbol: str, interval: str, exchange: str = "hyperliquid"
@@ -232,12 +200,12 @@ class CandleStoreMixin(_DatabaseBase):
         Columns as ``CANDLE_FRAME_SCHEMA``: timestamp (Datetime ms, UTC), symbol, exchange, interval,
         open, high, low, close, volume (float64), trades (Int64, null when unknown).
         """
-        from algo_trade_data._candle_frames import decode_window
+        from algo_trade_data._candle_read import WINDOW_QUERY, decode_window
 
         require_aware(start, "start")
         require_aware(end, "end")
         async with self._connection("query_candles") as conn:
-            text = await conn.fetchval(_WINDOW_QUERY, symbol, exchange, interval, start, end)
+            text = await conn.fetchval(WINDOW_QUERY, symbol, exchange, interval, start, end)
         return decode_window(text, symbol=symbol, exchange=exchange, interval=interval)
 
     async def candle_status(
