@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from algo_trade_backtest import StrategyRunner
+from algo_trade_backtest import BacktestTrade, StrategyRunner
 from algo_trade_bot_orchestrator._config import BotConfig
 from algo_trade_bot_orchestrator._ports import BarLike
 from algo_trade_bot_orchestrator._status import PaperPosition
@@ -124,6 +124,11 @@ class PaperBook:
     def pending_signal(self) -> int:
         """The order the last close decided for the next open: 1 go long, -1 go short, 0 none."""
         return int(self._runner.pending_signal)
+
+    @property
+    def trades(self) -> list[BacktestTrade]:
+        """The round trips the strategy closed (a forced close is a fill, not one of these)."""
+        return self._runner.trades
 
     @property
     def realized_pnl(self) -> float:
