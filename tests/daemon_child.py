@@ -11,9 +11,9 @@ import sys
 
 import aiohttp
 
-from algo_trade_cli._daemon import Cycle, Daemon
 from algo_trade_core import load_config
 from algo_trade_data import DatabaseClient, HyperliquidClient
+from algo_trade_pipeline import Cycle, Daemon
 
 
 async def main(config_path: str, fake_url: str) -> None:

@@ -12,16 +12,17 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from algo_trade_bot_orchestrator import BotState
-from algo_trade_cli._daemon import Daemon
 from algo_trade_core import (
     AppConfig,
     BotsConfig,
     DatabaseConfig,
     SchedulerConfig,
     SelectionCriteria,
+    ms_to_datetime,
 )
 from algo_trade_data import BacktestResultRecord, DatabaseClient, synthetic_candles
 from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
+from algo_trade_pipeline import Daemon
 from algo_trade_token_selector import Selection, evaluate
 
 from .conftest import MINUTE, client_for, daemon_config
@@ -105,7 +106,7 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
                 before = await settled()
                 await wait_for(lambda b=set(before): running() == b, timeout=15)  # type: ignore[misc]
                 latest = await db.query_latest_backtest_results("ma_crossover")
-                now = daemon.cycles[-1].summary.finished_at + timedelta(seconds=1)
+                now = ms_to_datetime(fake.now_ms)  # the daemon measures result ages on its clock
                 holding = {b.config.symbol for b in registry.list_bots() if b.status().position is not None}
                 found = changed_selection(latest, cfg.token_selection, before, now, holding)
                 if found is not None:
@@ -179,3 +180,35 @@ async def test_daemon_applies_result_retention_after_each_sweep(db: DatabaseClie
     history = await db.query_result_history("RET")
     assert history
     assert all(r.timestamp > end - timedelta(days=30) for r in history)  # the 400-day-old row is gone
+
+
+async def test_a_sweep_in_which_every_token_failed_stores_no_selection(db: DatabaseClient) -> None:
+    end = datetime.now(UTC)
+    await db.upsert_candles(synthetic_candles("GOOD", "1m", end, 1440))
+    cfg = AppConfig(
+        database=DatabaseConfig(url=db.url),
+        scheduler=SchedulerConfig(
+            cron_expression="0 0 3 * * *",
+            token_universe=("GOOD",),
+            backtest_window_days=1,
+            refresh_data=False,
+            exchange="synthetic",
+        ),
+        token_selection=SelectionCriteria(
+            min_sharpe_ratio=-1e9, min_win_rate=0, max_drawdown=1, min_num_trades=0
+        ),
+        bots=BotsConfig(enabled=False),
+    )
+    daemon = Daemon(cfg, db, None)
+    try:
+        await daemon.scheduler.run_once()
+        assert daemon.cycles[-1].selection is not None
+        assert daemon.cycles[-1].selection.approved == ["GOOD"]
+        # The next sweep fails for every token (no candles): GOOD's result is still fresh, but a sweep
+        # that produced nothing new must change nothing.
+        failed = await daemon.scheduler.run_once(symbols=["NODATA"])
+    finally:
+        await daemon.stop()
+    assert failed.status == "failed"
+    assert daemon.cycles[-1].selection is None
+    assert len(await db.list_selections()) == 1

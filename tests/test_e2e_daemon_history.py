@@ -14,10 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
-from algo_trade_cli._daemon import Daemon
 from algo_trade_core import DatabaseConfig, ms_to_datetime, write_config
 from algo_trade_data import DatabaseClient
 from algo_trade_data.testing import FakeHyperliquid, real_candles, wait_for
+from algo_trade_pipeline import Daemon
 
 from .conftest import MINUTE, client_for, daemon_config
 from .test_e2e_daemon_kill import Child, bots_state

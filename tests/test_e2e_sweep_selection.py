@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from algo_trade_backtest_scheduler import BacktestScheduler
@@ -38,7 +39,7 @@ async def test_selection_returns_the_expected_tokens_for_chosen_thresholds(db: D
         min_num_trades=1,
         top_n=4,
     )
-    selection = await TokenSelector(db, criteria).select(now=summary.finished_at + timedelta(minutes=1))
+    selection = await TokenSelector(db, criteria).select(now=summary.window.end + timedelta(minutes=1))
     passing = [s for s, r in results.items() if r.sharpe_ratio >= threshold and r.num_trades >= 1]
     score = {
         s: 0.4 * r.sharpe_ratio + 0.3 * r.win_rate + 0.3 * (1 - float(r.max_drawdown))
@@ -51,9 +52,17 @@ async def test_selection_returns_the_expected_tokens_for_chosen_thresholds(db: D
     stored = await db.latest_selection("ma_crossover")
     assert stored is not None
     assert stored.approved == expected
-    # Raise the bar beyond every token: nothing passes, the fallback approves the best 3 by Sharpe.
+    # Raise the bar beyond every token: nothing passes, the fallback approves the best 3 by Sharpe among
+    # the tokens whose Sharpe is at least fallback_min_sharpe (0: never a losing backtest).
+    by_sharpe = sorted(results, key=lambda s: (-results[s].sharpe_ratio, s))
     strict = SelectionCriteria(strategy="ma_crossover", min_sharpe_ratio=sharpes[-1] + 1)
-    fallback = await TokenSelector(db, strict).select(now=summary.finished_at + timedelta(minutes=1))
-    assert fallback.fallback_used
-    assert fallback.approved == sorted(results, key=lambda s: (-results[s].sharpe_ratio, s))[:3]
+    at = summary.window.end + timedelta(minutes=1)
+    fallback = await TokenSelector(db, strict).select(now=at)
+    assert fallback.approved == [s for s in by_sharpe if results[s].sharpe_ratio >= 0.0][:3]
+    assert fallback.fallback_used == bool(fallback.approved)
+    floor = sharpes[len(sharpes) // 2]
+    lenient = await TokenSelector(db, replace(strict, fallback_min_sharpe=floor)).select(now=at)
+    assert lenient.fallback_used
+    assert lenient.approved == by_sharpe[:3]
+    assert all(results[s].sharpe_ratio >= floor for s in lenient.approved)
     assert (await db.latest_selection("ma_crossover")).fallback_used  # type: ignore[union-attr]

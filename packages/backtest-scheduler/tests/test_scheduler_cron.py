@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary, cron_trigger, jobs_from_config
-from algo_trade_core import ConfigError, ParameterSet, SchedulerConfig, StrategyConfig
+from algo_trade_core import ConfigError, ParameterSet, SchedulerConfig, StrategyConfig, next_fire_times
 from algo_trade_data import DatabaseClient, synthetic_candles
 from algo_trade_data.testing import wait_for
 
@@ -38,6 +38,27 @@ def test_trigger_uses_names_for_weekdays() -> None:
     assert fire == datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # Monday
 
 
+def test_trigger_fires_on_day_of_month_or_day_of_week() -> None:
+    # Classic cron: the 1st of the month OR a Monday. One CronTrigger with both fields waited for a
+    # Monday the 1st (2027-02-01) while the configuration check announced 2026-11-30.
+    trigger = cron_trigger("0 0 3 1 * mon")
+    fire = trigger.get_next_fire_time(None, datetime(2026, 11, 25, tzinfo=UTC))
+    assert fire == datetime(2026, 11, 30, 3, tzinfo=UTC)
+    assert trigger.get_next_fire_time(fire, fire) == datetime(2026, 12, 1, 3, tzinfo=UTC)
+
+
+async def test_daemon_schedules_the_same_fire_times_as_the_configuration_shows(db: DatabaseClient) -> None:
+    cfg = SchedulerConfig(cron_expression="0 0 3 1 * mon", token_universe=("X",), refresh_data=False)
+    scheduler = BacktestScheduler(cfg, db, None)
+    scheduler.start()
+    try:
+        scheduled = scheduler.next_fire_time()
+    finally:
+        await scheduler.shutdown()
+    assert scheduled is not None
+    assert scheduled == next_fire_times(cfg.cron_expression, datetime.now(UTC), 1)[0]
+
+
 def test_parameter_sets_come_from_config() -> None:
     cfg = SchedulerConfig(
         parameter_sets=(
@@ -51,12 +72,14 @@ def test_parameter_sets_come_from_config() -> None:
         ("ma_crossover", None, 5),
     ]
     assert len({j.params_hash for j in jobs}) == 2
-    with pytest.raises(ConfigError, match=r"parameter_sets\[0\].*unknown quad_ma parameter.*colour"):
+    with pytest.raises(ConfigError, match=r"parameter_sets\[0\]\.params\.colour: unknown quad_ma parameter"):
         jobs_from_config(
             replace(cfg, parameter_sets=(ParameterSet(strategy="quad_ma", params={"colour": 1}),)),
             StrategyConfig(),
         )
-    with pytest.raises(ConfigError, match=r"parameter_sets\[0\].params.fast"):
+    with pytest.raises(
+        ConfigError, match=r"parameter_sets\[0\]\.params\.fast: expected < slow \(30\), got 40"
+    ):
         jobs_from_config(
             replace(cfg, parameter_sets=(ParameterSet(strategy="ma_crossover", params={"fast": 40}),)),
             StrategyConfig(),

@@ -155,7 +155,8 @@ def test_sweep_selection_and_results(cli: Cli, tmp_path: Path) -> None:
     latest = {r["symbol"]: r for r in cli.json("results", "latest", "--config", str(cfg))}
     assert set(latest) >= {"BTC", "ETH", "SOL", "NEAR", "OP"}
     assert latest["SOL"]["run_id"] == run["run_id"]
-    selection = cli.json("token-selection", "--config", str(cfg))
+    # The results are of a window that ended 2025-07-26: current as of then, not today.
+    selection = cli.json("token-selection", "--as-of", "2025-07-26T05:00:00Z", "--config", str(cfg))
     expected = [
         s
         for s in ("BTC", "ETH", "SOL", "NEAR", "OP")
@@ -169,7 +170,7 @@ def test_sweep_selection_and_results(cli: Cli, tmp_path: Path) -> None:
     for token in selection["tokens"]:
         assert token["approved"] == (token["symbol"] in expected)
         assert bool(token["failed"]) == (token["symbol"] not in expected)
-    table = cli("token-selection", "--config", str(cfg))
+    table = cli("token-selection", "--as-of", "2025-07-26T05:00:00Z", "--config", str(cfg))
     assert "approved" in table
     history = cli.json("results", "history", "SOL", "--config", str(cfg))
     assert history[0]["run_id"] == run["run_id"]

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from algo_trade_core import ms_to_datetime
-from algo_trade_data import DatabaseClient
+from algo_trade_data import BacktestRunRecord, DatabaseClient
 from algo_trade_data.testing import FakeHyperliquid, FakeMarket, fake_candles
 
 from .conftest import HL_FILES, Cli
@@ -72,6 +72,7 @@ def db_run(url: str, work: object) -> object:
         ("data", "repair", "--symbol", INJECTION),
         ("backtest", "--symbol", INJECTION),
         ("results", "history", INJECTION),
+        ("sweep", "--symbol", INJECTION),
     ],
 )
 def test_every_command_that_takes_a_symbol_refuses_one_that_is_no_coin(
@@ -200,6 +201,32 @@ def test_sweep_offline_backtests_the_stored_candles_with_a_one_line_note(
     data = cli.json("sweep", "--as-of", as_of, "--config", str(cfg))
     assert data["status"] == "ok"
     assert len([n for n in data["notes"] if "refresh" in n]) == 1
+
+
+def test_runs_list_shows_the_runs_marked_interrupted_with_the_reason(cli: Cli, cli_db_url: str) -> None:
+    last_seen = datetime(2025, 7, 1, 12, tzinfo=UTC)
+    killed = BacktestRunRecord(
+        run_id="r-killed-on-another-host",
+        started_at=last_seen,
+        finished_at=None,
+        status="running",
+        owner_host="another-host",
+        owner_pid=4242,
+        heartbeat_at=last_seen,
+    )
+
+    async def seed(db: DatabaseClient) -> list[str]:
+        await db.record_run(killed)
+        return [run.run_id for run in await db.mark_interrupted_runs()]
+
+    assert killed.run_id in db_run(cli_db_url, seed)
+    runs = {r["run_id"]: r for r in cli.json("runs", "list", "--status", "interrupted", "--limit", "100")}
+    row = runs[killed.run_id]
+    assert row["status"] == "interrupted"
+    assert row["owner"] == "another-host:4242"
+    assert "no heartbeat from another-host:4242" in row["errors"]["*"]
+    assert row["finished_at"] == last_seen.isoformat()  # its last sign of life, not the marking time
+    assert "interrupted" in flat(cli("runs", "list", "--status", "interrupted"))
 
 
 def test_the_progress_bar_shows_the_time_remaining() -> None:

@@ -79,28 +79,66 @@ def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ("[scheduler]\ncron = '0 0 3 * * *'\n", ["'scheduler.cron'", "unknown key", "cron_expression"]),
-        ("[schedular]\nenabled = true\n", ["'schedular'", "unknown key"]),
-        ("[scheduler]\nenabled = 'yes'\n", ["'scheduler.enabled'", "a boolean", "'yes'"]),
-        ("[scheduler]\nbacktest_window_days = 1.5\n", ["'scheduler.backtest_window_days'", "an integer"]),
-        ("[scheduler]\nbacktest_window_days = 0\n", ["'scheduler.backtest_window_days'", ">= 1", "0"]),
-        ("[scheduler]\ntoken_universe = 'BTC'\n", ["'scheduler.token_universe'", "a list of strings"]),
-        ("[scheduler]\ntoken_universe = ['BTC', 3]\n", ["'scheduler.token_universe[1]'", "a string"]),
+        ("[scheduler]\ncron = '0 0 3 * * *'\n", [":2: scheduler.cron: unknown key", "cron_expression"]),
+        ("[schedular]\nenabled = true\n", [":1: schedular: unknown section; did you mean 'scheduler'?"]),
+        ("[scheduler]\nenabled = 'yes'\n", ["scheduler.enabled: expected true or false, got 'yes'"]),
+        (
+            "[scheduler]\nbacktest_window_days = 1.5\n",
+            ["scheduler.backtest_window_days: expected an integer"],
+        ),
+        ("[scheduler]\nbacktest_window_days = 0\n", ["scheduler.backtest_window_days: expected >= 1, got 0"]),
+        ("[scheduler]\ntoken_universe = 'BTC'\n", ["scheduler.token_universe: expected a list of strings"]),
+        ("[scheduler]\ntoken_universe = ['BTC', 3]\n", ["scheduler.token_universe[1]: expected a string"]),
+        (
+            "[scheduler]\ntoken_universe = ['BTC', 'BTC']\n",
+            ["scheduler.token_universe", "BTC more than once"],
+        ),
+        ("[scheduler]\ntoken_universe = ['BTC', 'E TH']\n", ["scheduler.token_universe", "'E TH'"]),
         (
             "[scheduler]\ncron_expression = '0 3 * * *'\n",
-            ["'scheduler.cron_expression'", "6 fields", "got 5"],
+            ["scheduler.cron_expression: expected", "6 fields", "got 5"],
         ),
-        ("[scheduler]\ncron_expression = '0 61 3 * * *'\n", ["'scheduler.cron_expression'", "minute", "61"]),
-        ("[scheduler]\ninterval = '7m'\n", ["'scheduler.interval'", "one of 1m"]),
-        ("[scheduler]\nuniverse_mode = 'all'\n", ["'scheduler.universe_mode'", "'static'", "'top_volume'"]),
-        ("[token_selection]\nmin_win_rate = 1.5\n", ["'token_selection.min_win_rate'", "<= 1"]),
-        ("[backtest]\nfee_rate = -0.1\n", ["'backtest.fee_rate'", ">= 0"]),
-        ("[backtest]\nposition_fraction = 0\n", ["'backtest.position_fraction'", "> 0"]),
-        ("[strategy.quad_ma]\nshort_1 = 10\nshort_2 = 5\n", ["'strategy.quad_ma.short_1'", "< short_2"]),
-        ("[strategy.ma_crossover]\nfast = 30\nslow = 30\n", ["'strategy.ma_crossover.fast'", "< slow"]),
-        ("[database]\nurl = 'mysql://x'\n", ["'database.url'", "postgresql://"]),
-        ("[database]\nmin_connections = 20\nmax_connections = 5\n", ["'database.min_connections'"]),
-        ("scheduler = 3\n", ["'scheduler'", "a table"]),
+        (
+            "[scheduler]\ncron_expression = '0 61 3 * * *'\n",
+            ["scheduler.cron_expression", "minute field '61'"],
+        ),
+        ("[scheduler]\ncron_expression = '0 0 0 31 2 *'\n", ["scheduler.cron_expression", "never fires"]),
+        ("[scheduler]\ninterval = '7m'\n", ["scheduler.interval: expected one of 1m, 3m"]),
+        (
+            "[scheduler]\nuniverse_mode = 'statik'\n",
+            ["'static', 'top_volume', got 'statik'; did you mean 'static'?"],
+        ),
+        ("[scheduler]\nstrategies = ['quad']\n", ["scheduler.strategies[0]: expected one of 'quad_ma'"]),
+        ("[token_selection]\nmin_win_rate = 1.5\n", ["token_selection.min_win_rate: expected <= 1, got 1.5"]),
+        (
+            "[token_selection]\nweight_sharpe = nan\n",
+            ["token_selection.weight_sharpe: expected a finite number, got nan"],
+        ),
+        (
+            "[token_selection]\nmax_result_age_hours = inf\n",
+            ["max_result_age_hours: expected a finite number, got inf"],
+        ),
+        ("[token_selection]\nweight_drawdown = -0.3\n", ["token_selection.weight_drawdown: expected >= 0"]),
+        (
+            "[token_selection]\nweight_sharpe = 0\nweight_win_rate = 0\nweight_drawdown = 0\n",
+            ["token_selection.weight_sharpe: expected at least one score weight > 0"],
+        ),
+        ("[token_selection]\nfallback_min_sharpe = 'zero'\n", ["fallback_min_sharpe: expected a number"]),
+        ("[backtest]\nfee_rate = -0.1\n", ["backtest.fee_rate: expected >= 0, got -0.1"]),
+        ("[backtest]\nposition_fraction = 0\n", ["backtest.position_fraction: expected > 0, got 0.0"]),
+        (
+            "[strategy.quad_ma]\nshort_1 = 10\nshort_2 = 5\n",
+            ["strategy.quad_ma.short_1: expected < short_2 (5)"],
+        ),
+        ("[strategy.ma_crossover]\nfast = 30\nslow = 30\n", ["strategy.ma_crossover.fast: expected < slow"]),
+        ("[strategy.quad_mo]\ntrend = 3\n", ["strategy.quad_mo: unknown section; did you mean 'quad_ma'?"]),
+        ("[database]\nurl = 'mysql://x'\n", ["database.url: expected a postgresql:// or postgres:// URL"]),
+        (
+            "[database]\nmin_connections = 20\nmax_connections = 5\n",
+            ["database.min_connections: expected <= max_connections (5), got 20"],
+        ),
+        ("[hyperliquid]\nping_interval_s = 60\n", ["hyperliquid.ping_interval_s: expected < 60, got 60.0"]),
+        ("scheduler = 3\n", ["scheduler: expected a table, got 3"]),
         ("[scheduler\n", ["not valid TOML"]),
     ],
 )
@@ -109,7 +147,7 @@ def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, fragmen
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     message = str(info.value)
-    assert str(path) in message
+    assert message.startswith(str(path))
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} missing from {message!r}"
 
@@ -138,10 +176,13 @@ def test_environment_overrides_single_keys(tmp_path: Path) -> None:
 def test_environment_override_errors_name_the_variable() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, env={"ALGO_TRADE__TOKEN_SELECTION__TOP_N": "many"})
-    assert "ALGO_TRADE__TOKEN_SELECTION__TOP_N" in str(info.value)
-    assert "'token_selection.top_n'" in str(info.value)
-    with pytest.raises(ConfigError, match=r"unknown key 'bots\.colour'"):
+    assert str(info.value) == (
+        "ALGO_TRADE__TOKEN_SELECTION__TOP_N: token_selection.top_n: expected an integer, got 'many'"
+    )
+    with pytest.raises(ConfigError, match=r"^ALGO_TRADE__BOTS__COLOUR: bots\.colour: unknown key"):
         load_config(None, env={"ALGO_TRADE__BOTS__COLOUR": "red"})
+    with pytest.raises(ConfigError, match=r"^ALGO_TRADE__BOTS____X: expected a name like"):
+        load_config(None, env={"ALGO_TRADE__BOTS____X": "1"})
 
 
 def test_default_universe_has_no_duplicates() -> None:

@@ -86,6 +86,44 @@ async def test_latest_per_symbol_picks_each_symbols_newest_result(clean_db: Data
     assert await clean_db.query_latest_backtest_results("ma_crossover") == {}
 
 
+async def test_latest_takes_the_scope_universe_interval_and_parameter_set(clean_db: DatabaseClient) -> None:
+    await clean_db.insert_backtest_results_batch(
+        [
+            result("BTC"),
+            result("ETH"),
+            result("OUT"),  # outside the universe
+            result("BTC", NOW + timedelta(hours=1), interval="1h", sharpe_ratio=9.0),  # another interval
+            result("ETH", NOW + timedelta(hours=1), params_hash="p2", sharpe_ratio=9.0),  # another set
+        ]
+    )
+    scoped = await clean_db.query_latest_backtest_results(
+        "quad_ma", "p1", interval="1m", symbols=["BTC", "ETH", "SOL"]
+    )
+    assert sorted(scoped) == ["BTC", "ETH"]
+    assert {(r.interval, r.params_hash, r.sharpe_ratio) for r in scoped.values()} == {("1m", "p1", 1.25)}
+    assert sorted(await clean_db.query_latest_backtest_results("quad_ma", symbols=[])) == []
+    widened = await clean_db.query_latest_backtest_results("quad_ma")
+    assert sorted(widened) == ["BTC", "ETH", "OUT"]
+    assert widened["BTC"].interval == "1h"
+
+
+async def test_a_backfill_stored_later_does_not_hide_the_current_result(clean_db: DatabaseClient) -> None:
+    current = result("BTC", NOW, sharpe_ratio=2.0)
+    backfill = result(
+        "BTC",
+        NOW + timedelta(hours=1),  # stored after the current result, over a window a year older
+        backtest_window_start=NOW - timedelta(days=395),
+        backtest_window_end=NOW - timedelta(days=365),
+        sharpe_ratio=-3.0,
+    )
+    await clean_db.insert_backtest_results_batch([current, backfill])
+    latest = await clean_db.query_latest_backtest_results("quad_ma")
+    assert latest["BTC"].sharpe_ratio == 2.0
+    # As of a year ago, the current result lies in the future: the backfill is what was known then.
+    then = await clean_db.query_latest_backtest_results("quad_ma", until=NOW - timedelta(days=300))
+    assert then["BTC"].sharpe_ratio == -3.0
+
+
 async def test_history_is_newest_first_and_limited(clean_db: DatabaseClient) -> None:
     await clean_db.insert_backtest_results_batch(
         [result("ETH", NOW - timedelta(days=d), num_trades=d) for d in range(10)]

@@ -173,6 +173,28 @@ def test_feather_files_take_symbol_and_interval_from_the_name(
         read_candle_file(tmp_path / "BTC_USDC_USDC-1h-mark.feather")
 
 
+def test_written_feather_is_freqtrades_file_and_reads_back(tmp_path: Path, make_candles: MakeCandles) -> None:
+    frame = make_candles("kPEPE", 40, interval="4h", price=0.0145)
+    path = write_candle_file(frame, tmp_path / "kPEPE_USDC_USDC-4h-futures.feather")
+    raw = pl.read_ipc(path)
+    assert raw.columns == ["date", "open", "high", "low", "close", "volume"]  # what freqtrade reads
+    assert raw["date"].dtype == pl.Datetime("ms", "UTC")
+    assert_frame_equal(read_candle_file(path), frame.with_columns(trades=pl.lit(None, pl.Int64)))
+    # --format wins over an unknown suffix
+    other = write_candle_file(frame, tmp_path / "pepe.bin", file_format="feather")
+    assert_frame_equal(pl.read_ipc(other), raw)
+
+
+def test_feather_refuses_several_symbols_and_writes_nothing(
+    tmp_path: Path, make_candles: MakeCandles
+) -> None:
+    frame = pl.concat([make_candles("BTC", 5), make_candles("ETH", 5)])
+    target = tmp_path / "both.feather"
+    with pytest.raises(DataError, match=r"both.feather: a Feather file holds one symbol .* got BTC, ETH"):
+        write_candle_file(frame, target)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_leading_zero_volume_bars_can_be_dropped(tmp_path: Path, make_candles: MakeCandles) -> None:
     frame = make_candles("BTC", 10, interval="1d").with_columns(
         volume=pl.when(pl.int_range(pl.len()).is_in([0, 1, 2, 6])).then(0.0).otherwise(pl.col("volume"))

@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
 from algo_trade_core import SelectionCriteria
-from algo_trade_data import BacktestResultRecord
 from algo_trade_token_selector import composite_score, evaluate
 
-NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def result(
-    symbol: str,
-    sharpe: float = 2.0,
-    win: float = 0.6,
-    dd: str = "0.10",
-    trades: int = 20,
-    coverage: float = 1.0,
-    age_h: float = 1.0,
-) -> BacktestResultRecord:
-    return BacktestResultRecord(
-        timestamp=NOW - timedelta(hours=age_h),
-        symbol=symbol,
-        strategy_name="quad_ma",
-        parameters={},
-        sharpe_ratio=sharpe,
-        total_return=Decimal("0.05"),
-        max_drawdown=Decimal(dd),
-        num_trades=trades,
-        win_rate=win,
-        initial_capital=Decimal(10000),
-        final_capital=Decimal(10500),
-        backtest_window_start=NOW - timedelta(days=30),
-        backtest_window_end=NOW,
-        window_coverage=coverage,
-    )
-
-
-def as_map(*records: BacktestResultRecord) -> dict[str, BacktestResultRecord]:
-    return {r.symbol: r for r in records}
+from .conftest import NOW, as_map, result
 
 
 def test_thresholds_are_inclusive() -> None:
@@ -57,7 +23,7 @@ def test_thresholds_are_inclusive() -> None:
     ]
     sel = evaluate(as_map(edge, *below), c, NOW)
     assert sel.approved == ["EDGE"]
-    failed = {t.symbol: t.failed for t in sel.tokens}
+    failed = {t.symbol: t.failed_criteria for t in sel.tokens}
     assert failed == {
         "EDGE": (),
         "S": ("min_sharpe_ratio",),
@@ -116,7 +82,7 @@ def test_stale_results_are_ignored() -> None:
     c = SelectionCriteria(max_result_age_hours=48)
     sel = evaluate(as_map(result("OLD", sharpe=9, age_h=48.01), result("NEW", age_h=47.9)), c, NOW)
     assert sel.approved == ["NEW"]
-    assert next(t for t in sel.tokens if t.symbol == "OLD").failed == ("max_result_age_hours",)
+    assert next(t for t in sel.tokens if t.symbol == "OLD").failed_criteria == ("max_result_age_hours",)
 
 
 def test_coverage_limit_applies_to_selection_and_fallback() -> None:
@@ -143,4 +109,4 @@ def test_json_shape() -> None:
         "num_trades",
         "failed",
     } <= set(data["tokens"][0])
-    assert data["tokens"][1]["failed"] == ["min_sharpe_ratio"]
+    assert [f["criterion"] for f in data["tokens"][1]["failed"]] == ["min_sharpe_ratio"]

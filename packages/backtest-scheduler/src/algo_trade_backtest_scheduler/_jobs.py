@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from algo_trade_backtest import StrategyName, params_hash
-from algo_trade_core import ConfigError, MaCrossoverConfig, QuadMaConfig, SchedulerConfig, StrategyConfig
+from algo_trade_core import (
+    MaCrossoverConfig,
+    QuadMaConfig,
+    SchedulerConfig,
+    StrategyConfig,
+    StrategyName,
+    parameter_set_hash,
+    strategy_params_from_mapping,
+)
 
 __all__ = ["BacktestJob", "jobs_from_config"]
 
@@ -27,32 +34,25 @@ def jobs_from_config(scheduler: SchedulerConfig, strategies: StrategyConfig) -> 
     """Expand ``[scheduler] strategies`` / ``parameter_sets`` over the ``[strategy.*]`` defaults.
 
     Raises:
-        ConfigError: a parameter set names a key its strategy does not have, or impossible periods.
+        ConfigError: a parameter set names a key its strategy does not have, a value of the wrong type
+            or out of range, or impossible periods (the same check as ``load_config``, which has
+            normally rejected such a set already).
     """
     jobs: list[BacktestJob] = []
     if scheduler.parameter_sets:
         for i, pset in enumerate(scheduler.parameter_sets):
-            base: QuadMaConfig | MaCrossoverConfig = getattr(strategies, pset.strategy)
-            unknown = sorted(set(pset.params) - set(asdict(base)))
-            if unknown:
-                raise ConfigError(
-                    f"scheduler.parameter_sets[{i}]: unknown {pset.strategy} parameter(s) "
-                    f"{', '.join(unknown)}; expected some of {', '.join(sorted(asdict(base)))}"
-                )
-            try:
-                params = replace(base, **pset.params)  # type: ignore[arg-type]
-            except TypeError as exc:
-                raise ConfigError(f"scheduler.parameter_sets[{i}]: {exc}") from None
-            check = getattr(params, "check", None)
-            problems = check() if check else []
-            if problems:
-                key, expected = problems[0]
-                raise ConfigError(f"scheduler.parameter_sets[{i}].params.{key}: expected {expected}")
-            jobs.append(BacktestJob(pset.strategy, params, params_hash(pset.strategy, asdict(params))))
+            params = strategy_params_from_mapping(
+                pset.strategy,
+                pset.params,
+                base=getattr(strategies, pset.strategy),
+                key_prefix=f"scheduler.parameter_sets[{i}].params",
+                loose=True,  # sets built in code may say 200.0 for 200
+            )
+            jobs.append(BacktestJob(pset.strategy, params, parameter_set_hash(pset.strategy, params)))
     else:
         for name in scheduler.strategies:
             params = getattr(strategies, name)
-            jobs.append(BacktestJob(name, params, params_hash(name, asdict(params))))
+            jobs.append(BacktestJob(name, params, parameter_set_hash(name, params)))
     seen: set[tuple[str, str]] = set()
     unique = []
     for job in jobs:

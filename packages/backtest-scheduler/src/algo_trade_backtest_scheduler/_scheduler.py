@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from loguru import logger
 
 from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
@@ -26,24 +25,15 @@ from algo_trade_core import (
     BacktestConfig,
     SchedulerConfig,
     StrategyConfig,
-    parse_cron,
+    cron_trigger,
 )
 
 if TYPE_CHECKING:
     from algo_trade_data import DatabaseClient, HyperliquidClient
 
-__all__ = ["AfterSweep", "BacktestScheduler", "cron_trigger"]
+__all__ = ["AfterSweep", "BacktestScheduler"]
 
 AfterSweep = Callable[[RunSummary], Awaitable[None]]
-
-
-def cron_trigger(expression: str) -> CronTrigger:
-    """Build an APScheduler trigger from a 6-field, seconds-first expression (UTC).
-
-    ``CronTrigger.from_crontab`` takes only 5 fields, and APScheduler counts weekdays from Monday = 0, so
-    the fields are passed one by one with day-of-week as names.
-    """
-    return CronTrigger(timezone="UTC", **parse_cron(expression).apscheduler_fields())
 
 
 class BacktestScheduler:

@@ -34,6 +34,7 @@ __all__ = [
     "ProgressCallback",
     "RunSummary",
     "TokenOutcome",
+    "backtest_token",
     "live_runs",
     "mark_interrupted_runs",
     "run_sweep",
@@ -100,7 +101,7 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
     return (ts, *cols)
 
 
-def _backtest_token(
+def backtest_token(
     symbol: str,
     frame: pl.DataFrame,
     jobs: Sequence[BacktestJob],
@@ -409,7 +410,7 @@ async def _phases(
         try:
             outcomes[symbol].results = await loop.run_in_executor(
                 executor,
-                _backtest_token,
+                backtest_token,
                 symbol,
                 frames[symbol],
                 jobs,

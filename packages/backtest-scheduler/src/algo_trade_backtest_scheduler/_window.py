@@ -20,11 +20,18 @@ class Window:
 
     @property
     def expected_bars(self) -> int:
-        span = datetime_to_ms(self.end) - datetime_to_ms(self.start)
-        return max(span // interval_to_ms(self.interval), 0)
+        """The number of bar open times ``t`` (multiples of the interval) with ``start <= t < end``."""
+        step = interval_to_ms(self.interval)
+        first = -(-datetime_to_ms(self.start) // step)  # ceil: a bar may not open before start
+        stop = -(-datetime_to_ms(self.end) // step)
+        return max(stop - first, 0)
 
     def coverage(self, num_bars: int) -> float:
-        """Bars present / bars the window should hold at its interval."""
+        """Bars present / bars the window should hold at its interval.
+
+        The one definition of ``window_coverage``: sweeps and ``algo-trade backtest`` both call it, on
+        the requested window (never on the span of the bars that happen to be stored).
+        """
         expected = self.expected_bars
         return num_bars / expected if expected else 0.0
 

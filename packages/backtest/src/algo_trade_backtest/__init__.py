@@ -3,11 +3,14 @@
 Arrays in, results out (no database). The semantics are DESIGN.md section 6: signals at a bar's close,
 fills at the next open with slippage, fees on every fill, sizing from mark-to-market equity, intrabar
 take-profit/stop-loss (gap rule, stop first), reversal confirmation, metrics on the mark-to-market equity
-curve annualised over a 365-day year.
+curve annualised over a 365-day year. Every comparison of averages is decided exactly on the decimal
+values of the closes and volumes (the exchange's quotes, not their binary approximations): see
+``algo_trade_backtest._decimal`` for the decimal precision and its bound.
 
 - :func:`run_backtest` / :func:`run_backtest_frame`: one backtest, validated inputs.
 - :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame.
 - :class:`StrategyRunner`: the same step bar by bar with paper execution, for live bots.
+- :func:`backtest_report`: the freqtrade-style report (durations, expectancy, CAGR, monthly returns).
 
 ``algo_trade_backtest._reference`` holds a slow pure-Python implementation used only by the tests.
 """
@@ -26,6 +29,15 @@ from algo_trade_backtest._params import (
     validate_execution,
     validate_params,
 )
+from algo_trade_backtest._report import (
+    BacktestReport,
+    MonthlyReturn,
+    SideSummary,
+    TradeExtreme,
+    backtest_report,
+    build_report,
+    trade_return,
+)
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
 from algo_trade_backtest._runner import StrategyRunner
 
@@ -34,22 +46,29 @@ logger.disable("algo_trade_backtest")
 __all__ = [
     "METRIC_NAMES",
     "STRATEGIES",
+    "BacktestReport",
     "BacktestResult",
     "BacktestTrade",
     "ExitReason",
+    "MonthlyReturn",
     "OpenPosition",
     "PerformanceMetrics",
     "RawMetrics",
     "Side",
+    "SideSummary",
     "StrategyName",
     "StrategyParams",
     "StrategyRunner",
+    "TradeExtreme",
+    "backtest_report",
+    "build_report",
     "params_from_mapping",
     "params_hash",
     "prepare_bars",
     "run_backtest",
     "run_backtest_frame",
     "run_grid",
+    "trade_return",
     "validate_execution",
     "validate_params",
 ]

@@ -1,35 +1,34 @@
 """Strategy parameters and execution settings: building, validating, hashing, packing for the kernels.
 
-The ranges come from the core dataclasses (field metadata ``ge/gt/le/lt`` and their ``check()``), so
-the configuration loader and the engine reject the same values.
+Validation is core's one configuration validator (:func:`algo_trade_core.strategy_params_from_mapping`
+and :func:`algo_trade_core.check_config`), so the configuration loader, ``--param k=v`` and library
+callers accept and reject the same values. This module keeps the engine's ``ValueError`` contract: a
+core ``ConfigError`` is re-raised as ``ValueError`` with the same message.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import numbers
-import operator
 from collections.abc import Mapping
-from dataclasses import asdict, fields
 from typing import Any, Literal, get_args
 
-import numpy as np
-import numpy.typing as npt
-
 from algo_trade_backtest import _kernels as K
-from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig
+from algo_trade_core import (
+    BacktestConfig,
+    ConfigError,
+    MaCrossoverConfig,
+    QuadMaConfig,
+    check_config,
+    parameter_set_hash,
+    strategy_params_from_mapping,
+)
 
 __all__ = [
     "STRATEGIES",
     "StrategyName",
     "StrategyParams",
     "coerce_params",
-    "execution_to_array",
     "params_from_mapping",
     "params_hash",
-    "params_to_array",
     "strategy_kind",
     "validate_execution",
     "validate_params",
@@ -42,12 +41,6 @@ _CONFIG_TYPES: dict[str, type[QuadMaConfig] | type[MaCrossoverConfig]] = {
     "quad_ma": QuadMaConfig,
     "ma_crossover": MaCrossoverConfig,
 }
-_BOUNDS = (
-    ("ge", ">=", operator.ge),
-    ("gt", ">", operator.gt),
-    ("le", "<=", operator.le),
-    ("lt", "<", operator.lt),
-)
 
 
 def _config_type(strategy: str) -> type[QuadMaConfig] | type[MaCrossoverConfig]:
@@ -63,69 +56,33 @@ def strategy_kind(strategy: str) -> int:
     return K.QUAD_MA if strategy == "quad_ma" else K.MA_CROSSOVER
 
 
-def _coerce_value(where: str, default: object, value: object) -> int | float | bool:
-    """Convert ``value`` to the type of the field's default, or raise ``ValueError`` saying why."""
-    if isinstance(value, str):  # command-line style "key=value"
-        text = value.strip()
-        if isinstance(default, bool):
-            if text.lower() in ("true", "1", "yes", "on"):
-                return True
-            if text.lower() in ("false", "0", "no", "off"):
-                return False
-            raise ValueError(f"{where}: expected true or false, got {value!r}")
-        try:
-            value = (
-                float(text) if isinstance(default, float) or "." in text or "e" in text.lower() else int(text)
-            )
-        except ValueError:
-            raise ValueError(f"{where}: expected a number, got {value!r}") from None
-    if isinstance(default, bool):
-        if isinstance(value, bool | np.bool_):
-            return bool(value)
-        raise ValueError(f"{where}: expected a bool, got {value!r}")
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where}: expected a number, got {value!r}")
-    if isinstance(default, int):
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        as_float = float(value)
-        if math.isfinite(as_float) and as_float.is_integer():
-            return int(as_float)
-        raise ValueError(f"{where}: expected an integer, got {value!r}")
-    as_float = float(value)
-    if not math.isfinite(as_float):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    return as_float
+def _value_error(exc: ConfigError) -> ValueError:
+    return ValueError("; ".join(map(str, exc.problems)) or str(exc))
 
 
-def validate_params(strategy: str, params: StrategyParams) -> None:
-    """Raise ``ValueError`` naming the parameter when ``params`` is impossible for ``strategy``."""
+def validate_params(strategy: str, params: StrategyParams) -> StrategyParams:
+    """Raise ``ValueError`` naming the parameter when ``params`` is impossible for ``strategy``.
+
+    Returns:
+        The parameters with values normalised to their declared types (``5.0`` -> ``5``).
+    """
     cls = _config_type(strategy)
     if not isinstance(params, cls):
         raise ValueError(f"{strategy}: expected {cls.__name__} parameters, got {type(params).__name__}")
-    _check_ranges(strategy, params)
-    for key, expected in params.check():
-        raise ValueError(f"{strategy}.{key}: expected {expected}")
+    try:
+        return check_config(params, key_prefix=strategy)
+    except ConfigError as exc:
+        raise _value_error(exc) from None
 
 
 def validate_execution(execution: BacktestConfig) -> None:
     """Raise ``ValueError`` naming the setting when an execution setting is out of range."""
     if not isinstance(execution, BacktestConfig):
         raise ValueError(f"execution: expected a BacktestConfig, got {type(execution).__name__}")
-    _check_ranges("execution", execution)
-
-
-def _check_ranges(section: str, config: Any) -> None:
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{section}.{f.name}: expected a finite number, got {value}")
-        for key, symbol, holds in _BOUNDS:
-            bound = f.metadata.get(key)
-            if bound is not None and not holds(float(value), float(bound)):
-                raise ValueError(f"{section}.{f.name}: expected {symbol} {bound}, got {value}")
+    try:
+        check_config(execution, key_prefix="execution")
+    except ConfigError as exc:
+        raise _value_error(exc) from None
 
 
 def params_from_mapping(strategy: str, mapping: Mapping[str, Any]) -> StrategyParams:
@@ -136,24 +93,13 @@ def params_from_mapping(strategy: str, mapping: Mapping[str, Any]) -> StrategyPa
 
     Raises:
         ValueError: unknown strategy or key, a value of the wrong type, or an impossible combination
-            (for example ``short_1 >= short_2``); the message names the key and what was expected.
+            (for example ``short_1 >= short_2``); the message names every bad key and what was expected.
     """
-    cls = _config_type(strategy)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(mapping) - set(known))
-    if unknown:
-        raise ValueError(
-            f"unknown {strategy} parameter(s) {', '.join(map(repr, unknown))}: expected some of "
-            f"{', '.join(known)}"
-        )
-    defaults = cls()
-    values: dict[str, Any] = {
-        key: _coerce_value(f"{strategy}.{key}", getattr(defaults, key), value)
-        for key, value in mapping.items()
-    }
-    params = cls(**values)
-    validate_params(strategy, params)
-    return params
+    _config_type(strategy)
+    try:
+        return strategy_params_from_mapping(strategy, mapping, loose=True)
+    except ConfigError as exc:
+        raise _value_error(exc) from None
 
 
 def coerce_params(strategy: str, params: StrategyParams | Mapping[str, Any] | None) -> StrategyParams:
@@ -161,8 +107,7 @@ def coerce_params(strategy: str, params: StrategyParams | Mapping[str, Any] | No
     if params is None:
         params = _config_type(strategy)()
     if isinstance(params, QuadMaConfig | MaCrossoverConfig):
-        validate_params(strategy, params)
-        return params
+        return validate_params(strategy, params)
     return params_from_mapping(strategy, params)
 
 
@@ -173,38 +118,7 @@ def params_hash(strategy: str, params: StrategyParams | Mapping[str, Any] | None
     normalisation: defaults filled in and values converted to the parameter's type, so ``{"fast": 10}``,
     ``{"fast": 10.0}`` and ``MaCrossoverConfig()`` hash alike.
     """
-    config = coerce_params(strategy, params)
-    canonical = json.dumps(
-        {"strategy": strategy, "params": asdict(config)}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def params_to_array(params: StrategyParams) -> npt.NDArray[np.float64]:
-    """Pack parameters into the kernels' float64 vector (``P_*`` slots)."""
-    out = np.zeros(K.NUM_PARAMS)
-    if isinstance(params, QuadMaConfig):
-        out[K.P_SHORT_1] = params.short_1
-        out[K.P_SHORT_2] = params.short_2
-        out[K.P_LONG_1] = params.long_1
-        out[K.P_LONG_2] = params.long_2
-        out[K.P_TREND] = params.trend
-        out[K.P_VOLUME_FILTER] = 1.0 if params.volume_filter else 0.0
-        out[K.P_VOLUME_FACTOR] = params.volume_factor
-        out[K.P_TAKE_PROFIT] = params.take_profit
-        out[K.P_STOP_LOSS] = params.stop_loss
-        out[K.P_CONFIRM] = params.reversal_confirmation_bars
-    else:
-        out[K.P_FAST] = params.fast
-        out[K.P_SLOW] = params.slow
-    return out
-
-
-def execution_to_array(execution: BacktestConfig) -> npt.NDArray[np.float64]:
-    """Pack execution settings into the kernels' float64 vector (slippage as a fraction)."""
-    out = np.zeros(4)
-    out[K.X_CAPITAL] = execution.initial_capital
-    out[K.X_FEE_RATE] = execution.fee_rate
-    out[K.X_SLIPPAGE] = execution.slippage_bps / 10_000.0
-    out[K.X_FRACTION] = execution.position_fraction
-    return out
+    try:
+        return parameter_set_hash(strategy, coerce_params(strategy, params))
+    except ConfigError as exc:
+        raise _value_error(exc) from None

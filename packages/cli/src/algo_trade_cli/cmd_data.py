@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
     console,
     fail,
     parse_time,
     progress_bar,
     resolve_config,
+    resolve_interval,
     run_async,
     valid_symbols,
 )
@@ -215,9 +217,9 @@ def import_(
 
 @app.command("status")
 def status(
-    symbol: Annotated[str | None, typer.Option("--symbol")] = None,
-    interval: Annotated[str | None, typer.Option("--interval")] = None,
-    exchange: Annotated[str | None, typer.Option("--exchange")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this token.")] = None,
+    interval: Annotated[str | None, typer.Option("--interval", help="Only this bar interval.")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Only candles of this exchange.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -233,7 +235,7 @@ def fetch(
         list[str] | None,
         typer.Option("--symbol", "-s", help="Repeatable; default: the configured token universe."),
     ] = None,
-    interval: Annotated[str | None, typer.Option("--interval", help="Default: [scheduler] interval.")] = None,
+    interval: IntervalOption = None,
     days: Annotated[
         float | None,
         typer.Option(
@@ -248,9 +250,7 @@ def fetch(
     from algo_trade_cli._data_exchange import fetch_candles
 
     cfg = resolve_config(config)
-    iv = interval or cfg.scheduler.interval
-    if iv not in INTERVALS:
-        fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {iv!r}", 2)
+    iv = resolve_interval(interval, cfg)
     symbols = valid_symbols(symbol or list(cfg.scheduler.token_universe))
     days = days or cfg.scheduler.backtest_window_days
     raise typer.Exit(run_async(fetch_candles(cfg, symbols, iv, days, as_json)))
@@ -263,7 +263,16 @@ def repair(
         typer.Option("--symbol", "-s", help="Repeatable; default: every stored Hyperliquid series."),
     ] = None,
     interval: Annotated[
-        list[str] | None, typer.Option("--interval", help="Repeatable; default: every stored interval.")
+        list[str] | None,
+        typer.Option(
+            "--interval",
+            "-i",
+            "--timeframe",
+            "-t",
+            help="Repeatable; default: every stored interval.",
+            show_default=False,
+            metavar="<interval>",
+        ),
     ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -276,26 +285,71 @@ def repair(
     from algo_trade_cli._data_exchange import repair_stored
 
     cfg = resolve_config(config)
-    for iv in interval or []:
-        if iv not in INTERVALS:
-            fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {iv!r}", 2)
+    intervals = [resolve_interval(iv, cfg) for iv in interval or []]
     symbols = None if not symbol else valid_symbols(symbol)
-    raise typer.Exit(run_async(repair_stored(cfg, symbols, interval or None, as_json)))
+    raise typer.Exit(run_async(repair_stored(cfg, symbols, intervals or None, as_json)))
+
+
+ExportFormat = Literal["csv", "parquet", "feather"]
+_FORMAT_NAMES: tuple[ExportFormat, ...] = ("csv", "parquet", "feather")
+_EXPORT_SUFFIXES: dict[str, ExportFormat] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".feather": "feather",
+    ".arrow": "feather",
+    ".ipc": "feather",
+}
+
+
+def export_format(out: Path, given: str | None) -> ExportFormat:
+    """The file format: ``--format`` when given (it must not contradict a known suffix), else the suffix."""
+    by_suffix = _EXPORT_SUFFIXES.get(out.suffix.lower())
+    if given is None:
+        if by_suffix is None:
+            fail(
+                f"--out {out}: cannot tell the format from {out.suffix or 'no suffix'!r}; use .csv, .parquet "
+                "or .feather, or pass --format csv|parquet|feather",
+                2,
+            )
+        return by_suffix
+    chosen = next((name for name in _FORMAT_NAMES if name == given.lower()), None)
+    if chosen is None:
+        fail(f"--format: expected csv, parquet or feather, got {given!r}", 2)
+    if by_suffix is not None and by_suffix != chosen:
+        fail(f"--format {chosen} contradicts the suffix of --out {out} ({by_suffix}); change one of them", 2)
+    return chosen
 
 
 @app.command("export")
 def export(
-    symbol: Annotated[str, typer.Option("--symbol", "-s")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Target .csv or .parquet file.")],
-    interval: Annotated[str, typer.Option("--interval")] = "1m",
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Token to export, e.g. BTC.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Target file: .csv, .parquet or .feather (freqtrade's layout)."),
+    ],
+    interval: IntervalOption = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO time (exclusive).")] = None,
-    exchange: Annotated[str, typer.Option("--exchange")] = "hyperliquid",
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="Exchange the candles are stored under.")
+    ] = "hyperliquid",
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv, parquet or feather (Arrow IPC); default: from the suffix of --out."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write stored candles to CSV (the original system's columns) or Parquet."""
+    """Write stored candles to CSV (the original system's columns), Parquet or Feather (freqtrade's).
+
+    Example: algo-trade data export -s BTC --interval 1h -o BTC_USDC_USDC-1h-futures.feather
+    """
     cfg = resolve_config(config)
     valid_symbols([symbol])
+    fmt = export_format(out, file_format)
+    iv = resolve_interval(interval, cfg)
     t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)
     t1 = parse_time(end, "--end") or datetime.now(UTC) + timedelta(days=1)
 
@@ -303,12 +357,21 @@ def export(
         from algo_trade_data import DatabaseClient, write_candle_file
 
         async with await DatabaseClient.connect(cfg.database) as db:
-            frame = await db.query_candles(symbol, interval, t0, t1, exchange)
+            frame = await db.query_candles(symbol, iv, t0, t1, exchange)
         if frame.height:
-            write_candle_file(frame, out)
+            write_candle_file(frame, out, file_format=fmt)
         return int(frame.height)
 
     n = run_async(go())
     if n == 0:
-        fail(f"no {interval} candles stored for {symbol} ({exchange}) in the window")
-    console.print(f"wrote {n:,} bars to {out}")
+        fail(f"no {iv} candles stored for {symbol} ({exchange}) in the window")
+    console.print(f"wrote {n:,} bars to {out} ({fmt})")
+    if fmt == "feather":
+        from algo_trade_data import parse_freqtrade_name
+
+        name = parse_freqtrade_name(out.name)
+        if name is None or (name.symbol, name.interval) != (symbol, iv):
+            console.print(
+                f"note: Feather holds no symbol or interval; freqtrade (and `data import`) read them from a "
+                f"name like {symbol}_USDC_USDC-{iv}-futures.feather"
+            )

@@ -3,36 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.panel import Panel
 
-from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
-from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
 from algo_trade_cli.cmd_data import expand_paths
-from algo_trade_cli.cmd_sweep import print_selection, print_summary
+from algo_trade_cli.cmd_sweep import print_cycle_selection, print_summary
 from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
-from algo_trade_data import (
-    SYNTHETIC_EXCHANGE,
-    DatabaseClient,
-    HyperliquidClient,
-    import_candle_files,
-    refresh_many,
-    synthetic_candles,
-)
-from algo_trade_token_selector import TokenSelector
+
+if TYPE_CHECKING:  # the demo's heavy parts (engine, polars, aiohttp) load when it runs
+    from algo_trade_data import DatabaseClient
 
 __all__ = ["demo"]
 
 
+def _clock(present: datetime | None) -> Callable[[], datetime] | None:
+    return None if present is None else (lambda: present)
+
+
 async def _exchange_reachable(cfg: AppConfig) -> bool:
-    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0)
+    from algo_trade_data import HyperliquidClient
+
+    # A probe: one short try, and a 429 (the budget spent) is an answer, not a reason to wait.
+    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0, retry_deadline_s=3.0)
     try:
         async with HyperliquidClient(probe) as hl:
             await hl.meta()
@@ -42,6 +41,8 @@ async def _exchange_reachable(cfg: AppConfig) -> bool:
 
 
 async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    from algo_trade_data import HyperliquidClient, refresh_many
+
     now = datetime.now(UTC)
     start = now - timedelta(days=cfg.scheduler.backtest_window_days)
     async with HyperliquidClient(cfg.hyperliquid) as hl:
@@ -52,6 +53,8 @@ async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datet
             summary = await refresh_many(
                 hl, db, list(cfg.scheduler.token_universe), cfg.scheduler.interval, start, now
             )
+    if summary.unreachable is not None:  # went away after the probe: the store's candles are used
+        console.print(f"[red]nothing fetched:[/] {summary.unreachable}", highlight=False)
     for symbol, reason in summary.failures.items():
         console.print(f"[red]{symbol}[/]: {reason}")
     if summary.truncated:
@@ -63,6 +66,8 @@ async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datet
 
 
 async def _from_files(cfg: AppConfig, db: DatabaseClient, data_dir: Path) -> tuple[str, datetime | None]:
+    from algo_trade_data import import_candle_files
+
     files = expand_paths([data_dir], cfg.scheduler.interval)
     wanted = set(cfg.scheduler.token_universe)
     files = [f for f in files if f.name.split("_")[0] in wanted] or files
@@ -80,6 +85,10 @@ async def _from_files(cfg: AppConfig, db: DatabaseClient, data_dir: Path) -> tup
 
 
 async def _synthetic(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    import polars as pl
+
+    from algo_trade_data import SYNTHETIC_EXCHANGE, synthetic_candles
+
     interval = cfg.scheduler.interval
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     bars = cfg.scheduler.backtest_window_days * 86_400_000 // interval_to_ms(interval)
@@ -93,6 +102,11 @@ async def _synthetic(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime 
 
 
 async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
+    from algo_trade_backtest_scheduler import BacktestScheduler
+    from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
+    from algo_trade_data import SYNTHETIC_EXCHANGE, DatabaseClient
+    from algo_trade_pipeline import Pipeline
+
     t0 = time.perf_counter()
     async with await DatabaseClient.connect(cfg.database) as db:
         console.print(
@@ -133,23 +147,41 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
         if exchange == SYNTHETIC_EXCHANGE:
             console.print("[bold yellow]SYNTHETIC DATA[/]: the results below come from generated candles")
         print_summary(summary)
-        selection = await TokenSelector(db, cfg.token_selection).select(
-            now=max(datetime.now(UTC), summary.finished_at)
+        # The daemon's rule (parameter set the bots trade, interval, universe). Offline, the present is
+        # the end of the sweep's window (the bars after it are replayed to the bots): result ages are
+        # measured to it, so a sweep over imported history is current for the demo, not stale.
+        present = summary.window.end if as_of is not None else None
+        cycle = await Pipeline(replace(cfg, scheduler=scheduler_cfg), db, clock=_clock(present)).after_sweep(
+            summary
         )
-        print_selection(selection)
-        if cfg.bots.enabled and selection.approved:
+        if present is not None:
+            console.print(
+                f"[dim]selecting as of {present:%Y-%m-%d %H:%M} UTC, the end of the sweep's window "
+                "(the later stored bars are replayed to the bots)[/]"
+            )
+        print_cycle_selection(cycle)
+        selection = cycle.selection
+        if cfg.bots.enabled and selection is not None and selection.approved:
             if as_of is None or sweep_as_of is None:
                 await live_bots(cfg, db, selection.approved, selection.strategy_name)
             else:
                 await replay_bots(
                     cfg, db, selection.approved, selection.strategy_name, exchange, sweep_as_of, as_of
                 )
+    max_age = timedelta(hours=cfg.token_selection.max_result_age_hours)
+    as_of_hint = (
+        f"  the results are of windows ending {present:%Y-%m-%d %H:%M} UTC, stale today: select on them "
+        f"with `algo-trade token-selection --as-of {present:%Y-%m-%dT%H:%M}Z`\n"
+        if present is not None and datetime.now(UTC) - present > max_age
+        else ""
+    )
     console.print(
         Panel(
             f"results are stored in PostgreSQL at {cfg.database.url}\n"
             "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
             "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"
+            f"{as_of_hint}"
             "the database keeps running (stop it with `make db-down`). "
             f"Demo took {time.perf_counter() - t0:.1f}s.",
             title="where to look",

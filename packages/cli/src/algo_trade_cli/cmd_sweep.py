@@ -5,28 +5,35 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
     console,
     fail,
     parse_time,
     progress_bar,
     resolve_config,
+    resolve_interval,
     run_async,
+    valid_symbols,
 )
 from algo_trade_cli._runtime import open_runtime
-from algo_trade_cli._tables import selection_table, sweep_table
+from algo_trade_cli._tables import selection_footnotes, selection_table, sweep_table
 from algo_trade_core import AppConfig
-from algo_trade_token_selector import Selection, TokenSelector
 
-__all__ = ["scheduled_backtest", "sweep", "token_selection"]
+if TYPE_CHECKING:  # the scheduler imports the engine (numba) and APScheduler: loaded when a sweep runs
+    from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
+    from algo_trade_pipeline import Cycle
+    from algo_trade_token_selector import Selection
+
+__all__ = ["print_cycle_selection", "print_selection", "scheduled_backtest", "sweep", "token_selection"]
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -44,9 +51,12 @@ def print_summary(summary: RunSummary) -> None:
 
 
 async def run_sweep_with_progress(
-    scheduler: BacktestScheduler, as_of: datetime | None, refresh: bool | None
+    scheduler: BacktestScheduler,
+    as_of: datetime | None,
+    refresh: bool | None,
+    symbols: list[str] | None = None,
 ) -> RunSummary:
-    symbols = await scheduler.universe()
+    symbols = symbols or await scheduler.universe()
     with progress_bar() as progress:
         steps = (
             len(symbols) * (3 if (refresh if refresh is not None else scheduler.config.refresh_data) else 2)
@@ -61,20 +71,33 @@ async def run_sweep_with_progress(
     return summary
 
 
-async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, as_json: bool) -> int:
+async def _sweep(
+    cfg: AppConfig,
+    as_of: datetime | None,
+    refresh: bool | None,
+    as_json: bool,
+    symbols: list[str] | None = None,
+) -> int:
+    from algo_trade_backtest_scheduler import BacktestScheduler
+    from algo_trade_pipeline import Pipeline
+
     needs_exchange = (refresh if refresh is not None else cfg.scheduler.refresh_data) or (
-        cfg.scheduler.universe_mode == "top_volume"
+        cfg.scheduler.universe_mode == "top_volume" and not symbols
     )
     async with open_runtime(cfg, exchange=needs_exchange) as rt:
         scheduler = BacktestScheduler.from_app_config(cfg, rt.db, rt.hyperliquid)
         try:
             if as_json:
-                summary = await scheduler.run_once(as_of, refresh=refresh)
+                summary = await scheduler.run_once(as_of, symbols=symbols, refresh=refresh)
             else:
-                summary = await run_sweep_with_progress(scheduler, as_of, refresh)
+                summary = await run_sweep_with_progress(scheduler, as_of, refresh, symbols)
         finally:
             await scheduler.shutdown()
+        # The cycle after the sweep, without bots (the daemon runs those): the same selection rule.
+        cycle = await Pipeline(cfg, rt.db).after_sweep(summary)
     if as_json:
+        from algo_trade_cli._export import token_json
+
         print(
             json.dumps(
                 {
@@ -89,27 +112,56 @@ async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, a
                     "window": {
                         "start": summary.window.start.isoformat(),
                         "end": summary.window.end.isoformat(),
+                        "interval": summary.window.interval,
                     },
+                    "tokens": [token_json(t) for t in summary.tokens],
+                    "selection": None if cycle.selection is None else cycle.selection.to_json(),
+                    "selection_skipped": cycle.skipped,
+                    "selection_error": cycle.error,
                 }
             )
         )
     else:
         print_summary(summary)
+        print_cycle_selection(cycle)
     return 0 if summary.status != "failed" else 1
 
 
 def sweep(
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbol",
+            "-s",
+            help="Sweep only this token (repeatable; default: the configured universe).",
+            show_default=False,
+            metavar="<symbol>",
+        ),
+    ] = None,
+    interval: IntervalOption = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--window-days",
+            min=1,
+            help="Days of bars each backtest uses. Default: [scheduler] backtest_window_days.",
+            show_default=False,
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
-            help="End of the backtest window (ISO; default now). Use it to sweep over imported history.",
+            help="End of the backtest window (UTC, ISO; default now). Use it to sweep over imported history.",
+            metavar="<time>",
         ),
     ] = None,
     refresh: Annotated[
         bool | None,
         typer.Option(
-            "--refresh/--no-refresh", help="Fetch missing candles first (default: [scheduler] refresh_data)."
+            "--refresh/--no-refresh",
+            help="Fetch missing candles first (default: [scheduler] refresh_data).",
+            show_default=False,
         ),
     ] = None,
     config: ConfigOption = None,
@@ -117,44 +169,129 @@ def sweep(
 ) -> None:
     """Run one backtest sweep over the token universe now and store the results."""
     cfg = resolve_config(config)
-    raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json)))
+    scheduler_cfg = replace(
+        cfg.scheduler,
+        interval=resolve_interval(interval, cfg),
+        backtest_window_days=window_days or cfg.scheduler.backtest_window_days,
+    )
+    if symbol:
+        scheduler_cfg = replace(scheduler_cfg, token_universe=tuple(dict.fromkeys(valid_symbols(symbol))))
+    cfg = replace(cfg, scheduler=scheduler_cfg)
+    symbols = list(scheduler_cfg.token_universe) if symbol else None
+    raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json, symbols)))
 
 
-async def _selection(cfg: AppConfig, strategy: str | None, as_json: bool) -> None:
+def print_cycle_selection(cycle: Cycle) -> None:
+    """The selection that followed a sweep, or why there was none."""
+    if cycle.selection is not None:
+        print_selection(cycle.selection)
+    elif cycle.skipped is not None:
+        console.print(f"[yellow]no selection, bots unchanged:[/] {cycle.skipped}")
+    if cycle.error:
+        console.print(f"[red]{cycle.error}[/]")
+
+
+async def _selection(
+    cfg: AppConfig,
+    strategy: str | None,
+    as_of: datetime | None,
+    widen: dict[str, Any],
+    as_json: bool,
+) -> None:
     async with open_runtime(cfg, exchange=False) as rt:
-        selection = await TokenSelector(rt.db, cfg.token_selection).select(strategy)
+        from algo_trade_pipeline import Pipeline
+
+        pipeline = Pipeline(cfg, rt.db)
+        scope = await pipeline.scope(strategy=strategy, **widen)
+        # Only the product's own scope is a selection worth storing; a widened one is a look around.
+        widened = any(widen.values())
+        selection = await pipeline.select(scope, now=as_of, record=not widened)
     if as_json:
-        print(json.dumps(selection.to_json()))
+        print(json.dumps({**selection.to_json(), "stored": not widened}))
     else:
-        print_selection(selection)
+        print_selection(selection, stored=not widened)
 
 
-def print_selection(selection: Selection) -> None:
+def print_selection(selection: Selection, *, stored: bool = True) -> None:
+    """Thresholds and scope, the explanation table, the approved tokens, and the footnotes."""
+    from algo_trade_token_selector import criteria_text
+
+    console.print(f"[dim]thresholds:[/] {criteria_text(selection.criteria)}", highlight=False)
+    if selection.scope is not None:
+        console.print(f"[dim]scope:[/] {selection.scope.describe()}", highlight=False)
     if not selection.tokens:
         console.print(
-            f"no backtest results stored for {selection.strategy_name}: run `algo-trade sweep` first"
+            f"no backtest results stored for {selection.strategy_name} in this scope: run `algo-trade sweep` "
+            "first, or widen the scope (--all-symbols, --interval, --all-params)"
         )
         return
     console.print(selection_table(selection))
+    for line in selection_footnotes(selection):
+        console.print(line, highlight=False)
+    if all("max_result_age_hours" in t.failed_criteria for t in selection.tokens):
+        newest = max(t.window_end for t in selection.tokens)
+        max_age = selection.criteria.max_result_age_hours
+        console.print(
+            f"[yellow]every result is older than {max_age:g} h[/] (the newest window ended "
+            f"{newest:%Y-%m-%d %H:%M} UTC): run `algo-trade sweep`, or select on that history with "
+            f"--as-of {newest:%Y-%m-%dT%H:%M}Z",
+            highlight=False,
+        )
     names = ", ".join(selection.approved) or "none"
     label = " [bold yellow](FALLBACK)[/]" if selection.fallback_used else ""
-    console.print(f"approved{label}: [bold]{names}[/]")
+    note = "" if stored else " [dim](widened scope: not stored)[/]"
+    console.print(f"approved{label}: [bold]{names}[/]{note}")
 
 
 def token_selection(
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="Default: [token_selection] strategy.")
     ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval", "-i", help="Rank results of this interval (default: [scheduler] interval)."
+        ),
+    ] = None,
+    all_intervals: Annotated[
+        bool, typer.Option("--all-intervals", help="Rank each token's latest result of any interval.")
+    ] = False,
+    params_hash: Annotated[
+        str | None,
+        typer.Option("--params-hash", help="Rank this parameter set (default: the one the bots trade)."),
+    ] = None,
+    all_params: Annotated[
+        bool, typer.Option("--all-params", help="Rank each token's latest result of any parameter set.")
+    ] = False,
+    all_symbols: Annotated[
+        bool,
+        typer.Option("--all-symbols", help="Rank every stored token, not only the configured universe."),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Select as of this time (ISO; default now): ages are measured to it."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Select tokens from the latest results and explain each decision (the selection is stored)."""
+    """Select tokens from the latest results and explain each decision.
+
+    By default it ranks what the daemon ranks: the parameter set the bots trade, at [scheduler]
+    interval, over the configured universe; that selection is stored. Widened selections are not.
+    """
     cfg = resolve_config(config)
-    run_async(_selection(cfg, strategy, as_json))
+    widen: dict[str, Any] = {
+        "interval": interval,
+        "all_intervals": all_intervals,
+        "params_hash": params_hash,
+        "all_params": all_params,
+        "all_symbols": all_symbols,
+    }
+    run_async(_selection(cfg, strategy, parse_time(as_of, "--as-of"), widen, as_json))
 
 
 async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
-    from algo_trade_cli._daemon import Cycle, Daemon
+    from algo_trade_pipeline import Daemon
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -163,11 +300,8 @@ async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
 
     def show(cycle: Cycle) -> None:
         print_summary(cycle.summary)
-        if cycle.selection is not None:
-            print_selection(cycle.selection)
-        if cycle.error:
-            console.print(f"[red]{cycle.error}[/]")
-        elif cfg.bots.enabled:
+        print_cycle_selection(cycle)
+        if not cycle.error and cycle.selection is not None and cfg.bots.enabled:
             console.print(
                 f"bots: started {', '.join(cycle.started) or 'none'}; "
                 f"stopped {', '.join(cycle.stopped) or 'none'}"

@@ -16,14 +16,17 @@ from algo_trade_core._config import (
     SelectionCriteria,
     ServerConfig,
     StrategyConfig,
+    StrategyName,
     strategy_params,
 )
-from algo_trade_core._cron import CronSpec, parse_cron
+from algo_trade_core._config_docs import config_reference, config_toml
+from algo_trade_core._cron import CRON_FIELDS, cron_trigger, next_fire_times
 from algo_trade_core._decimal import QUANTUM, to_decimal, to_decimal_or_none
 from algo_trade_core._errors import (
     AlgoTradeError,
     CandleValidationError,
     ConfigError,
+    ConfigProblem,
     DatabaseError,
     DataError,
     ExchangeError,
@@ -40,13 +43,29 @@ from algo_trade_core._intervals import (
     interval_to_ms,
     ms_to_datetime,
 )
-from algo_trade_core._loader import (
-    ENV_PREFIX,
-    config_from_dict,
-    config_to_dict,
-    dump_config,
-    load_config,
-    write_config,
+from algo_trade_core._lazy import lazy_exports
+from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
+from algo_trade_core._local_database import (
+    DEFAULT_LOCAL_PORT,
+    LOCAL_PORT_ENV,
+    local_database_url,
+    local_port,
+)
+from algo_trade_core._ratio_span import (
+    MIN_RATIO_DAYS,
+    MIN_RATIO_TRADES,
+    bars_span_days,
+    ratio_span_text,
+    short_ratio_warning,
+)
+from algo_trade_core._stats import (
+    annualised,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    min_track_record_length,
+    per_period,
+    probabilistic_sharpe_ratio,
+    sharpe_standard_error,
 )
 from algo_trade_core._types import (
     Candle,
@@ -59,13 +78,25 @@ from algo_trade_core._types import (
     Trade,
     validate_candle_values,
 )
+from algo_trade_core._validate import (
+    build_config,
+    check_config,
+    config_from_dict,
+    parameter_set_hash,
+    strategy_params_from_mapping,
+)
 
 logger.disable("algo_trade_core")
 
 __all__ = [
+    "CRON_FIELDS",
+    "DEFAULT_LOCAL_PORT",
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "LOCAL_PORT_ENV",
+    "MIN_RATIO_DAYS",
+    "MIN_RATIO_TRADES",
     "QUANTUM",
     "AlgoTradeError",
     "AppConfig",
@@ -74,7 +105,7 @@ __all__ = [
     "Candle",
     "CandleValidationError",
     "ConfigError",
-    "CronSpec",
+    "ConfigProblem",
     "DataError",
     "DatabaseConfig",
     "DatabaseError",
@@ -96,19 +127,40 @@ __all__ = [
     "ServerConfig",
     "Signal",
     "StrategyConfig",
+    "StrategyName",
     "Trade",
     "UnknownSymbol",
+    "annualised",
     "bars_per_year",
+    "bars_span_days",
+    "build_config",
+    "check_config",
     "config_from_dict",
+    "config_reference",
     "config_to_dict",
+    "config_toml",
+    "cron_trigger",
     "datetime_to_ms",
+    "deflated_sharpe_ratio",
     "dump_config",
+    "expected_max_sharpe",
     "floor_to_interval",
     "interval_to_ms",
+    "lazy_exports",
     "load_config",
+    "local_database_url",
+    "local_port",
+    "min_track_record_length",
     "ms_to_datetime",
-    "parse_cron",
+    "next_fire_times",
+    "parameter_set_hash",
+    "per_period",
+    "probabilistic_sharpe_ratio",
+    "ratio_span_text",
+    "sharpe_standard_error",
+    "short_ratio_warning",
     "strategy_params",
+    "strategy_params_from_mapping",
     "to_decimal",
     "to_decimal_or_none",
     "validate_candle_values",

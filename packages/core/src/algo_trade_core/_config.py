@@ -1,14 +1,21 @@
 """Typed application configuration (DESIGN.md section 9).
 
-Every section is a frozen, keyword-only dataclass whose defaults are the single source of truth;
-``config/Config.toml`` mirrors them. :func:`load_config` rejects unknown keys, wrong types, values out
-of range and invalid cron expressions, naming the file, the key and what was expected.
+Every section is a frozen, keyword-only dataclass; every key is declared with
+:func:`~algo_trade_core._schema.setting`, which holds its default, its help text and the values it
+accepts. That one declaration drives validation (:func:`~algo_trade_core.load_config`), the commented
+``config/Config.toml`` and ``docs/configuration.md``. ``check()`` methods hold the rules that relate
+several keys of one section.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from algo_trade_core._cron import cron_trigger
+from algo_trade_core._intervals import INTERVALS
+from algo_trade_core._local_database import local_database_url
+from algo_trade_core._schema import setting
 
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
@@ -52,110 +59,201 @@ DEFAULT_TOKEN_UNIVERSE: tuple[str, ...] = (
 )
 
 
-def _range(
-    *, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None
-) -> dict[str, float | None]:
-    return {"ge": ge, "gt": gt, "le": le, "lt": lt}
+def _scheme(*schemes: str) -> Any:
+    def check(value: str) -> str | None:
+        if value.startswith(tuple(f"{s}://" for s in schemes)):
+            return None
+        return f"expected a {' or '.join(f'{s}://' for s in schemes)} URL, got {value!r}"
+
+    return check
+
+
+def _cron(value: str) -> str | None:
+    try:
+        cron_trigger(value)
+    except ValueError as exc:
+        return f"expected a cron expression of 6 fields, seconds first: {exc}"
+    return None
+
+
+def _tokens(value: tuple[str, ...]) -> str | None:
+    for token in value:
+        if not token or token != token.strip() or " " in token:
+            return f"expected coin names without spaces, got {token!r}"
+    duplicates = sorted({t for t in value if value.count(t) > 1})
+    if duplicates:
+        return f"expected each token once, got {', '.join(duplicates)} more than once"
+    return None
+
+
+def _not_empty(value: str) -> str | None:
+    return None if value.strip() else "expected a non-empty name"
+
+
+StrategyName = Literal["quad_ma", "ma_crossover"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServerConfig:
-    """Where a future HTTP dashboard would listen."""
+    """Where the web dashboard will listen (nothing listens there yet)."""
 
-    host: str = "127.0.0.1"
-    port: int = field(default=8080, metadata=_range(ge=1, le=65535))
+    host: str = setting("127.0.0.1", help="Address the dashboard will bind to (not used yet).")
+    port: int = setting(8080, ge=1, le=65535, help="TCP port the dashboard will listen on (not used yet).")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DatabaseConfig:
-    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`)."""
+    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`).
 
-    url: str = "postgresql://algo_trade@127.0.0.1:54329/algo_trade"
-    min_connections: int = field(default=1, metadata=_range(ge=0))
-    max_connections: int = field(default=10, metadata=_range(ge=1))
-    command_timeout_s: float = field(default=60.0, metadata=_range(gt=0))
-    retention_days: int = field(default=0, metadata=_range(ge=0))  # 0 keeps results forever
+    The default ``url`` follows ``$ALGO_TRADE_PGPORT`` (see :func:`~algo_trade_core.local_database_url`).
+    """
+
+    url: str = setting(
+        factory=local_database_url,
+        default_text='"postgresql://algo_trade@127.0.0.1:54329/algo_trade"',  # with ALGO_TRADE_PGPORT unset
+        check=_scheme("postgresql", "postgres"),
+        help="PostgreSQL URL. By default the project-local cluster of `make db-up`, on the port in "
+        "$ALGO_TRADE_PGPORT (54329 when unset), so it is not pinned here. Keep passwords out of this "
+        "file: set ALGO_TRADE__DATABASE__URL instead.",
+    )
+    min_connections: int = setting(1, ge=0, help="Connections the pool keeps open.")
+    max_connections: int = setting(10, ge=1, help="Most connections the pool opens at once.")
+    command_timeout_s: float = setting(60.0, gt=0, help="Seconds before one SQL statement is abandoned.")
+    retention_days: int = setting(
+        0, ge=0, help="Drop backtest results older than this many days after each sweep; 0 keeps them all."
+    )
 
     def check(self) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        if not self.url.startswith(("postgresql://", "postgres://")):
-            problems.append(("url", f"a postgresql:// URL, got {self.url!r}"))
         if self.min_connections > self.max_connections:
-            problems.append(("min_connections", f"<= max_connections ({self.max_connections})"))
-        return problems
+            return [
+                (
+                    "min_connections",
+                    f"<= max_connections ({self.max_connections}), got {self.min_connections}",
+                )
+            ]
+        return []
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HyperliquidConfig:
     """Exchange endpoints and the client's politeness settings (HYPERLIQUID-API.md section 4)."""
 
-    api_url: str = "https://api.hyperliquid.xyz"
-    ws_url: str = "wss://api.hyperliquid.xyz/ws"
-    weight_per_minute: int = field(default=1200, metadata=_range(ge=1))
-    request_timeout_s: float = field(default=10.0, metadata=_range(gt=0))
-    max_retries: int = field(default=5, metadata=_range(ge=0))
-    # 429s are retried (after Retry-After) until this many seconds have passed since a request's start.
-    retry_deadline_s: float = field(default=300.0, metadata=_range(gt=0))
-    backoff_base_s: float = field(default=0.5, metadata=_range(gt=0))
-    backoff_max_s: float = field(default=30.0, metadata=_range(gt=0))
-    max_concurrency: int = field(default=4, metadata=_range(ge=1))
-    ping_interval_s: float = field(default=50.0, metadata=_range(gt=0))
+    api_url: str = setting(
+        "https://api.hyperliquid.xyz",
+        check=_scheme("http", "https"),
+        help="REST endpoint (POST <api_url>/info).",
+    )
+    ws_url: str = setting(
+        "wss://api.hyperliquid.xyz/ws", check=_scheme("ws", "wss"), help="WebSocket endpoint of live candles."
+    )
+    weight_per_minute: int = setting(
+        1200,
+        ge=1,
+        help="Request weight budget per minute, shared by every request of a process (the exchange "
+        "allows 1200 per IP).",
+    )
+    request_timeout_s: float = setting(10.0, gt=0, help="Seconds before one HTTP request is abandoned.")
+    max_retries: int = setting(
+        5,
+        ge=0,
+        help="Retries of a request after HTTP 5xx, a timeout or a dropped connection, with exponential "
+        "backoff and jitter (HTTP 429 is bounded by retry_deadline_s instead).",
+    )
+    retry_deadline_s: float = setting(
+        300.0,
+        gt=0,
+        help="Seconds after a request's start until which HTTP 429s are retried; each retry waits for "
+        "the per-minute budget to recover (the server's Retry-After, the local budget adapted to it).",
+    )
+    backoff_base_s: float = setting(0.5, gt=0, help="First retry delay in seconds; it doubles on each retry.")
+    backoff_max_s: float = setting(30.0, gt=0, help="Longest retry delay in seconds.")
+    max_concurrency: int = setting(4, ge=1, help="Requests in flight at once.")
+    ping_interval_s: float = setting(
+        50.0,
+        gt=0,
+        lt=60,
+        help="Seconds between WebSocket pings; the server closes a connection that sent nothing for 60 s.",
+    )
 
     def check(self) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        if not self.api_url.startswith(("http://", "https://")):
-            problems.append(("api_url", f"an http(s):// URL, got {self.api_url!r}"))
-        if not self.ws_url.startswith(("ws://", "wss://")):
-            problems.append(("ws_url", f"a ws(s):// URL, got {self.ws_url!r}"))
         if self.backoff_base_s > self.backoff_max_s:
-            problems.append(("backoff_base_s", f"<= backoff_max_s ({self.backoff_max_s})"))
-        return problems
+            return [("backoff_base_s", f"<= backoff_max_s ({self.backoff_max_s}), got {self.backoff_base_s}")]
+        return []
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ParameterSet:
     """One strategy parameter set a sweep runs: overrides of ``[strategy.<name>]`` keys."""
 
-    strategy: Literal["quad_ma", "ma_crossover"]
-    params: dict[str, float | int | bool] = field(default_factory=dict)
+    strategy: StrategyName = setting(help="The strategy these parameters are for.")
+    params: dict[str, float | int | bool] = setting(
+        factory=dict,
+        params_of="strategy",
+        help="Overrides of [strategy.<name>] keys; the others keep that section's values.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SchedulerConfig:
     """The backtest sweep: when it runs, over which tokens, which window and which strategies."""
 
-    enabled: bool = True
-    cron_expression: str = "0 0 3 * * *"  # second minute hour day month day_of_week: daily 03:00 UTC
-    token_universe: tuple[str, ...] = DEFAULT_TOKEN_UNIVERSE
-    backtest_window_days: int = field(default=30, metadata=_range(ge=1))
-    interval: str = "1m"
-    universe_mode: Literal["static", "top_volume"] = "static"
-    top_volume_n: int = field(default=20, metadata=_range(ge=1))
-    strategies: tuple[Literal["quad_ma", "ma_crossover"], ...] = ("quad_ma",)
-    parameter_sets: tuple[ParameterSet, ...] = ()  # empty: each strategy once with [strategy.*]
-    max_workers: int = field(default=2, metadata=_range(ge=1))
-    refresh_data: bool = True
-    refresh_concurrency: int = field(default=4, metadata=_range(ge=1))
-    misfire_grace_s: int = field(default=300, metadata=_range(ge=1))
-    exchange: str = "hyperliquid"
+    enabled: bool = setting(
+        True, help="Run sweeps on the schedule; `scheduled-backtest` refuses to start when false."
+    )
+    cron_expression: str = setting(
+        "0 0 3 * * *",
+        check=_cron,
+        help="When sweeps run, in UTC: second minute hour day month day_of_week (seconds first). Day of "
+        "week 0 or 7 is Sunday (or sun..sat); when day and day of week are both restricted, either may "
+        "match, as in classic cron. The default is daily at 03:00.",
+    )
+    token_universe: tuple[str, ...] = setting(
+        DEFAULT_TOKEN_UNIVERSE,
+        check=_tokens,
+        help='Coins to backtest when universe_mode = "static", under their Hyperliquid names (MATIC '
+        "trades as POL, FTM as S; SHIB, PEPE and BONK as kSHIB, kPEPE and kBONK).",
+    )
+    backtest_window_days: int = setting(
+        30, ge=1, help="Days of candles in each backtest window, ending at the sweep's time."
+    )
+    interval: str = setting("1m", choices=tuple(INTERVALS), help="Candle interval of the backtests.")
+    universe_mode: Literal["static", "top_volume"] = setting(
+        "static",
+        help='"static": token_universe; "top_volume": the top_volume_n coins by 24 h notional volume at '
+        "each sweep.",
+    )
+    top_volume_n: int = setting(20, ge=1, help='How many coins universe_mode = "top_volume" takes.')
+    strategies: tuple[StrategyName, ...] = setting(
+        ("quad_ma",),
+        help="Strategies each sweep runs with their [strategy.<name>] parameters, when parameter_sets "
+        "is empty.",
+    )
+    parameter_sets: tuple[ParameterSet, ...] = setting(
+        (),
+        help="Parameter sets each sweep runs instead of strategies, for example "
+        '[{ strategy = "quad_ma", params = { trend = 200 } }]; a set overrides [strategy.<name>] keys.',
+    )
+    max_workers: int = setting(2, ge=1, help="Threads that run backtests in parallel.")
+    refresh_data: bool = setting(
+        True, help="Fetch the missing tail of each window from Hyperliquid before backtesting."
+    )
+    refresh_concurrency: int = setting(4, ge=1, help="Tokens whose candles are refreshed at once.")
+    misfire_grace_s: int = setting(
+        300,
+        ge=1,
+        help="A trigger missed by less than this many seconds still runs; late triggers coalesce into "
+        "one sweep.",
+    )
+    exchange: str = setting(
+        "hyperliquid", check=_not_empty, help="Exchange name stored with candles and results."
+    )
 
     def check(self) -> list[tuple[str, str]]:
-        from algo_trade_core._cron import parse_cron
-        from algo_trade_core._intervals import INTERVALS
-
         problems: list[tuple[str, str]] = []
-        try:
-            parse_cron(self.cron_expression)
-        except ValueError as exc:
-            problems.append(("cron_expression", f"a valid 6-field cron expression (seconds first): {exc}"))
-        if self.interval not in INTERVALS:
-            problems.append(("interval", f"one of {', '.join(INTERVALS)}, got {self.interval!r}"))
         if self.universe_mode == "static" and not self.token_universe:
             problems.append(("token_universe", "at least one token when universe_mode = 'static'"))
-        if len(set(self.token_universe)) != len(self.token_universe):
-            problems.append(("token_universe", "no duplicate tokens"))
         if not self.strategies and not self.parameter_sets:
-            problems.append(("strategies", "at least one strategy"))
+            problems.append(("strategies", "at least one strategy (or a parameter set)"))
         return problems
 
 
@@ -163,44 +261,89 @@ class SchedulerConfig:
 class SelectionCriteria:
     """Token selection thresholds and ranking (DESIGN.md section 7). Thresholds are inclusive."""
 
-    strategy: Literal["quad_ma", "ma_crossover"] = "quad_ma"
-    min_sharpe_ratio: float = 1.0
-    min_win_rate: float = field(default=0.5, metadata=_range(ge=0, le=1))
-    max_drawdown: float = field(default=0.2, metadata=_range(ge=0, le=1))
-    min_num_trades: int = field(default=10, metadata=_range(ge=0))
-    top_n: int = field(default=10, metadata=_range(ge=1))
-    max_result_age_hours: float = field(default=48.0, metadata=_range(gt=0))
-    min_window_coverage: float = field(default=0.0, metadata=_range(ge=0, le=1))
-    fallback_top_n: int = field(default=3, metadata=_range(ge=0))
-    weight_sharpe: float = 0.4
-    weight_win_rate: float = 0.3
-    weight_drawdown: float = 0.3
+    strategy: StrategyName = setting("quad_ma", help="Strategy whose results are selected on.")
+    min_sharpe_ratio: float = setting(1.0, help="Lowest annualised Sharpe ratio that passes.")
+    min_win_rate: float = setting(
+        0.5, ge=0, le=1, help="Lowest fraction of winning trades that passes (0.5 = 50 %)."
+    )
+    max_drawdown: float = setting(0.2, ge=0, le=1, help="Largest maximum drawdown that passes (0.2 = 20 %).")
+    min_num_trades: int = setting(10, ge=0, help="Fewest closed trades that passes.")
+    top_n: int = setting(10, ge=1, help="Most tokens approved, best score first.")
+    max_result_age_hours: float = setting(48.0, gt=0, help="Results older than this many hours are ignored.")
+    min_window_coverage: float = setting(
+        0.0, ge=0, le=1, help="Lowest fraction of the window's bars present that passes (1.0 = every bar)."
+    )
+    fallback_top_n: int = setting(
+        3,
+        ge=0,
+        help="When no token passes, approve the best N by Sharpe, marked as a fallback; 0 disables it.",
+    )
+    fallback_min_sharpe: float = setting(
+        0.0,
+        help="The fallback never approves a token whose Sharpe ratio is below this (0: no losing backtest).",
+    )
+    weight_sharpe: float = setting(
+        0.4,
+        ge=0,
+        help="Score weight of the Sharpe ratio: score = weight_sharpe * sharpe + weight_win_rate * win_rate "
+        "+ weight_drawdown * (1 - max_drawdown).",
+    )
+    weight_win_rate: float = setting(0.3, ge=0, help="Score weight of the win rate.")
+    weight_drawdown: float = setting(0.3, ge=0, help="Score weight of (1 - max drawdown).")
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.weight_sharpe + self.weight_win_rate + self.weight_drawdown <= 0:
+            return [("weight_sharpe", "at least one score weight > 0, got all three 0")]
+        return []
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BacktestConfig:
     """Execution model shared by backtests and paper bots (DESIGN.md section 6)."""
 
-    initial_capital: float = field(default=10_000.0, metadata=_range(gt=0))
-    fee_rate: float = field(default=0.00045, metadata=_range(ge=0, lt=1))  # Hyperliquid base taker fee
-    slippage_bps: float = field(default=5.0, metadata=_range(ge=0, lt=10_000))
-    position_fraction: float = field(default=1.0, metadata=_range(gt=0, le=1))
+    initial_capital: float = setting(
+        10_000.0, gt=0, help="Starting equity of every backtest and paper bot (USD)."
+    )
+    fee_rate: float = setting(
+        0.00045,
+        ge=0,
+        lt=1,
+        help="Fee on the notional of every fill; 0.00045 is Hyperliquid's base taker fee.",
+    )
+    slippage_bps: float = setting(
+        5.0, ge=0, lt=10_000, help="Adverse slippage on every fill, in basis points (5 = 0.05 %)."
+    )
+    position_fraction: float = setting(
+        1.0, gt=0, le=1, help="Position size as a fraction of equity: qty = fraction * equity / fill price."
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class QuadMaConfig:
     """Quad moving-average strategy parameters (DESIGN.md section 6)."""
 
-    short_1: int = field(default=5, metadata=_range(ge=1))
-    short_2: int = field(default=10, metadata=_range(ge=1))
-    long_1: int = field(default=20, metadata=_range(ge=1))
-    long_2: int = field(default=50, metadata=_range(ge=1))
-    trend: int = field(default=100, metadata=_range(ge=1))
-    volume_filter: bool = True
-    volume_factor: float = field(default=1.5, metadata=_range(ge=0))
-    take_profit: float = field(default=0.02, metadata=_range(gt=0))
-    stop_loss: float = field(default=0.01, metadata=_range(gt=0, lt=1))
-    reversal_confirmation_bars: int = field(default=2, metadata=_range(ge=1))
+    short_1: int = setting(5, ge=1, help="Fastest simple moving average of the close, in bars (< short_2).")
+    short_2: int = setting(10, ge=1, help="Second short average, in bars (< long_1).")
+    long_1: int = setting(20, ge=1, help="First long average, in bars (< long_2).")
+    long_2: int = setting(
+        50, ge=1, help="Second long average, in bars; also the length of the volume average."
+    )
+    trend: int = setting(
+        100, ge=1, help="Trend average, in bars: a long needs the close above it and it rising."
+    )
+    volume_filter: bool = setting(True, help="Enter only when volume > volume_factor * average volume.")
+    volume_factor: float = setting(1.5, ge=0, help="Volume multiple of the volume filter.")
+    take_profit: float = setting(
+        0.02, gt=0, help="Exit when the price moved this fraction in favour of the entry (0.02 = 2 %)."
+    )
+    stop_loss: float = setting(
+        0.01, gt=0, lt=1, help="Exit when the price moved this fraction against the entry (0.01 = 1 %)."
+    )
+    reversal_confirmation_bars: int = setting(
+        2,
+        ge=1,
+        help="Bars the opposite alignment must hold, counting the setup bar, before a position reverses.",
+    )
 
     def check(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -217,8 +360,8 @@ class QuadMaConfig:
 class MaCrossoverConfig:
     """Two-average crossover, always in the market (used to cross-check the engine)."""
 
-    fast: int = field(default=10, metadata=_range(ge=1))
-    slow: int = field(default=30, metadata=_range(ge=2))
+    fast: int = setting(10, ge=1, help="Fast simple moving average of the close, in bars (< slow).")
+    slow: int = setting(30, ge=2, help="Slow simple moving average of the close, in bars.")
 
     def check(self) -> list[tuple[str, str]]:
         if not self.fast < self.slow:
@@ -228,47 +371,77 @@ class MaCrossoverConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StrategyConfig:
-    quad_ma: QuadMaConfig = field(default_factory=QuadMaConfig)
-    ma_crossover: MaCrossoverConfig = field(default_factory=MaCrossoverConfig)
+    """Each strategy's parameters."""
+
+    quad_ma: QuadMaConfig = setting(
+        factory=QuadMaConfig,
+        help="quad_ma: enter on a crossover of two short averages aligned with two long averages and a "
+        "rising trend (and a volume spike), exit on take-profit, stop-loss or a confirmed reversal.",
+    )
+    ma_crossover: MaCrossoverConfig = setting(
+        factory=MaCrossoverConfig,
+        help="ma_crossover: long while the fast average is above the slow one, short while below; used to "
+        "cross-check the engine against other backtesters.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BotsConfig:
     """Paper-trading bots (DESIGN.md section 8); execution settings come from ``[backtest]``."""
 
-    enabled: bool = True
-    mode: Literal["paper"] = "paper"  # live order placement is out of scope
-    interval: str = "1m"
-    on_remove: Literal["close", "drain"] = "close"
-    max_bots: int = field(default=100, metadata=_range(ge=1, le=1000))
-    warmup_bars: int = field(default=0, metadata=_range(ge=0))  # 0: as many as the strategy needs
-
-    def check(self) -> list[tuple[str, str]]:
-        from algo_trade_core._intervals import INTERVALS
-
-        if self.interval not in INTERVALS:
-            return [("interval", f"one of {', '.join(INTERVALS)}, got {self.interval!r}")]
-        return []
+    enabled: bool = setting(True, help="After each sweep, start and stop bots to match the approved tokens.")
+    mode: Literal["paper"] = setting(
+        "paper", help="Only paper trading exists; live order placement is out of scope."
+    )
+    interval: str = setting("1m", choices=tuple(INTERVALS), help="Candle interval the bots trade.")
+    on_remove: Literal["close", "drain"] = setting(
+        "close",
+        help='When a token drops out: "close" flattens its bot at the next price; "drain" waits for '
+        "the strategy's own exit.",
+    )
+    max_bots: int = setting(100, ge=1, le=1000, help="Most bots running at once.")
+    warmup_bars: int = setting(
+        0, ge=0, help="Bars loaded before a bot trades; 0: as many as the strategy needs."
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AppConfig:
     """The whole configuration file."""
 
-    server: ServerConfig = field(default_factory=ServerConfig)
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    hyperliquid: HyperliquidConfig = field(default_factory=HyperliquidConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    token_selection: SelectionCriteria = field(default_factory=SelectionCriteria)
-    backtest: BacktestConfig = field(default_factory=BacktestConfig)
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
-    bots: BotsConfig = field(default_factory=BotsConfig)
+    server: ServerConfig = setting(
+        factory=ServerConfig,
+        help="Where the web dashboard will listen. Nothing listens there yet: the section is kept for the "
+        "dashboard to come, and no command reads it today.",
+    )
+    database: DatabaseConfig = setting(
+        factory=DatabaseConfig,
+        help="The PostgreSQL database (TimescaleDB when installed) that stores everything.",
+    )
+    hyperliquid: HyperliquidConfig = setting(
+        factory=HyperliquidConfig, help="Exchange endpoints and how politely the client uses them."
+    )
+    scheduler: SchedulerConfig = setting(
+        factory=SchedulerConfig,
+        help="The backtest sweep: when it runs, over which tokens, which window and which strategies.",
+    )
+    token_selection: SelectionCriteria = setting(
+        factory=SelectionCriteria,
+        help="Which tokens the bots trade: thresholds (inclusive), the composite score, top N and the "
+        "fallback.",
+    )
+    backtest: BacktestConfig = setting(
+        factory=BacktestConfig, help="The execution model shared by backtests and paper bots."
+    )
+    strategy: StrategyConfig = setting(factory=StrategyConfig, help="Each strategy's parameters.")
+    bots: BotsConfig = setting(
+        factory=BotsConfig,
+        help="Paper-trading bots for the approved tokens; their execution settings come from [backtest].",
+    )
 
 
 def strategy_params(config: AppConfig, strategy: str) -> dict[str, Any]:
     """Return the ``[strategy.<name>]`` parameters as a plain dict."""
-    from dataclasses import asdict
-
     section = getattr(config.strategy, strategy, None)
     if section is None:
         raise ValueError(f"unknown strategy {strategy!r}: expected quad_ma or ma_crossover")

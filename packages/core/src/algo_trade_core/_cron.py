@@ -1,149 +1,147 @@
-"""Six-field cron expressions (seconds first), as pure functions.
+"""Six-field cron expressions (seconds first), built once as the APScheduler trigger that fires them.
 
-``"0 0 3 * * *"`` = second minute hour day-of-month month day-of-week. Day-of-week follows classic
-cron: 0 or 7 = Sunday, 1 = Monday ... 6 = Saturday, or the names ``sun``..``sat``. APScheduler counts
-Monday = 0, so :meth:`CronSpec.apscheduler_fields` hands it names, never numbers.
+``"0 0 3 * * *"`` = second minute hour day-of-month month day-of-week, in UTC. There is one
+implementation: :func:`cron_trigger` builds the trigger, validation is building it, and the next fire
+times shown anywhere (``config validate``, ``config show``, the daemon's log) come from the trigger.
+
+Two places where APScheduler's ``CronTrigger`` differs from classic (Vixie) cron are bridged here:
+
+- Day of week: cron counts 0 or 7 = Sunday, 1 = Monday ... 6 = Saturday; APScheduler counts Monday = 0.
+  The day-of-week field is therefore translated to names (``mon,tue``) before APScheduler sees it.
+- Day of month *and* day of week: when both are restricted (neither starts with ``*``), classic cron
+  fires when *either* matches; one ``CronTrigger`` requires both. Such an expression becomes an
+  ``OrTrigger`` of one trigger per day field.
+
+Why APScheduler in core: the trigger classes are pure (no scheduler, no event loop, no I/O) and are the
+only correct definition of when the daemon fires, so the configuration check and every display of fire
+times must use them. They are imported lazily so that importing core stays cheap.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-__all__ = ["CronSpec", "parse_cron"]
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
 
-_FIELDS: tuple[tuple[str, int, int], ...] = (
-    ("second", 0, 59),
-    ("minute", 0, 59),
-    ("hour", 0, 23),
-    ("day", 1, 31),
-    ("month", 1, 12),
-    ("day_of_week", 0, 7),
-)
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-    )
-}
-_DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+__all__ = ["CRON_FIELDS", "cron_trigger", "next_fire_times"]
+
+CRON_FIELDS: tuple[str, ...] = ("second", "minute", "hour", "day", "month", "day_of_week")
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_TERM = re.compile(r"^(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/([0-9]+))?$")
+_DOW_TERM = re.compile(r"^(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/([0-9]+))?$")
+# Any instant works: an expression without a year field that fires at all fires within 28 years of it.
+_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
+_TZ = "UTC"  # a name, not datetime.UTC: APScheduler 3.10 accepts only names or pytz zones
 
 
-@dataclass(frozen=True, slots=True)
-class CronSpec:
-    """A validated 6-field cron expression with the set of values each field matches."""
-
-    expression: str
-    fields: tuple[str, ...]
-    values: tuple[frozenset[int], ...]
-    day_is_wild: bool
-    dow_is_wild: bool
-
-    def _day_ok(self, when: datetime, day: frozenset[int], dow_set: frozenset[int]) -> bool:
-        dom_ok = when.day in day
-        dow_ok = (when.isoweekday() % 7) in dow_set
-        # Classic cron: when both day fields are restricted, either may match.
-        if self.day_is_wild or self.dow_is_wild:
-            return dom_ok and dow_ok
-        return dom_ok or dow_ok
-
-    def next_fire_time(self, after: datetime) -> datetime:
-        """Return the first fire time strictly after ``after`` (UTC, whole seconds)."""
-        t = after.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        second, minute, hour, day, month, dow_set = self.values
-        limit = t + timedelta(days=366 * 5)
-        while t < limit:
-            if t.month not in month:
-                t = (t.replace(day=1, hour=0, minute=0, second=0) + timedelta(days=32)).replace(day=1)
-                continue
-            if not self._day_ok(t, day, dow_set):
-                t = t.replace(hour=0, minute=0, second=0) + timedelta(days=1)
-                continue
-            if t.hour not in hour:
-                t = t.replace(minute=0, second=0) + timedelta(hours=1)
-                continue
-            if t.minute not in minute:
-                t = t.replace(second=0) + timedelta(minutes=1)
-                continue
-            if t.second not in second:
-                t += timedelta(seconds=1)
-                continue
-            return t
-        raise ValueError(f"cron expression {self.expression!r} never fires")
-
-    def apscheduler_fields(self) -> dict[str, str]:
-        """Return keyword arguments for APScheduler's ``CronTrigger`` (day-of-week as names)."""
-        names = ("second", "minute", "hour", "day", "month")
-        out = dict(zip(names, self.fields[:5], strict=True))
-        if self.dow_is_wild:
-            out["day_of_week"] = "*"
-        else:
-            out["day_of_week"] = ",".join(_DAY_NAMES[d] for d in sorted(self.values[5]))
-        return out
-
-
-def _parse_value(token: str, name: str, lo: int, hi: int) -> int:
-    if name == "month" and token in _MONTHS:
-        return _MONTHS[token]
-    if name == "day_of_week" and token in _DAYS:
-        return _DAYS[token]
+def _dow_value(token: str) -> int:
+    if token in _DAY_NAMES:
+        return _DAY_NAMES.index(token)
     if not token.isdigit():
-        raise ValueError(f"{name} field: {token!r} is not a number")
+        raise ValueError(f"day_of_week field: {token!r} is neither 0-7 nor a day name (sun..sat)")
     value = int(token)
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} field: {value} is outside {lo}-{hi}")
-    return value
+    if value > 7:
+        raise ValueError(f"day_of_week field: {value} is outside 0-7 (0 and 7 are Sunday)")
+    return value % 7
 
 
-def _parse_field(text: str, name: str, lo: int, hi: int) -> frozenset[int]:
-    result: set[int] = set()
-    for part in text.lower().split(","):
-        m = _TERM.match(part)
+def _day_of_week_names(text: str) -> str:
+    """Translate a cron day-of-week field (0/7 = Sunday, names, ranges, steps) to APScheduler names."""
+    days: set[int] = set()
+    for term in text.lower().split(","):
+        m = _DOW_TERM.match(term)
         if m is None:
-            raise ValueError(f"{name} field: cannot parse {part!r}")
+            raise ValueError(f"day_of_week field: cannot parse {term!r}")
         base, step_text = m.group(1), m.group(2)
         step = int(step_text) if step_text else 1
         if step == 0:
-            raise ValueError(f"{name} field: step must be at least 1 in {part!r}")
+            raise ValueError(f"day_of_week field: step must be at least 1 in {term!r}")
         if base == "*":
-            start, end = lo, hi
+            start, end = 0, 6
         elif "-" in base:
             a, b = base.split("-", 1)
-            start, end = _parse_value(a, name, lo, hi), _parse_value(b, name, lo, hi)
+            # 7 closes a range as Sunday (``5-7`` = fri,sat,sun), as in classic cron.
+            start, end = _dow_value(a), (7 if b == "7" else _dow_value(b))
             if start > end:
-                raise ValueError(f"{name} field: range {part!r} runs backwards")
+                raise ValueError(f"day_of_week field: range {term!r} runs backwards")
         else:
-            start = _parse_value(base, name, lo, hi)
-            end = hi if step_text else start
-        result.update(range(start, end + 1, step))
-    if name == "day_of_week" and 7 in result:
-        result.discard(7)
-        result.add(0)
-    return frozenset(result)
+            start = _dow_value(base)
+            end = 6 if step_text else start
+        days.update(d % 7 for d in range(start, end + 1, step))
+    return ",".join(_DAY_NAMES[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
 
 
-def parse_cron(expression: str) -> CronSpec:
-    """Parse and validate a 6-field cron expression (seconds first).
+def _restricted(field: str) -> bool:
+    # Vixie cron: a day field that starts with "*" (including "*/2") counts as unrestricted.
+    return not field.startswith(("*", "?"))
+
+
+def cron_trigger(expression: str) -> BaseTrigger:
+    """Build the APScheduler trigger (UTC) of a 6-field, seconds-first cron expression.
+
+    Args:
+        expression: ``"second minute hour day month day_of_week"``; day of week 0 or 7 = Sunday or
+            names ``sun``..``sat``; when day and day of week are both restricted, either may match.
+
+    Returns:
+        A ``CronTrigger``, or an ``OrTrigger`` of two when both day fields are restricted.
 
     Raises:
-        ValueError: the expression does not have 6 fields or a field is invalid; the message says which.
+        ValueError: the expression does not have 6 fields, a field is invalid, or it never fires; the
+            message names the field.
     """
-    fields = tuple(expression.split())
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
     if len(fields) != 6:
         raise ValueError(
             f"expected 6 fields 'second minute hour day month day_of_week', got {len(fields)} "
             f"in {expression!r}"
         )
-    values = tuple(
-        _parse_field(text, name, lo, hi) for text, (name, lo, hi) in zip(fields, _FIELDS, strict=True)
-    )
-    return CronSpec(
-        expression=expression,
-        fields=fields,
-        values=values,
-        day_is_wild=fields[3] in ("*", "?"),
-        dow_is_wild=fields[5] in ("*", "?"),
-    )
+    values = dict(zip(CRON_FIELDS, fields, strict=True))
+    for name in ("day", "day_of_week"):
+        if values[name] == "?":
+            values[name] = "*"
+    if values["day_of_week"] != "*":  # "*/2" too: every other day counted from Sunday, as in cron
+        values["day_of_week"] = _day_of_week_names(values["day_of_week"])
+    for name, text in values.items():  # APScheduler's messages do not say which field they are about
+        try:
+            CronTrigger(timezone=_TZ, **{name: text})
+        except ValueError as exc:
+            reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
+            raise ValueError(f"{name} field {text!r}: {reason}") from None
+    trigger: BaseTrigger
+    if _restricted(fields[3]) and _restricted(fields[5]):
+        by_day = CronTrigger(timezone=_TZ, **{**values, "day_of_week": "*"})
+        by_weekday = CronTrigger(timezone=_TZ, **{**values, "day": "*"})
+        trigger = OrTrigger([by_day, by_weekday])
+    else:
+        trigger = CronTrigger(timezone=_TZ, **values)
+    if trigger.get_next_fire_time(None, _REFERENCE) is None:
+        raise ValueError(f"{expression!r} never fires (no such date)")
+    return trigger
+
+
+def next_fire_times(trigger: BaseTrigger | str, after: datetime, count: int = 3) -> list[datetime]:
+    """Return the next ``count`` fire times strictly after ``after`` (UTC), as the trigger fires them.
+
+    Raises:
+        ValueError: ``trigger`` is an invalid expression, or ``after`` is naive.
+    """
+    if after.tzinfo is None:
+        raise ValueError(f"after: expected a timezone-aware datetime, got {after!r}")
+    if isinstance(trigger, str):
+        trigger = cron_trigger(trigger)
+    fires: list[datetime] = []
+    previous = after.astimezone(UTC)
+    while len(fires) < count:
+        # (previous, now) = (t, t) asks for the first fire strictly after t, as the scheduler does.
+        fire = trigger.get_next_fire_time(previous, previous)
+        if fire is None:
+            break
+        fires.append(fire.astimezone(UTC))
+        previous = fire
+    return fires

@@ -16,10 +16,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 __all__ = [
     "AlgoTradeError",
     "CandleValidationError",
     "ConfigError",
+    "ConfigProblem",
     "DataError",
     "DatabaseError",
     "ExchangeError",
@@ -34,8 +38,45 @@ class AlgoTradeError(Exception):
     """Root of every error raised on purpose by algo-trade."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with a configuration value.
+
+    Attributes:
+        key: the dotted key (``scheduler.parameter_sets[0].params.trend``), or ``""`` for the whole file.
+        message: what was expected and what was found (``expected >= 1, got 0``).
+        source: the file or environment variable the value came from (``""`` when built in code).
+        line: the line of ``source`` that holds the key, when it could be found.
+    """
+
+    key: str
+    message: str
+    source: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.source and self.line else self.source
+        return ": ".join(part for part in (where, self.key, self.message) if part)
+
+
 class ConfigError(AlgoTradeError):
-    """The configuration is invalid: the message names the file, the key and what was expected."""
+    """The configuration is invalid: the message names the file, the key and what was expected.
+
+    ``problems`` lists every problem found (a loaded file reports all of them at once, not the first).
+    """
+
+    def __init__(self, message: str, problems: Iterable[ConfigProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[ConfigProblem, ...] = tuple(problems)
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[ConfigProblem], *, title: str = "") -> ConfigError:
+        """Build the error of one or more problems: one line each, under ``title`` when several."""
+        found = tuple(problems)
+        if len(found) == 1 and not title:
+            return cls(str(found[0]), found)
+        head = title or f"{len(found)} configuration problems"
+        return cls("\n  ".join([f"{head}:", *map(str, found)]), found)
 
 
 class DataError(AlgoTradeError):

@@ -1,156 +1,30 @@
-"""Load, validate and write the configuration file.
+"""Load the configuration file with its environment overrides, and write it back as commented TOML.
 
-Validation walks the dataclasses' type hints, so adding a key to a section needs no loader change.
+Validation is :mod:`algo_trade_core._validate`'s; this module only finds where each value came from (the
+file and its line, or the environment variable) so that every problem can say so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
-
-import tomli_w
+from typing import Any
 
 from algo_trade_core._config import AppConfig
-from algo_trade_core._errors import ConfigError
+from algo_trade_core._config_docs import config_toml
+from algo_trade_core._errors import ConfigError, ConfigProblem
+from algo_trade_core._validate import config_from_dict
 
-__all__ = ["ENV_PREFIX", "config_from_dict", "config_to_dict", "dump_config", "load_config", "write_config"]
+__all__ = ["ENV_PREFIX", "config_to_dict", "dump_config", "load_config", "write_config"]
 
 ENV_PREFIX = "ALGO_TRADE__"
-T = TypeVar("T")
-
-
-def _describe(tp: Any) -> str:
-    origin = get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    if origin is tuple:
-        inner = get_args(tp)[0]
-        plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}.get(inner)
-        return f"a list of {plural}" if plural else f"a list whose items are {_describe(inner)}"
-    if origin is dict:
-        return "a table"
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_describe(a) for a in get_args(tp))
-    if dataclasses.is_dataclass(tp):
-        return "a table"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        type(None): "nothing",
-    }.get(tp, str(tp))
-
-
-def _convert(tp: Any, value: Any, key: str, where: str) -> Any:
-    """Check ``value`` against type ``tp`` and convert it (lists to tuples, ints to floats)."""
-
-    def fail() -> ConfigError:
-        return ConfigError(
-            f"{where}: key '{key}' expected {_describe(tp)}, got {type(value).__name__} {value!r}"
-        )
-
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, Mapping):
-            raise fail()
-        return _build(tp, value, key, where)
-    if origin is Literal:
-        if value not in get_args(tp) or type(value) is bool:
-            raise fail()
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise fail()
-        inner = get_args(tp)[0]
-        return tuple(_convert(inner, v, f"{key}[{i}]", where) for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise fail()
-        val_tp = get_args(tp)[1]
-        return {str(k): _convert(val_tp, v, f"{key}.{k}", where) for k, v in value.items()}
-    if origin in (types.UnionType, typing.Union):
-        for option in get_args(tp):
-            try:
-                return _convert(option, value, key, where)
-            except ConfigError:
-                continue
-        raise fail()
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise fail()
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail()
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail()
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise fail()
-        return value
-    raise fail()
-
-
-def _check_range(f: dataclasses.Field[Any], value: Any, key: str, where: str) -> None:
-    meta = f.metadata
-    if not meta or isinstance(value, bool) or not isinstance(value, int | float):
-        return
-    bounds = []
-    ok = True
-    if meta.get("ge") is not None:
-        bounds.append(f">= {meta['ge']}")
-        ok &= value >= meta["ge"]
-    if meta.get("gt") is not None:
-        bounds.append(f"> {meta['gt']}")
-        ok &= value > meta["gt"]
-    if meta.get("le") is not None:
-        bounds.append(f"<= {meta['le']}")
-        ok &= value <= meta["le"]
-    if meta.get("lt") is not None:
-        bounds.append(f"< {meta['lt']}")
-        ok &= value < meta["lt"]
-    if not ok:
-        raise ConfigError(f"{where}: key '{key}' expected a value {' and '.join(bounds)}, got {value!r}")
-
-
-def _build(cls: type[T], data: Mapping[str, Any], prefix: str, where: str) -> T:
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        dotted = ", ".join(f"'{prefix + '.' if prefix else ''}{k}'" for k in unknown)
-        raise ConfigError(
-            f"{where}: unknown key {dotted} in [{prefix or 'top level'}]; "
-            f"expected one of {', '.join(sorted(fields))}"
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        key = f"{prefix}.{name}" if prefix else name
-        converted = _convert(hints[name], value, key, where)
-        _check_range(fields[name], converted, key, where)
-        kwargs[name] = converted
-    obj = cls(**kwargs)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        for name, expected in check():
-            key = f"{prefix}.{name}" if prefix else name
-            raise ConfigError(f"{where}: key '{key}' expected {expected}")
-    return obj
-
-
-def config_from_dict(data: Mapping[str, Any], where: str = "<config>") -> AppConfig:
-    """Build and validate an :class:`AppConfig` from parsed TOML."""
-    return _build(AppConfig, data, "", where)
+_HEADER = re.compile(r"^\[\s*([A-Za-z0-9_.\- ]+?)\s*\]")
+_KEY = re.compile(r"^([A-Za-z0-9_\-]+)\s*=")
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -160,23 +34,72 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> list[str]:
-    applied: list[str] = []
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[str, str], list[ConfigProblem]]:
+    """Apply ``ALGO_TRADE__SECTION__KEY`` variables; return {dotted key: variable} and the problems."""
+    applied: dict[str, str] = {}
+    problems: list[ConfigProblem] = []
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
         path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
-            raise ConfigError(f"environment variable {name}: expected ALGO_TRADE__SECTION__KEY")
+            problems.append(ConfigProblem("", "expected a name like ALGO_TRADE__SECTION__KEY", name))
+            continue
         node = data
-        for part in path[:-1]:
+        for i, part in enumerate(path[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"environment variable {name}: '{part}' is not a section")
+                key = ".".join(path[: i + 1])
+                problems.append(ConfigProblem(key, "is a value, not a section", name))
+                break
             node = child
-        node[path[-1]] = _parse_env_value(raw)
-        applied.append(name)
-    return applied
+        else:
+            node[path[-1]] = _parse_env_value(raw)
+            applied[".".join(path)] = name
+    return applied, problems
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map each ``section.key`` (and section) of a TOML text to its line, best effort."""
+    lines: dict[str, int] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[["):
+            continue
+        header = _HEADER.match(stripped)
+        if header:
+            section = header.group(1).replace(" ", "")
+            lines.setdefault(section, number)
+            continue
+        key = _KEY.match(stripped)
+        if key:
+            lines.setdefault(f"{section}.{key.group(1)}" if section else key.group(1), number)
+    return lines
+
+
+def _parents(key: str) -> list[str]:
+    """``a.b[0].c`` -> ``["a.b[0].c", "a.b[0]", "a.b", "a"]``."""
+    out = [key]
+    while True:
+        cut = max(key.rfind("."), key.rfind("["))
+        if cut <= 0:
+            return out
+        key = key[:cut]
+        out.append(key)
+
+
+def _locator(source: str, lines: dict[str, int], env: dict[str, str]) -> Any:
+    def locate(key: str) -> tuple[str, int | None]:
+        for parent in _parents(key):
+            if parent in env:
+                return env[parent], None
+        for parent in _parents(key):
+            if parent in lines:
+                return source, lines[parent]
+        return source, None
+
+    return locate
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> AppConfig:
@@ -186,28 +109,51 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     a TOML value (``3``, ``true``, ``["BTC", "ETH"]``) and falls back to a plain string.
 
     Raises:
-        ConfigError: the file is missing or unreadable, or a key is unknown, of the wrong type or out of
-            range; the message names the file (or variable), the key and what was expected.
+        ConfigError: the file is missing or unreadable, or values are invalid. Every problem is listed
+            (``error.problems``), each with the file and line (or the variable), the key and what was
+            expected, with "did you mean ...?" for misspelt keys.
     """
     data: dict[str, Any] = {}
-    where = "<defaults>"
+    source = ""
+    lines: dict[str, int] = {}
     if path is not None:
         p = Path(path)
-        where = str(p)
+        source = str(p)
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except FileNotFoundError:
-            raise ConfigError(
-                f"{where}: configuration file not found (create one with `algo-trade config init`)"
+            raise _file_error(
+                source, "configuration file not found (create one with `algo-trade config init`)"
             ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read: {exc}") from None
-    applied = _apply_env(data, os.environ if env is None else env)
+            raise _file_error(source, f"not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _file_error(source, f"cannot read: {exc}") from None
+        lines = _key_lines(text)
+    applied, problems = _apply_env(data, os.environ if env is None else env)
+    where = source or "the built-in defaults"
     if applied:
-        where = f"{where} (with {', '.join(applied)})"
-    return config_from_dict(data, where)
+        where = f"{where} with {', '.join(sorted(applied.values()))}"
+    config: AppConfig | None = None
+    try:
+        config = config_from_dict(data, locate=_locator(source, lines, applied), where=where)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems or config is None:
+        raise _error(problems, where)
+    return config
+
+
+def _file_error(source: str, message: str) -> ConfigError:
+    return ConfigError.from_problems([ConfigProblem("", message, source)])
+
+
+def _error(problems: list[ConfigProblem], where: str) -> ConfigError:
+    if len(problems) == 1:
+        return ConfigError.from_problems(problems)
+    ordered = sorted(problems, key=lambda p: (p.line is None, p.line or 0))  # file order, then the rest
+    return ConfigError.from_problems(ordered, title=f"{len(problems)} problems in {where}")
 
 
 def _plain(value: Any) -> Any:
@@ -219,15 +165,15 @@ def _plain(value: Any) -> Any:
 
 
 def config_to_dict(config: AppConfig) -> dict[str, Any]:
-    """Return the configuration as plain TOML-compatible data."""
+    """Return the configuration as plain TOML/JSON-compatible data."""
     return typing.cast(dict[str, Any], _plain(dataclasses.asdict(config)))
 
 
 def dump_config(config: AppConfig) -> str:
-    """Serialise the configuration to TOML text that :func:`load_config` reads back equal."""
-    return tomli_w.dumps(config_to_dict(config))
+    """Serialise the configuration as commented TOML that :func:`load_config` reads back equal."""
+    return config_toml(config)
 
 
 def write_config(config: AppConfig, path: str | Path) -> None:
-    """Write the configuration to ``path`` as TOML."""
+    """Write the configuration to ``path`` as commented TOML."""
     Path(path).write_text(dump_config(config), encoding="utf-8")

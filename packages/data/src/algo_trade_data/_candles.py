@@ -28,6 +28,7 @@ from algo_trade_core import (
     validate_candle_values,
 )
 from algo_trade_data._candle_checks import magnitude_problem
+from algo_trade_data._symbols import EXCHANGE
 
 __all__ = [
     "CANDLE_FRAME_SCHEMA",
@@ -38,8 +39,6 @@ __all__ = [
     "parse_candle",
     "parse_candles",
 ]
-
-EXCHANGE = "hyperliquid"
 
 CANDLE_FRAME_SCHEMA = pl.Schema(
     {

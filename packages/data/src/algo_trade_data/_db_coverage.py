@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from algo_trade_core import INTERVALS, datetime_to_ms, interval_to_ms, ms_to_datetime
-from algo_trade_data._candles import EXCHANGE
 from algo_trade_data._db_base import _DatabaseBase, require_aware
 from algo_trade_data._ratelimit import earliest_available_ms
+from algo_trade_data._symbols import EXCHANGE
 
 __all__ = ["CandleGap", "CandleStatus", "CoverageMixin", "gap_step_ms", "summarize_gaps"]
 

@@ -6,7 +6,7 @@ finish was written, leaves its ``backtest_runs`` row at ``running``. The next st
 
 * the owner (``owner_host``, ``owner_pid``) is this machine and that process is gone, or it is this
   very process and the run is not one of its live sweeps;
-* or the owner's heartbeat (written every ``HEARTBEAT_S`` while the sweep runs) is older than
+* or the owner's heartbeat (written every ``RUN_HEARTBEAT_S`` while the sweep runs) is older than
   ``stale_after_s``: the process is gone, or hangs, wherever it ran;
 * or the row has no owner (recorded before migration 005) and started longer than ``stale_after_s`` ago.
 
@@ -26,7 +26,7 @@ from algo_trade_data._db_results import _SELECT_RUNS, _run
 from algo_trade_data._records import BacktestRunRecord
 
 __all__ = [
-    "HEARTBEAT_S",
+    "RUN_HEARTBEAT_S",
     "STALE_AFTER_S",
     "RunsMixin",
     "interruption_reason",
@@ -34,7 +34,7 @@ __all__ = [
     "this_host",
 ]
 
-HEARTBEAT_S = 30.0
+RUN_HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0  # ten missed heartbeats
 
 _RUNNING = (

@@ -1,4 +1,4 @@
-"""Candle files: read and validate CSV, Parquet and freqtrade Feather; write CSV and Parquet; import.
+"""Candle files: read and validate CSV, Parquet and freqtrade Feather; write all three; import.
 
 Formats (chosen by suffix):
 
@@ -12,7 +12,8 @@ Formats (chosen by suffix):
   high, low, close, volume``; symbol and interval come from the file name
   (``BTC_USDC_USDC-1m-futures.feather`` → BTC, 1m; ``kPEPE_USDC_USDC-1h-futures.feather`` → kPEPE)
   unless given. Funding-rate, mark, index and premium-index files are refused: they are not trade
-  candles.
+  candles. Written Feather files are freqtrade's layout too (one symbol and interval per file, LZ4),
+  so freqtrade reads them; name them ``BTC_USDC_USDC-1h-futures.feather`` to keep symbol and interval.
 
 Every file is validated completely before anything is written: missing columns, values that are not
 numbers, nulls, NaN or infinities, non-positive prices, ``high < low``, ``low > min(open, close)``,
@@ -29,18 +30,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import polars as pl
 
 from algo_trade_core import INTERVALS, CandleValidationError, DatabaseError, DataError
 from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
+from algo_trade_data._candle_frames import prepare_candle_frame
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
-from algo_trade_data._db_candles import prepare_candle_frame
 from algo_trade_data._symbols import check_symbol
 
 __all__ = [
+    "CANDLE_FILE_FORMATS",
     "CSV_COLUMNS",
+    "CandleFileFormat",
     "FileImportResult",
     "FreqtradeName",
     "ImportInterrupted",
@@ -66,6 +69,8 @@ _FREQTRADE_RE = re.compile(
     r"^(?P<pair>[^-]+)-(?P<tf>\d+(?:Mo|[smhdwM]))(?:-(?P<kind>[A-Za-z_]+))?\.(?:feather|arrow|ipc|parquet|csv)$"
 )
 _OHLCV_KINDS = (None, "futures", "spot")
+CandleFileFormat = Literal["csv", "parquet", "feather"]
+CANDLE_FILE_FORMATS: tuple[CandleFileFormat, ...] = ("csv", "parquet", "feather")
 _RFC3339_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 
@@ -338,21 +343,27 @@ def write_candle_file(
     symbol: str | None = None,
     interval: str | None = None,
     exchange: str | None = None,
+    file_format: CandleFileFormat | None = None,
 ) -> Path:
-    """Write candles to CSV or Parquet (by suffix); reading the file back gives an equal frame.
+    """Write candles to CSV, Parquet or Feather (``file_format``, else by suffix).
 
-    Missing ``symbol``/``interval``/``exchange`` columns are filled from the arguments. CSV holds the
-    original system's seven columns first, then ``interval, exchange, trades``; floats are written in
-    their shortest round-trip form. The file is written next to its destination and renamed into
-    place, so a reader never sees half a file.
+    Reading a CSV or Parquet file back gives an equal frame. Missing ``symbol``/``interval``/``exchange``
+    columns are filled from the arguments. CSV holds the original system's seven columns first, then
+    ``interval, exchange, trades``; floats are written in their shortest round-trip form. Feather is
+    freqtrade's file (``date, open, high, low, close, volume``, LZ4): one symbol and interval, which the
+    file name carries. The file is written next to its destination and renamed into place, so a reader
+    never sees half a file.
 
     Raises:
-        DataError: unknown suffix, missing columns, or invalid candles.
+        DataError: unknown suffix (without ``file_format``), missing columns, invalid candles, or several
+            symbols or intervals for one Feather file.
     """
     path = Path(path)
-    fmt = _format_of(path)
-    if fmt == "feather":
-        raise DataError(f"{path}: writing Feather is not supported; use .csv or .parquet")
+    fmt = file_format or _format_of(path)
+    if fmt not in CANDLE_FILE_FORMATS:
+        raise DataError(
+            f"{path}: unknown file format {fmt!r}; expected one of {', '.join(CANDLE_FILE_FORMATS)}"
+        )
     extra = {"symbol": symbol, "interval": interval, "exchange": exchange}
     frame = frame.with_columns(
         **{k: pl.lit(v) for k, v in extra.items() if v is not None and k not in frame.columns}
@@ -367,12 +378,25 @@ def write_candle_file(
                 partial,
                 datetime_format="%Y-%m-%dT%H:%M:%S%:z" if whole_seconds else "%Y-%m-%dT%H:%M:%S%.3f%:z",
             )
-        else:
+        elif fmt == "parquet":
             prepared.write_parquet(partial)
+        else:
+            _write_freqtrade_feather(prepared, partial, path)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def _write_freqtrade_feather(prepared: pl.DataFrame, partial: Path, path: Path) -> None:
+    for column in ("symbol", "interval"):
+        values = prepared[column].unique().sort().to_list()
+        if len(values) > 1:
+            raise DataError(
+                f"{path}: a Feather file holds one {column} (freqtrade's layout), got {', '.join(values)}; "
+                "export them one by one"
+            )
+    prepared.select(pl.col("timestamp").alias("date"), *VALUE_COLUMNS).write_ipc(partial, compression="lz4")
 
 
 async def import_candle_files(

@@ -18,7 +18,11 @@ import re
 
 from algo_trade_core import DataError
 
-__all__ = ["MAX_SYMBOL_LENGTH", "SYMBOL_PATTERN", "check_symbol", "symbol_problem"]
+__all__ = ["EXCHANGE", "MAX_SYMBOL_LENGTH", "SYMBOL_PATTERN", "check_symbol", "symbol_problem"]
+
+# The ``exchange`` column of Hyperliquid's candles (here, not in ._candles, so that the store's
+# modules can name it without importing polars).
+EXCHANGE = "hyperliquid"
 
 MAX_SYMBOL_LENGTH = 32
 _NAME = r"[A-Za-z0-9]{1,24}"

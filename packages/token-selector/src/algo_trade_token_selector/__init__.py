@@ -3,23 +3,31 @@
 from loguru import logger
 
 from algo_trade_core import SelectionCriteria
+from algo_trade_token_selector._reasons import CRITERIA, CriterionFailure, check_criteria, criteria_text
+from algo_trade_token_selector._scope import SelectionScope
 from algo_trade_token_selector._scoring import (
-    CRITERIA,
     Selection,
     TokenExplanation,
+    TokenStatus,
     composite_score,
     evaluate,
 )
-from algo_trade_token_selector._selector import TokenSelector
+from algo_trade_token_selector._selector import TokenSelector, latest_results
 
 logger.disable("algo_trade_token_selector")
 
 __all__ = [
     "CRITERIA",
+    "CriterionFailure",
     "Selection",
     "SelectionCriteria",
+    "SelectionScope",
     "TokenExplanation",
     "TokenSelector",
+    "TokenStatus",
+    "check_criteria",
     "composite_score",
+    "criteria_text",
     "evaluate",
+    "latest_results",
 ]

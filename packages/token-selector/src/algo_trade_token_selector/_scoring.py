@@ -7,33 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from algo_trade_core import SelectionCriteria
+from algo_trade_core import SelectionCriteria, bars_span_days, short_ratio_warning
 from algo_trade_data import BacktestResultRecord
+from algo_trade_token_selector._reasons import DATA_CRITERIA, CriterionFailure, check_criteria
+from algo_trade_token_selector._scope import SelectionScope
 
-__all__ = ["CRITERIA", "Selection", "TokenExplanation", "composite_score", "evaluate"]
+__all__ = ["Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
 
-# Criterion names, as they appear in explanations and `--json` output.
-CRITERIA = (
-    "max_result_age_hours",
-    "min_window_coverage",
-    "min_sharpe_ratio",
-    "min_win_rate",
-    "max_drawdown",
-    "min_num_trades",
-)
-# A token failing one of these is not eligible even for the fallback: its result says nothing current.
-_DATA_CRITERIA = frozenset({"max_result_age_hours", "min_window_coverage"})
+# approved: passed and within top_n; fallback: approved by the fallback; beyond_top_n: passed, cut by
+# top_n; failed: at least one threshold failed.
+TokenStatus = Literal["approved", "fallback", "beyond_top_n", "failed"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TokenExplanation:
-    """Why one token was (not) approved."""
+    """Why one token was (not) approved, with the result it was decided on."""
 
     symbol: str
-    approved: bool
+    status: TokenStatus
     rank: int | None  # rank among passing tokens (1 = best), or among the fallback picks
     score: float
     sharpe_ratio: float
@@ -41,18 +35,43 @@ class TokenExplanation:
     max_drawdown: float
     num_trades: int
     window_coverage: float
+    num_bars: int
+    interval: str
+    params_hash: str
+    run_id: str | None
+    window_end: datetime
     result_time: datetime
-    failed: tuple[str, ...]
-    fallback: bool = False
+    failed: tuple[CriterionFailure, ...] = ()
+    note: str | None = None  # e.g. "beyond top_n = 10", "Sharpe -5.01 < fallback_min_sharpe 0.00"
+    ratio_warning: str | None = None  # the window is too short for annualised ratios to mean much
+
+    @property
+    def approved(self) -> bool:
+        return self.status in ("approved", "fallback")
+
+    @property
+    def fallback(self) -> bool:
+        return self.status == "fallback"
 
     @property
     def passed(self) -> bool:
         return not self.failed
 
+    @property
+    def failed_criteria(self) -> tuple[str, ...]:
+        return tuple(f.criterion for f in self.failed)
+
+    @property
+    def span_days(self) -> float:
+        """Days of bars the annualised ratios were computed on."""
+        return bars_span_days(self.num_bars, self.interval)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
+            "status": self.status,
             "approved": self.approved,
+            "fallback": self.fallback,
             "rank": self.rank,
             "score": self.score,
             "sharpe_ratio": self.sharpe_ratio,
@@ -60,9 +79,16 @@ class TokenExplanation:
             "max_drawdown": self.max_drawdown,
             "num_trades": self.num_trades,
             "window_coverage": self.window_coverage,
+            "num_bars": self.num_bars,
+            "span_days": self.span_days,
+            "interval": self.interval,
+            "params_hash": self.params_hash,
+            "run_id": self.run_id,
+            "window_end": self.window_end.isoformat(),
             "result_time": self.result_time.isoformat(),
-            "fallback": self.fallback,
-            "failed": list(self.failed),
+            "failed": [f.to_json() for f in self.failed],
+            "note": self.note,
+            "ratio_warning": self.ratio_warning,
         }
 
 
@@ -76,6 +102,7 @@ class Selection:
     fallback_used: bool
     tokens: list[TokenExplanation] = field(default_factory=list)
     criteria: SelectionCriteria = field(default_factory=SelectionCriteria)
+    scope: SelectionScope | None = None  # the results it ranked (None: every result of the strategy)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,8 +110,14 @@ class Selection:
             "fallback": self.fallback_used,
             "strategy": self.strategy_name,
             "selected_at": self.selected_at.isoformat(),
+            "scope": None if self.scope is None else self.scope.to_json(),
+            "criteria": _criteria_json(self.criteria),
             "tokens": [t.to_json() for t in self.tokens],
         }
+
+
+def _criteria_json(criteria: SelectionCriteria) -> dict[str, Any]:
+    return {name: getattr(criteria, name) for name in criteria.__dataclass_fields__}
 
 
 def composite_score(result: BacktestResultRecord, criteria: SelectionCriteria) -> float:
@@ -96,71 +129,91 @@ def composite_score(result: BacktestResultRecord, criteria: SelectionCriteria) -
     )
 
 
-def _failed(result: BacktestResultRecord, criteria: SelectionCriteria, now: datetime) -> tuple[str, ...]:
-    checks = {
-        "max_result_age_hours": now - result.timestamp <= timedelta(hours=criteria.max_result_age_hours),
-        "min_window_coverage": result.window_coverage >= criteria.min_window_coverage,
-        "min_sharpe_ratio": result.sharpe_ratio >= criteria.min_sharpe_ratio,
-        "min_win_rate": result.win_rate >= criteria.min_win_rate,
-        "max_drawdown": float(result.max_drawdown) <= criteria.max_drawdown,
-        "min_num_trades": result.num_trades >= criteria.min_num_trades,
-    }
-    return tuple(name for name in CRITERIA if not checks[name])
-
-
 def evaluate(
     results: Mapping[str, BacktestResultRecord],
     criteria: SelectionCriteria,
     now: datetime,
     strategy_name: str | None = None,
+    scope: SelectionScope | None = None,
 ) -> Selection:
     """Select tokens from each symbol's latest result.
 
-    Pass = every threshold holds (inclusive) and the result is fresh and covers enough of its window.
-    Approved = passing tokens by score descending, ties broken by symbol, the first ``top_n``. When none
-    passes and ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens by Sharpe are
-    approved and the selection is marked as a fallback.
+    Pass = every threshold holds (inclusive), the result is fresh (its window ended at most
+    ``max_result_age_hours`` before ``now``) and covers enough of its window. Approved = passing tokens
+    by score descending, ties broken by symbol, the first ``top_n``. When none passes and
+    ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens by Sharpe among those whose
+    Sharpe is at least ``fallback_min_sharpe`` are approved and the selection is marked as a fallback.
     """
-    rows = []
-    for symbol, result in results.items():
-        rows.append((symbol, result, composite_score(result, criteria), _failed(result, criteria, now)))
-
+    c = criteria
+    rows = [
+        (symbol, result, composite_score(result, c), check_criteria(result, c, now))
+        for symbol, result in results.items()
+    ]
     passing = sorted((r for r in rows if not r[3]), key=lambda r: (-r[2], r[0]))
-    approved_rows = passing[: criteria.top_n]
+    approved_rows = passing[: c.top_n]
     fallback_used = False
-    if not passing and criteria.fallback_top_n > 0:
-        eligible = [r for r in rows if not (set(r[3]) & _DATA_CRITERIA)]
+    floor_notes: dict[str, str] = {}
+    if not passing and c.fallback_top_n > 0:
+        eligible = []
+        for row in rows:
+            if {f.criterion for f in row[3]} & DATA_CRITERIA:
+                continue
+            if row[1].sharpe_ratio < c.fallback_min_sharpe:
+                floor_notes[row[0]] = (
+                    f"not a fallback pick: Sharpe {row[1].sharpe_ratio:.2f} < "
+                    f"fallback_min_sharpe {c.fallback_min_sharpe:.2f}"
+                )
+                continue
+            eligible.append(row)
         eligible.sort(key=lambda r: (-r[1].sharpe_ratio, r[0]))
-        approved_rows = eligible[: criteria.fallback_top_n]
+        approved_rows = eligible[: c.fallback_top_n]
         fallback_used = bool(approved_rows)
 
-    approved = [r[0] for r in approved_rows]
     ranks = {r[0]: i + 1 for i, r in enumerate(approved_rows if fallback_used else passing)}
+    approved = [r[0] for r in approved_rows]
     approved_set = set(approved)
-    tokens = [
-        TokenExplanation(
-            symbol=symbol,
-            approved=symbol in approved_set,
-            rank=ranks.get(symbol),
-            score=score,
-            sharpe_ratio=result.sharpe_ratio,
-            win_rate=result.win_rate,
-            max_drawdown=float(result.max_drawdown),
-            num_trades=result.num_trades,
-            window_coverage=result.window_coverage,
-            result_time=result.timestamp,
-            failed=failed,
-            fallback=fallback_used and symbol in approved_set,
+    tokens = []
+    for symbol, result, score, failed in rows:
+        status: TokenStatus
+        note = None
+        if symbol in approved_set:
+            status = "fallback" if fallback_used else "approved"
+            if fallback_used:
+                note = f"fallback #{ranks[symbol]} by Sharpe (nothing passed)"
+        elif not failed:
+            status, note = "beyond_top_n", f"beyond top_n = {c.top_n}"
+        else:
+            status, note = "failed", floor_notes.get(symbol)
+        tokens.append(
+            TokenExplanation(
+                symbol=symbol,
+                status=status,
+                rank=ranks.get(symbol),
+                score=score,
+                sharpe_ratio=result.sharpe_ratio,
+                win_rate=result.win_rate,
+                max_drawdown=float(result.max_drawdown),
+                num_trades=result.num_trades,
+                window_coverage=result.window_coverage,
+                num_bars=result.num_bars,
+                interval=result.interval,
+                params_hash=result.params_hash,
+                run_id=result.run_id,
+                window_end=result.backtest_window_end,
+                result_time=result.timestamp,
+                failed=failed,
+                note=note,
+                ratio_warning=short_ratio_warning(result.num_bars, result.interval, result.num_trades),
+            )
         )
-        for symbol, result, score, failed in rows
-    ]
     # Approved first (in rank order), then the others by score.
     tokens.sort(key=lambda t: (not t.approved, t.rank if t.rank is not None else 10**9, -t.score, t.symbol))
     return Selection(
         selected_at=now,
-        strategy_name=strategy_name or criteria.strategy,
+        strategy_name=strategy_name or (scope.strategy if scope is not None else c.strategy),
         approved=approved,
         fallback_used=fallback_used,
         tokens=tokens,
-        criteria=criteria,
+        criteria=c,
+        scope=scope,
     )

@@ -1,4 +1,4 @@
-"""`TokenSelector`: reads each token's latest result from the database, selects, records the selection."""
+"""`TokenSelector`: reads each token's latest result in a scope, selects, records the selection."""
 
 from __future__ import annotations
 
@@ -8,13 +8,31 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from algo_trade_core import SelectionCriteria
-from algo_trade_data import SelectionRecord
+from algo_trade_data import BacktestResultRecord, SelectionRecord
+from algo_trade_token_selector._scope import SelectionScope
+from algo_trade_token_selector._scoring import Selection, evaluate
 
 if TYPE_CHECKING:
     from algo_trade_data import DatabaseClient
-from algo_trade_token_selector._scoring import Selection, evaluate
 
-__all__ = ["TokenSelector"]
+__all__ = ["TokenSelector", "latest_results"]
+
+
+async def latest_results(
+    db: DatabaseClient, scope: SelectionScope, *, until: datetime | None = None
+) -> dict[str, BacktestResultRecord]:
+    """Return each token's latest result in ``scope`` (one query).
+
+    Args:
+        db: the store.
+        scope: strategy, and optionally parameter set, interval and universe.
+        until: ignore results whose window ends after this (a selection as of a past time must not
+            see results computed on later bars).
+    """
+    results = await db.query_latest_backtest_results(
+        scope.strategy, scope.params_hash, interval=scope.interval, symbols=scope.symbols, until=until
+    )
+    return results
 
 
 class TokenSelector:
@@ -26,21 +44,27 @@ class TokenSelector:
 
     async def select(
         self,
-        strategy_name: str | None = None,
+        scope: SelectionScope | None = None,
         *,
-        params_hash: str | None = None,
-        interval: str | None = None,
         now: datetime | None = None,
         record: bool = True,
+        run_id: str | None = None,
     ) -> Selection:
-        """Run one selection and (by default) store it in ``token_selections``."""
-        strategy = strategy_name or self.criteria.strategy
-        results = await self._db.query_latest_backtest_results(
-            strategy, params_hash=params_hash, interval=interval
-        )
-        selection = evaluate(results, self.criteria, now or datetime.now(UTC), strategy)
+        """Run one selection and (by default) store it in ``token_selections``.
+
+        Args:
+            scope: the results to rank (default: every result of ``criteria.strategy``; the product's
+                rule is ``algo_trade_pipeline.selection_scope``).
+            now: the selection time that result ages are measured to (default: the wall clock).
+            record: store the selection.
+            run_id: the sweep the selection follows, stored with it.
+        """
+        scope = scope or SelectionScope(strategy=self.criteria.strategy)
+        at = now or datetime.now(UTC)
+        results = await latest_results(self._db, scope, until=at)
+        selection = evaluate(results, self.criteria, at, scope.strategy, scope)
         if not results:
-            logger.warning("token selection: no backtest results stored for strategy {}", strategy)
+            logger.warning("token selection: no backtest results stored in scope ({})", scope.describe())
         elif selection.fallback_used:
             logger.warning(
                 "token selection: no token passed; FALLBACK approves the best {} by Sharpe: {}",
@@ -57,14 +81,15 @@ class TokenSelector:
             await self._db.insert_selection(
                 SelectionRecord(
                     selected_at=selection.selected_at,
-                    strategy_name=strategy,
+                    strategy_name=scope.strategy,
                     approved=selection.approved,
                     details=[t.to_json() for t in selection.tokens],
                     fallback_used=selection.fallback_used,
+                    run_id=run_id,
                 )
             )
         return selection
 
-    async def select_approved_tokens(self, strategy_name: str | None = None) -> list[str]:
+    async def select_approved_tokens(self, scope: SelectionScope | None = None) -> list[str]:
         """Return the approved symbols in rank order (and store the selection)."""
-        return (await self.select(strategy_name)).approved
+        return (await self.select(scope)).approved

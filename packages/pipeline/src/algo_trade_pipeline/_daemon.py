@@ -1,4 +1,5 @@
-"""The daemon's wiring: scheduler → selection → bot sync after every sweep (no separate timer).
+"""The daemon: the scheduler's sweeps, each followed by the :class:`Pipeline` (selection → bot sync →
+retention), with the market-data hub and the bots it keeps running (no separate timer).
 
 The `scheduled-backtest` command runs it until Ctrl+C or SIGTERM; tests run it against the fake
 exchange with an injected clock.
@@ -9,43 +10,36 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from loguru import logger
-
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_bot_orchestrator import BotRegistry
-from algo_trade_core import AlgoTradeError, AppConfig, ms_to_datetime, strategy_params
-from algo_trade_data import BackgroundRepair, DatabaseClient, HyperliquidClient, MarketDataHub
-from algo_trade_token_selector import Selection, TokenSelector
+from algo_trade_core import AppConfig, ms_to_datetime, strategy_params
+from algo_trade_data import (
+    BackgroundRepair,
+    DatabaseClient,
+    HyperliquidClient,
+    MarketDataHub,
+    announce_daemon,
+)
+from algo_trade_pipeline._cycle import Cycle, Pipeline
+from algo_trade_token_selector import TokenSelector
 
-__all__ = ["Cycle", "Daemon"]
-
-
-@dataclass(slots=True)
-class Cycle:
-    """One sweep and what followed it."""
-
-    summary: RunSummary
-    selection: Selection | None = None
-    started: list[str] = field(default_factory=list)
-    stopped: list[str] = field(default_factory=list)
-    error: str | None = None
+__all__ = ["Daemon"]
 
 
 class Daemon:
-    """Runs sweeps on the cron schedule; after each, selection, ``sync_bots_with_approved_tokens`` and
-    (with ``[database] retention_days``) the removal of old results.
+    """Runs sweeps on the cron schedule; after each, :meth:`Pipeline.after_sweep`.
 
     Args:
         config: the whole configuration.
         db: the store.
         hyperliquid: the process's one REST client (refresh, top-volume universe, bot warm-up).
         on_cycle: called after each cycle (the CLI prints it).
-        clock_ms: "now" in epoch ms for windows and bot warm-up (default: the wall clock); replays pin it.
+        clock_ms: "now" in epoch ms for windows, result ages and bot warm-up (default: the wall clock);
+            replays pin it.
     """
 
     def __init__(
@@ -59,16 +53,15 @@ class Daemon:
     ) -> None:
         self.config = config
         self.db = db
-        self.selector = TokenSelector(db, config.token_selection)
+        clock = None if clock_ms is None else (lambda: ms_to_datetime(clock_ms()))
+        self.pipeline = Pipeline(config, db, clock=clock)
         self.cycles: deque[Cycle] = deque(maxlen=20)  # the latest cycles (a daemon runs for months)
         self.cycle_count = 0
         self.hub: MarketDataHub | None = None
-        self.registry: BotRegistry | None = None
         self._hyperliquid = hyperliquid
         self._on_cycle = on_cycle
         self._clock_ms = clock_ms
         self._stack = AsyncExitStack()
-        clock = None if clock_ms is None else (lambda: ms_to_datetime(clock_ms()))
         self.scheduler = BacktestScheduler(
             config.scheduler,
             db,
@@ -79,6 +72,15 @@ class Daemon:
             clock=clock,
         )
 
+    @property
+    def selector(self) -> TokenSelector:
+        """The selector the pipeline uses (its ``criteria`` may be replaced between sweeps)."""
+        return self.pipeline.selector
+
+    @property
+    def registry(self) -> BotRegistry | None:
+        return self.pipeline.registry
+
     async def start(self) -> list[str]:
         """Open the market-data hub, restore the bots of a previous run, repair the candle history in
         the background, start the cron job.
@@ -86,11 +88,13 @@ class Daemon:
         Returns the ids of the restored bots.
         """
         restored: list[str] = []
+        # While this lock is held, `algo-trade bots list` knows a daemon runs the bots (see _presence).
+        await self._stack.enter_async_context(announce_daemon(self.db))
         if self.config.bots.enabled:
             self.hub = await self._stack.enter_async_context(
                 MarketDataHub(self.config.hyperliquid, rest=self._hyperliquid, store=self.db)
             )
-            self.registry = BotRegistry(
+            registry = BotRegistry(
                 self.db,
                 self.hub,
                 candles=self._hyperliquid,
@@ -101,9 +105,10 @@ class Daemon:
                     name: strategy_params(self.config, name) for name in ("quad_ma", "ma_crossover")
                 },
             )
+            self.pipeline.registry = registry
             # Shutdown leaves positions open and rows live, so the next start restores them.
-            self._stack.push_async_callback(self.registry.shutdown_all)
-            restored = await self.registry.restore()
+            self._stack.push_async_callback(registry.shutdown_all)
+            restored = await registry.restore()
         if self._hyperliquid is not None:  # bars missed while down, fetched while the exchange has them
             s = self.config.scheduler
             await self._stack.enter_async_context(
@@ -113,29 +118,7 @@ class Daemon:
         return restored
 
     async def _after_sweep(self, summary: RunSummary) -> None:
-        cycle = Cycle(summary=summary)
-        try:
-            # Select on the results of the parameter set the bots will trade (the first one configured
-            # for the selection's strategy), at the sweep's interval.
-            strategy = self.selector.criteria.strategy
-            job = next((j for j in self.scheduler.jobs if j.strategy == strategy), None)
-            cycle.selection = await self.selector.select(
-                params_hash=None if job is None else job.params_hash, interval=self.config.scheduler.interval
-            )
-            if self.registry is not None:
-                cycle.started, cycle.stopped = await self.registry.sync_bots_with_approved_tokens(
-                    cycle.selection.approved,
-                    cycle.selection.strategy_name,
-                    None if job is None else job.params_dict(),
-                )
-            if self.config.database.retention_days > 0:  # the app's own retention (no Apache-licence policy)
-                await self.db.apply_retention(self.config.database.retention_days)
-        except AlgoTradeError as exc:
-            cycle.error = f"{type(exc).__name__}: {exc}"
-            logger.error("after sweep {}: {}", summary.run_id[:8], cycle.error)
-        except Exception as exc:  # selection or bot sync failing must not stop the schedule
-            cycle.error = f"{type(exc).__name__}: {exc}"
-            logger.exception("after sweep {}: selection or bot sync failed", summary.run_id[:8])
+        cycle = await self.pipeline.after_sweep(summary)
         self.cycles.append(cycle)
         self.cycle_count += 1
         if self._on_cycle is not None:

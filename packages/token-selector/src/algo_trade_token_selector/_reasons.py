@@ -1,0 +1,177 @@
+"""Why a token failed, in numbers: each failed criterion with its value, threshold and a sentence (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from algo_trade_core import SelectionCriteria
+from algo_trade_data import BacktestResultRecord
+
+__all__ = [
+    "CRITERIA",
+    "DATA_CRITERIA",
+    "CriterionFailure",
+    "check_criteria",
+    "criteria_text",
+    "format_distinct",
+]
+
+# Criterion names (the [token_selection] keys), in the order explanations list them.
+CRITERIA = (
+    "max_result_age_hours",
+    "min_window_coverage",
+    "min_sharpe_ratio",
+    "min_win_rate",
+    "max_drawdown",
+    "min_num_trades",
+)
+# A token failing one of these is not eligible even for the fallback: its result says nothing current.
+DATA_CRITERIA = frozenset({"max_result_age_hours", "min_window_coverage"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CriterionFailure:
+    """One threshold a token's result did not meet.
+
+    Attributes:
+        criterion: the ``[token_selection]`` key, e.g. ``"min_win_rate"``.
+        value: the result's value in the key's unit (a fraction for rates, hours for the age).
+        threshold: the configured threshold, same unit.
+        text: the sentence shown to users, e.g. ``"win rate 48.3 % < 50 %"``.
+    """
+
+    criterion: str
+    value: float
+    threshold: float
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "criterion": self.criterion,
+            "value": self.value,
+            "threshold": self.threshold,
+            "text": self.text,
+        }
+
+
+def format_distinct(value: float, threshold: float, fmt: Callable[[float, int], str], decimals: int) -> str:
+    """Format ``value`` with at least ``decimals`` decimals, and more until it reads differently from
+    ``threshold`` (0.4999 against 0.5 is "49.99 %", not "50.0 %")."""
+    for d in range(decimals, decimals + 7):
+        shown = fmt(value, d)
+        if shown != fmt(threshold, d):
+            return shown
+    return fmt(value, decimals + 6)
+
+
+def _pct(value: float, decimals: int) -> str:
+    return f"{value * 100:.{decimals}f} %"
+
+
+def _pct_limit(value: float) -> str:
+    return f"{round(value * 100, 6):g} %"
+
+
+def _num(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def _hours(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f} h"
+
+
+def _age_hours(result: BacktestResultRecord, now: datetime) -> float:
+    """Hours from the END of the result's backtest window to ``now``: a backfilled window is old."""
+    return (now - result.backtest_window_end).total_seconds() / 3600
+
+
+def check_criteria(
+    result: BacktestResultRecord, criteria: SelectionCriteria, now: datetime
+) -> tuple[CriterionFailure, ...]:
+    """Return every threshold ``result`` fails (inclusive thresholds), in :data:`CRITERIA` order."""
+    c = criteria
+    failures = []
+    age = _age_hours(result, now)
+    if age > c.max_result_age_hours:
+        shown = format_distinct(age, c.max_result_age_hours, _hours, 0)
+        failures.append(
+            CriterionFailure(
+                criterion="max_result_age_hours",
+                value=age,
+                threshold=c.max_result_age_hours,
+                text=f"result {shown} old > {c.max_result_age_hours:g} h",
+            )
+        )
+    coverage = result.window_coverage
+    if coverage < c.min_window_coverage:
+        shown = format_distinct(coverage, c.min_window_coverage, _pct, 1)
+        failures.append(
+            CriterionFailure(
+                criterion="min_window_coverage",
+                value=coverage,
+                threshold=c.min_window_coverage,
+                text=f"coverage {shown} < {_pct_limit(c.min_window_coverage)}",
+            )
+        )
+    if result.sharpe_ratio < c.min_sharpe_ratio:
+        shown = format_distinct(result.sharpe_ratio, c.min_sharpe_ratio, _num, 2)
+        failures.append(
+            CriterionFailure(
+                criterion="min_sharpe_ratio",
+                value=result.sharpe_ratio,
+                threshold=c.min_sharpe_ratio,
+                text=f"Sharpe {shown} < {c.min_sharpe_ratio:.2f}",
+            )
+        )
+    if result.win_rate < c.min_win_rate:
+        shown = format_distinct(result.win_rate, c.min_win_rate, _pct, 1)
+        failures.append(
+            CriterionFailure(
+                criterion="min_win_rate",
+                value=result.win_rate,
+                threshold=c.min_win_rate,
+                text=f"win rate {shown} < {_pct_limit(c.min_win_rate)}",
+            )
+        )
+    drawdown = float(result.max_drawdown)
+    if drawdown > c.max_drawdown:
+        shown = format_distinct(drawdown, c.max_drawdown, _pct, 1)
+        failures.append(
+            CriterionFailure(
+                criterion="max_drawdown",
+                value=drawdown,
+                threshold=c.max_drawdown,
+                text=f"max drawdown {shown} > {_pct_limit(c.max_drawdown)}",
+            )
+        )
+    if result.num_trades < c.min_num_trades:
+        noun = "trade" if result.num_trades == 1 else "trades"
+        failures.append(
+            CriterionFailure(
+                criterion="min_num_trades",
+                value=float(result.num_trades),
+                threshold=float(c.min_num_trades),
+                text=f"{result.num_trades} {noun} < {c.min_num_trades}",
+            )
+        )
+    return tuple(failures)
+
+
+def criteria_text(criteria: SelectionCriteria) -> str:
+    """Return the thresholds in one line, as shown above a selection table."""
+    c = criteria
+    fallback = (
+        f"fallback: the best {c.fallback_top_n} by Sharpe (≥ {c.fallback_min_sharpe:.2f}) when none passes"
+        if c.fallback_top_n > 0
+        else "no fallback"
+    )
+    return (
+        f"pass = Sharpe ≥ {c.min_sharpe_ratio:.2f}, win rate ≥ {_pct_limit(c.min_win_rate)}, "
+        f"max drawdown ≤ {_pct_limit(c.max_drawdown)}, trades ≥ {c.min_num_trades}, "
+        f"coverage ≥ {_pct_limit(c.min_window_coverage)}, result ≤ {c.max_result_age_hours:g} h old "
+        f"(from its window's end); score = {c.weight_sharpe:g} × Sharpe + {c.weight_win_rate:g} × win rate "
+        f"+ {c.weight_drawdown:g} × (1 − max drawdown); top_n = {c.top_n}; {fallback}"
+    )
