@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
     from algo_trade_data._db_candles import CandleStatus
     from algo_trade_data._db_history import RunOverview
+    from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
@@ -74,6 +75,7 @@ else:
             "algo_trade_data._database": ("DatabaseClient", "RetentionReport", "redact_url"),
             "algo_trade_data._db_candles": ("CandleStatus",),
             "algo_trade_data._db_history": ("RunOverview",),
+            "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
@@ -147,6 +149,8 @@ __all__ = [
     "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
+    "WalkForwardPeriodRecord",
+    "WalkForwardRunRecord",
     "WeightRateLimiter",
     "announce_daemon",
     "candles_to_frame",

@@ -30,6 +30,7 @@ from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
+from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
     MigrationReport,
@@ -74,7 +75,7 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin):
+class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, WalkForwardMixin):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps
