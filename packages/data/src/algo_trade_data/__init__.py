@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from algo_trade_data._db_coverage import CandleGap, CandleStatus, summarize_gaps
     from algo_trade_data._db_history import RunOverview
     from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
+    from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
@@ -80,6 +81,7 @@ else:
             "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
             "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
+            "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
@@ -167,6 +169,8 @@ __all__ = [
     "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
+    "WalkForwardPeriodRecord",
+    "WalkForwardRunRecord",
     "WeightRateLimiter",
     "announce_daemon",
     "backoff_delay",

@@ -3,7 +3,8 @@
 The table methods live in mixins: candles in :mod:`._db_candles`, coverage and gaps in
 :mod:`._db_coverage`, backtest results, runs and selections in :mod:`._db_results`, run liveness in
 :mod:`._db_runs`, bots and fills in :mod:`._db_bots`, the history views of the CLI (runs with what
-they stored, selections over time) in :mod:`._db_history`.
+they stored, selections over time) in :mod:`._db_history`, walk-forward studies in
+:mod:`._db_walkforward`.
 
 While the server is down, asyncpg's pool keeps trying to restore its minimum of connections and logs
 each failure as a warning *with a full traceback* (``asyncpg.pool``: "Failed to restore the pool
@@ -41,6 +42,7 @@ from algo_trade_data._db_coverage import CoverageMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._db_runs import RunsMixin
+from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
     MigrationReport,
@@ -113,7 +115,9 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, CoverageMixin, ResultsMixin, RunsMixin, BotsMixin, HistoryMixin):
+class DatabaseClient(
+    CandleStoreMixin, CoverageMixin, ResultsMixin, RunsMixin, BotsMixin, HistoryMixin, WalkForwardMixin
+):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps
