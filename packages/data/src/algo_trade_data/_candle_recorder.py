@@ -62,6 +62,9 @@ class CandleRecorder:
         self._count = 0
         self._has_pending = asyncio.Event()  # a batch has started: write it within flush_s
         self._full = asyncio.Event()  # batch_bars reached: write it now
+        # One write at a time: a flush() called while the writer task's batch is in flight waits for
+        # it, so "flushed" means every bar added before the call is stored (or pending after a failure).
+        self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -98,7 +101,15 @@ class CandleRecorder:
             return False
 
     async def flush(self) -> bool:
-        """Write every pending bar now (one upsert); return whether the store took them."""
+        """Write every pending bar now (one upsert); return whether the store took them.
+
+        A write already in flight (the writer task's) completes first: when this returns True, every
+        bar added before the call is in the store.
+        """
+        async with self._writing:
+            return await self._write_pending()
+
+    async def _write_pending(self) -> bool:
         if not self._pending:
             return True
         batch, self._pending, self._count = self._pending, {}, 0
