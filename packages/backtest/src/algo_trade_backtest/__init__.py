@@ -40,6 +40,7 @@ from algo_trade_backtest._report import (
 )
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
 from algo_trade_backtest._runner import StrategyRunner
+from algo_trade_backtest._state import DecimalBars
 
 logger.disable("algo_trade_backtest")
 
@@ -49,6 +50,7 @@ __all__ = [
     "BacktestReport",
     "BacktestResult",
     "BacktestTrade",
+    "DecimalBars",
     "ExitReason",
     "MonthlyReturn",
     "OpenPosition",
