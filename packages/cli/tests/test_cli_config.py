@@ -71,7 +71,7 @@ def test_init_writes_the_commented_file(cli: Cli, tmp_path: Path) -> None:
     text = path.read_text()
     assert text == config_toml() == (REPO / "config" / "Config.toml").read_text()
     assert "# When sweeps run, in UTC" in text
-    assert "# Where the web dashboard will listen. Nothing listens there yet" in text
+    assert "# The web dashboard (`algo-trade dashboard`; the daemon too when enabled)" in text
     cli("config", "init", str(path), code=1)  # refuses to overwrite without --force
     cli("config", "init", str(path), "--force")
     assert cli("config", "init", "--stdout", stdout_only=True) == text
