@@ -10,6 +10,7 @@ from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, can
 from algo_trade_data._closed_bar import ClosedBar
 from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
 from algo_trade_data._db_candles import CandleStatus
+from algo_trade_data._db_dashboard import SymbolPresence
 from algo_trade_data._db_history import RunOverview
 from algo_trade_data._files import (
     CANDLE_FILE_FORMATS,
@@ -73,6 +74,7 @@ __all__ = [
     "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
+    "SymbolPresence",
     "WeightRateLimiter",
     "candles_to_frame",
     "import_candle_files",

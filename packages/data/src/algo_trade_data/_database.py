@@ -2,7 +2,8 @@
 
 The table methods live in mixins: candles in :mod:`._db_candles`, backtest results, runs and
 selections in :mod:`._db_results`, bots and fills in :mod:`._db_bots`, the history views of the CLI
-(runs with what they stored, selections over time) in :mod:`._db_history`.
+(runs with what they stored, selections over time) in :mod:`._db_history`, the dashboard's (a
+token's metrics across sweeps, whether a token is known) in :mod:`._db_dashboard`.
 
 Usage::
 
@@ -28,6 +29,7 @@ from algo_trade_core import DatabaseConfig, DatabaseError
 from algo_trade_data._db_base import _DB_ERRORS, _wrap, command_count, init_connection
 from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
+from algo_trade_data._db_dashboard import DashboardMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._migrate import (
@@ -65,7 +67,7 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin):
+class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, DashboardMixin):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps
