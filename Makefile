@@ -7,7 +7,7 @@ export UV_PYTHON := python3.11
 export ALGO_TRADE_PGPORT ?= 54329
 export ALGO_TRADE_TEST_ADMIN_URL ?= postgresql://algo_trade@127.0.0.1:$(ALGO_TRADE_PGPORT)/postgres
 
-PACKAGES := core data backtest backtest-scheduler token-selector bot-orchestrator pipeline evaluation cli
+PACKAGES := core data backtest backtest-scheduler token-selector bot-orchestrator pipeline evaluation dashboard cli
 PKG ?=
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python

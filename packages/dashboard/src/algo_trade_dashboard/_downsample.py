@@ -1,0 +1,91 @@
+"""Fewer points for long series, honestly (pure numpy).
+
+A chart is about 1,500 pixels wide; a year of 1m bars is 525,600. Every endpoint sends at most
+:data:`MAX_POINTS` points per series and says in its payload when and how it reduced one:
+
+- candles are merged into buckets of ``k`` consecutive bars (open of the first, highest high, lowest
+  low, close of the last, summed volume), so no high or low is lost;
+- lines keep the minimum and maximum of each bucket (and the first and last point), so spikes and the
+  deepest drawdown stay visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MAX_POINTS", "Reduction", "bucket_size", "minmax_indices", "ohlc_buckets"]
+
+MAX_POINTS = 5000
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """How a series was reduced: ``points`` sent of ``source_points``, by ``method``."""
+
+    points: int
+    source_points: int
+    method: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"points": self.points, "source_points": self.source_points, "method": self.method}
+
+
+def bucket_size(n: int, max_points: int = MAX_POINTS) -> int:
+    """Return the smallest bucket of consecutive bars that brings ``n`` bars to ``max_points`` or fewer."""
+    if max_points < 1:
+        raise ValueError(f"max_points: expected >= 1, got {max_points}")
+    return max(1, -(-n // max_points))
+
+
+def ohlc_buckets(
+    times: IntArray,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    volume: FloatArray,
+    size: int,
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Merge every ``size`` consecutive bars into one (time and open of the first, close of the last)."""
+    n = times.shape[0]
+    if size <= 1 or n == 0:
+        return times, open_, high, low, close, volume
+    starts = np.arange(0, n, size)
+    ends = np.minimum(starts + size, n) - 1
+    return (
+        times[starts],
+        open_[starts],
+        np.maximum.reduceat(high, starts),
+        np.minimum.reduceat(low, starts),
+        close[ends],
+        np.add.reduceat(volume, starts),
+    )
+
+
+def minmax_indices(values: FloatArray, max_points: int = MAX_POINTS) -> IntArray:
+    """Indices that draw ``values`` in at most ``max_points`` points: each bucket's min and max.
+
+    The first and last points are always kept; NaN (an average before it exists) is never picked
+    as an extreme; a series that fits is returned whole.
+    """
+    n = values.shape[0]
+    if n <= max_points:
+        return np.arange(n, dtype=np.int64)
+    buckets = max(1, (max_points - 2) // 2)
+    size = -(-n // buckets)
+    padded = np.full(buckets * size, np.nan)
+    padded[:n] = values
+    rows = padded.reshape(buckets, size)
+    valid = ~np.isnan(rows).all(axis=1)
+    base = np.arange(buckets, dtype=np.int64) * size
+    lows = base + np.argmin(np.where(np.isnan(rows), np.inf, rows), axis=1)
+    highs = base + np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1)
+    picked = np.concatenate(([0, n - 1], lows[valid], highs[valid])).astype(np.int64)
+    return np.unique(picked[picked < n])
