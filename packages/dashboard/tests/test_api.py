@@ -27,7 +27,6 @@ async def get_json(client: TestClient[Any, Any], path: str, status: int = 200) -
 
 async def test_overview(client: TestClient[Any, Any], market: Any) -> None:
     data = await get_json(client, "/api/overview")
-    print(data["selection"]["approved"], data["last_sweep"], data["schedule"], len(data["bots"]))
     assert data["last_sweep"]["run_id"] == market.run_ids[-1]
 
 

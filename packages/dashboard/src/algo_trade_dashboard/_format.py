@@ -46,6 +46,8 @@ def duration(seconds: Any) -> str:
     number = _finite(seconds)
     if number is None:
         return "–"
+    if number < 10:
+        return f"{number:.2f} s"
     if number < 60:
         return f"{number:.1f} s"
     minutes, secs = divmod(round(number), 60)

@@ -41,8 +41,12 @@ _SESSION_CONTEXT = b"algo-trade dashboard session v1"
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _OPEN_PATHS = ("/login", "/static/")  # the login form and its stylesheet need no token
 
+# The one inline stylesheet allowed: the one lightweight-charts 5.2.1 injects for its TradingView
+# attribution logo (kept on, as its licence asks). Its hash changes with the library's version; the
+# browser tests fail on any CSP violation, so a new version cannot slip in without updating it.
+LWC_ATTRIBUTION_STYLE = "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    f"default-src 'self'; script-src 'self'; style-src 'self' {LWC_ATTRIBUTION_STYLE}; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -53,7 +53,7 @@ _PASSED: dict[str, tuple[str, str, Callable[[float], str]]] = {
 def criterion_checks(
     token: Mapping[str, Any], criteria: Mapping[str, Any], selected_at: datetime
 ) -> list[dict[str, Any]]:
-    """Return one ``{"criterion", "label", "passed", "value", "threshold", "text"}`` per criterion.
+    """Return one ``{"criterion", "label", "passed", "value", "threshold", "text", "short"}`` per criterion.
 
     ``token`` is one entry of ``Selection.to_json()["tokens"]``; ``criteria`` its ``"criteria"``.
     """
@@ -63,6 +63,7 @@ def criterion_checks(
         threshold = criteria.get(name)
         if name in failed:
             f = failed[name]
+            text = str(f.get("text", name))
             checks.append(
                 {
                     "criterion": name,
@@ -70,18 +71,21 @@ def criterion_checks(
                     "passed": False,
                     "value": f.get("value"),
                     "threshold": f.get("threshold", threshold),
-                    "text": f.get("text", name),
+                    "text": text,
+                    "short": _without_label(text),
                 }
             )
             continue
         if name == "max_result_age_hours":
             end = datetime.fromisoformat(str(token["window_end"]))
             value = (selected_at - end).total_seconds() / 3600
+            short = f"{value:,.0f} h ≤ {threshold:g} h"
             text = f"result {value:,.0f} h old ≤ {threshold:g} h"
         else:
             field, sign, fmt = _PASSED[name]
             value = float(token[field])
-            text = f"{CRITERION_LABELS[name]} {fmt(value)} {sign} {fmt(float(threshold or 0))}"
+            short = f"{fmt(value)} {sign} {fmt(float(threshold or 0))}"
+            text = f"{CRITERION_LABELS[name]} {short}"
         checks.append(
             {
                 "criterion": name,
@@ -90,14 +94,27 @@ def criterion_checks(
                 "value": value,
                 "threshold": threshold,
                 "text": text,
+                "short": short,
             }
         )
     return checks
 
 
+_LABEL_WORDS = ("max drawdown ", "win rate ", "coverage ", "Sharpe ", "result ")
+
+
+def _without_label(text: str) -> str:
+    """``"win rate 48.3 % < 50 %"`` -> ``"48.3 % < 50 %"`` (the column says which criterion)."""
+    for word in _LABEL_WORDS:
+        if text.startswith(word):
+            return text[len(word) :].replace(" old", "")
+    return text
+
+
 def _failure_text(item: Any) -> str:
     if isinstance(item, Mapping):
-        return str(item.get("message") or item.get("text") or item.get("criterion") or item)
+        name = item.get("criterion") or item.get("name")
+        return str(item.get("message") or item.get("text") or name or item)
     return str(item)
 
 

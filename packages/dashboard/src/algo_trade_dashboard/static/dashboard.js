@@ -52,16 +52,16 @@
       const colour = m.outcome === "win" ? C.up : m.outcome === "loss" ? C.down : C.amber;
       if (m.kind === "entry") {
         const long = m.side === "long";
-        return { time: m.t, position: long ? "belowBar" : "aboveBar", shape: long ? "arrowUp" : "arrowDown", color: colour, text: "" };
+        return { time: m.t, position: long ? "belowBar" : "aboveBar", shape: long ? "arrowUp" : "arrowDown", color: colour, text: "", size: 1.6 };
       }
-      return { time: m.t, position: m.side === "long" ? "aboveBar" : "belowBar", shape: "circle", color: colour, text: "", size: 0.6 };
+      return { time: m.t, position: m.side === "long" ? "aboveBar" : "belowBar", shape: "circle", color: colour, text: "", size: 1.1 };
     });
   }
 
   function fillMarkers(markers) {
     return markers.map((m) => {
       const buy = m.side === "long";
-      return { time: m.t, position: buy ? "belowBar" : "aboveBar", shape: buy ? "arrowUp" : "arrowDown", color: buy ? C.up : C.down, text: m.kind === "exit" ? "x" : "" };
+      return { time: m.t, position: buy ? "belowBar" : "aboveBar", shape: buy ? "arrowUp" : "arrowDown", color: buy ? C.up : C.down, text: m.kind === "exit" ? "exit" : "in", size: 1.6 };
     });
   }
 
