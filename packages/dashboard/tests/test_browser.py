@@ -201,10 +201,11 @@ def test_navigation_between_pages(browser: Any, served: Any, market: Any) -> Non
 
 def own_address() -> str | None:
     """A non-loopback IPv4 address of this machine (``hostname -I``), or None."""
+    hostname = shutil.which("hostname")
+    if hostname is None:
+        return None
     try:
-        out = subprocess.run(
-            ["hostname", "-I"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
+        out = subprocess.run([hostname, "-I"], capture_output=True, text=True, timeout=10, check=False).stdout  # noqa: S603 - a fixed argv, no user input
     except (OSError, subprocess.SubprocessError):
         return None
     for address in out.split():

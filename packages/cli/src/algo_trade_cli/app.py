@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_cli import cmd_bots, cmd_config, cmd_data, cmd_db, cmd_results, cmd_runs, cmd_selection
+from algo_trade_cli import (
+    cmd_bots,
+    cmd_config,
+    cmd_dashboard,
+    cmd_data,
+    cmd_db,
+    cmd_results,
+    cmd_runs,
+    cmd_selection,
+)
 from algo_trade_cli._common import setup_logging
 from algo_trade_cli.cmd_backtest import backtest
 from algo_trade_cli.cmd_demo import demo
@@ -30,6 +39,7 @@ app.command("sweep")(sweep)
 app.command("token-selection")(token_selection)
 app.command("scheduled-backtest")(scheduled_backtest)
 app.command("demo")(demo)
+app.command("dashboard")(cmd_dashboard.dashboard)  # light module: the server is imported when it runs
 
 
 @app.callback()
