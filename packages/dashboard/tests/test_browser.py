@@ -149,6 +149,8 @@ def test_every_page_loads_with_its_charts_and_no_console_error(
 
     bots = open_page(browser, base + "/bots", "bots")
     assert bots == {}
+    live = browser.find_element("css selector", "table[data-live-bots]")
+    wait_until(browser, lambda d: live.get_attribute("data-live-updates"))  # the first server-sent event
     assert "not available yet" in browser.find_element("css selector", ".placeholder").text
     bot = open_page(browser, f"{base}/bots/{market.traded_bot}", "bot")
     assert_drawn(bot, "bot")
