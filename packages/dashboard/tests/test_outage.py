@@ -134,25 +134,25 @@ async def test_live_updates_say_when_the_database_is_down_and_back(
     response = await client.get("/api/events")
     assert response.headers["Content-Type"] == "text/event-stream"
     events = _events(response)
-    name, data = await anext_event(events, "bots")
+    data = await anext_event(events, "bots")
     assert {b["bot_id"] for b in data} == set(market.bot_ids)
     # A change made by another process (the daemon) reaches the page.
     other = await DatabaseClient.connect(market.config.database, migrate=False)
     try:
         await other.set_bot_state(market.traded_bot, "paused")
-        name, data = await anext_event(events, "bots")
+        data = await anext_event(events, "bots")
         assert {b["bot_id"]: b["state"] for b in data}[market.traded_bot] == "paused"
         await other.set_bot_state(market.traded_bot, "running")
-        name, data = await anext_event(events, "bots")
+        data = await anext_event(events, "bots")
         assert {b["bot_id"]: b["state"] for b in data}[market.traded_bot] == "running"
     finally:
         await other.close()
     await proxy.down()
-    name, data = await anext_event(events, "database")
+    data = await anext_event(events, "database")
     assert data["ok"] is False
     assert "DatabaseError" in data["message"]
     await proxy.up()
-    name, data = await anext_event(events, "database")
+    data = await anext_event(events, "database")
     assert data == {"ok": True, "message": None}
     response.close()
 
@@ -168,9 +168,9 @@ async def _events(response: Any) -> AsyncIterator[tuple[str, Any]]:
             name = None
 
 
-async def anext_event(events: AsyncIterator[tuple[str, Any]], wanted: str) -> tuple[str, Any]:
+async def anext_event(events: AsyncIterator[tuple[str, Any]], wanted: str) -> Any:
     async with asyncio.timeout(20):
         async for name, data in events:
             if name == wanted:
-                return name, data
+                return data
     raise AssertionError(f"the stream ended before a {wanted!r} event")
