@@ -12,7 +12,7 @@ PKG ?=
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 
-.PHONY: help uv sync demo test test-pkg lint bench db-up db-down db-status timescaledb clean
+.PHONY: help uv sync demo test test-pkg lint bench db-up db-down db-status timescaledb browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -38,10 +38,13 @@ timescaledb: ## Build and install TimescaleDB (Apache edition) for PostgreSQL 15
 demo: sync db-up ## The main job end to end on the embedded defaults
 	@bash scripts/demo.sh
 
-test: sync db-up ## Run every package's tests and the root tests/
+browser: ## Install Debian's chromium + chromium-driver for the dashboard's browser tests (root; else they skip)
+	@bash scripts/browser.sh
+
+test: sync db-up browser ## Run every package's tests and the root tests/
 	@$(PY) -m pytest -q
 
-test-pkg: uv db-up ## Run one package's tests in an environment synced for it alone: make test-pkg PKG=data
+test-pkg: uv db-up browser ## Run one package's tests in an environment synced for it alone: make test-pkg PKG=data
 	@test -n "$(PKG)" || { echo "usage: make test-pkg PKG=<$(PACKAGES)>" | tr ' ' '|'; exit 2; }
 	@UV_PROJECT_ENVIRONMENT=.venv-pkg-$(PKG) $(UV) sync --package algo-trade-$(PKG) --exact --quiet
 	@.venv-pkg-$(PKG)/bin/python -m pytest -q packages/$(PKG)/tests

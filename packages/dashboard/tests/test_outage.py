@@ -174,3 +174,16 @@ async def anext_event(events: AsyncIterator[tuple[str, Any]], wanted: str) -> An
             if name == wanted:
                 return data
     raise AssertionError(f"the stream ended before a {wanted!r} event")
+
+
+async def test_a_database_without_the_schema_says_how_to_create_it(market: Any) -> None:
+    from algo_trade_data.testing import temporary_database
+
+    async with temporary_database() as url:
+        config = replace(market.config, database=DatabaseConfig(url=url, max_connections=2))
+        async with TestClient(TestServer(create_app(config, clock=market.now))) as client:
+            page = await client.get("/")
+            assert page.status == 503
+            text = await page.text()
+            assert "database not initialised" in text
+            assert "algo-trade db init" in text

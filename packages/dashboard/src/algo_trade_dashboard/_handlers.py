@@ -237,6 +237,14 @@ async def error_pages(
     except PageError as exc:
         return _error_response(request, exc.status, exc.title, exc.message)
     except DatabaseError as exc:
+        if "UndefinedTable" in str(exc):  # reachable, but nobody created the schema
+            return _error_response(
+                request,
+                503,
+                "database not initialised",
+                f"The database has no algo-trade tables yet ({exc}). Create them with `algo-trade db init` "
+                "(the dashboard only reads; it never changes the schema). This page tries again every 5 s.",
+            )
         return _error_response(
             request,
             503,
