@@ -1,7 +1,14 @@
-"""Backtest engine benchmark: warm-kernel throughput, reference ratio, grid time, start-up and JIT cost.
+"""Backtest engine benchmark: warm-kernel throughput against a bare numba loop, reference ratio, grid
+time, start-up and JIT cost.
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py`` (``make bench`` runs every ``bench_*.py``).
 Input is a synthetic 1m random walk with lognormal volume; timings are the best of several repeats.
+
+The bare loop (:func:`bare_quad_ma_nb`) is what the engine's limit looks like: the same per-bar work
+written as one flat function with nothing around it (rolling sums of the same decimal units, the
+crossover comparison, the setup checks on crossover bars, a position with fills, fees, take-profit and
+stop-loss, the equity per bar), reading history straight from the input arrays. It skips what the
+engine adds: resumable state, trade and fill records, reversal confirmation, the strategy switch.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from algo_trade_backtest import run_backtest, run_grid
 from algo_trade_backtest._engine import prepare_bars, simulate
-from algo_trade_backtest._params import execution_to_array, params_to_array
 from algo_trade_backtest._reference import reference_backtest
+from algo_trade_backtest._state import execution_record, kernel_bars, params_record, series_decimals
 from algo_trade_core import BacktestConfig, QuadMaConfig
 
 CORES = os.cpu_count() or 1
@@ -50,25 +58,123 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def bare_quad_ma_nb(
+    o: Any, h: Any, lo: Any, c: Any, cu: Any, vu: Any, periods: Any, factor: Any, costs: Any, equity: Any
+) -> int:
+    """quad_ma in one flat loop: exact integer averages, setups, fills with costs, TP/SL, equity."""
+    p1, p2, q1, q2, pt = periods[0], periods[1], periods[2], periods[3], periods[4]
+    num, den = factor[0], factor[1]
+    take, stop, fee_rate, slip = costs[0], costs[1], costs[2], costs[3]
+    warm = max(p1, p2, q1, q2, pt)
+    s1 = s2 = s3 = s4 = st = sv = 0
+    cash, qty, pos, pending, prev, trades = 10_000.0, 0.0, 0, 0, 0, 0
+    tp = sl = 0.0
+    for i in range(c.shape[0]):
+        if pending != 0:
+            price = o[i] * (1.0 + slip * pending)
+            if pos != 0:  # reverse
+                cash += qty * price - fee_rate * abs(qty) * price
+                qty, pos, trades = 0.0, 0, trades + 1
+            size = cash / price
+            qty = size * pending
+            cash -= qty * price + fee_rate * size * price
+            pos = pending
+            tp = price * (1.0 + take * pos)
+            sl = price * (1.0 - stop * pos)
+            pending = 0
+        if pos != 0:
+            level = 0.0
+            if pos > 0:
+                if o[i] <= sl or o[i] >= tp:
+                    level = o[i]
+                elif lo[i] <= sl:
+                    level = sl
+                elif h[i] >= tp:
+                    level = tp
+            elif o[i] >= sl or o[i] <= tp:
+                level = o[i]
+            elif h[i] >= sl:
+                level = sl
+            elif lo[i] <= tp:
+                level = tp
+            if level != 0.0:
+                price = level * (1.0 - slip * pos)
+                cash += qty * price - fee_rate * abs(qty) * price
+                qty, pos, trades = 0.0, 0, trades + 1
+        x = cu[i]
+        s1 += x - (cu[i - p1] if i >= p1 else 0)
+        s2 += x - (cu[i - p2] if i >= p2 else 0)
+        s3 += x - (cu[i - q1] if i >= q1 else 0)
+        s4 += x - (cu[i - q2] if i >= q2 else 0)
+        leaving = cu[i - pt] if i >= pt else 0
+        st += x - leaving
+        sv += vu[i] - (vu[i - q2] if i >= q2 else 0)
+        cross = np.sign(p2 * s1 - p1 * s2)
+        if i >= warm:
+            for d in (1, -1):
+                if (prev <= 0 < cross if d > 0 else cross <= 0 < prev) and pos != d:
+                    if (
+                        (x - leaving) * d > 0
+                        and np.sign(q1 * s1 - p1 * s3) == d
+                        and np.sign(q2 * s1 - p1 * s4) == d
+                        and np.sign(q1 * s2 - p2 * s3) == d
+                        and np.sign(q2 * s2 - p2 * s4) == d
+                        and np.sign(pt * x - st) == d
+                        and q2 * den * vu[i] > num * sv
+                    ):
+                        pending = d
+        prev = cross
+        equity[i] = cash + qty * c[i]
+    return trades
+
+
+def _bare_inputs(units: Any, params: QuadMaConfig, execution: BacktestConfig) -> tuple[Any, ...]:
+    periods = np.array([params.short_1, params.short_2, params.long_1, params.long_2, params.trend])
+    factor = np.array([3, 2])  # volume_factor 1.5
+    costs = np.array([params.take_profit, params.stop_loss, execution.fee_rate, execution.slippage_bps / 1e4])
+    k = units.kernel
+    return (k.open, k.high, k.low, k.close, k.close_units, k.volume_units, periods, factor, costs)
+
+
 def throughput() -> None:
-    params = params_to_array(QuadMaConfig())
-    execution = execution_to_array(BacktestConfig())
+    config, settings = QuadMaConfig(), BacktestConfig()
+    params = params_record(config)
+    execution = execution_record(settings)
     for n in (30 * DAY_1M, 1_000_000):
         bars = synthetic_bars(n)
-        simulate(0, params, execution, bars)  # compile or load from the cache
-        kernel = best_of(lambda bars=bars: simulate(0, params, execution, bars), 7 if n < 100_000 else 3)
+        units = kernel_bars(bars, *series_decimals(bars[4], bars[5], params))
+        simulate(params, execution, bars, units)  # compile or load from the cache
+        bare_args = _bare_inputs(units, config, settings)
+        equity = np.empty(n)
+        bare_quad_ma_nb(*bare_args, equity)
+        repeats = 7 if n < 100_000 else 3
+        # Interleaved, so that both see the same load of the machine.
+        kernel, bare = float("inf"), float("inf")
+        for _ in range(repeats):
+            kernel = min(kernel, best_of(lambda b=bars, u=units: simulate(params, execution, b, u), 1))
+            bare = min(bare, best_of(lambda a=bare_args, e=equity: bare_quad_ma_nb(*a, e), 1))
+        prepare = best_of(lambda b=bars: kernel_bars(b, *series_decimals(b[4], b[5], params)), repeats)
         wrapper = best_of(lambda bars=bars: run_backtest(*bars, strategy="quad_ma", interval="1m"), 3)
         trades = len(run_backtest(*bars, strategy="quad_ma", interval="1m").trades)
         with ThreadPoolExecutor(CORES) as pool:  # one run per core at once (the kernels release the GIL)
             parallel = best_of(
-                lambda bars=bars: list(
-                    pool.map(lambda _: simulate(0, params, execution, bars), range(CORES))
+                lambda bars=bars, units=units: list(
+                    pool.map(lambda _: simulate(params, execution, bars, units), range(CORES))
                 ),
                 3,
             )
         print(f"quad_ma defaults, {n:>9,} bars ({trades} trades):")
         print(f"  kernel, one run (= one core):   {n / kernel / 1e6:7.1f} M bars/s  ({kernel * 1e3:8.2f} ms)")
-        print(f"  run_backtest (validation, trade objects): {n / wrapper / 1e6:7.1f} M bars/s")
+        print(
+            f"  bare numba loop, same work:     {n / bare / 1e6:7.1f} M bars/s  ({bare * 1e3:8.2f} ms); "
+            f"kernel / bare = {bare / kernel:.2f}x (goal >= 0.6x)"
+        )
+        print(
+            f"  decimal units (precision + scaling, once per series): {prepare * 1e3:.2f} ms "
+            f"({n / prepare / 1e6:.0f} M bars/s)"
+        )
+        print(f"  run_backtest (validation, units, trade objects): {n / wrapper / 1e6:7.1f} M bars/s")
         print(
             f"  {CORES} runs on {CORES} cores at once:    {CORES * n / parallel / 1e6:7.1f} M bars/s, "
             f"{n / parallel / 1e6:.1f} M bars/s per core"

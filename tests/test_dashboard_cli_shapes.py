@@ -14,12 +14,17 @@ from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_cli.app import app as cli_app
 from algo_trade_core import load_config
 from algo_trade_dashboard import create_app
-from algo_trade_data import BotRecord, DatabaseClient
+from algo_trade_data import BotRecord, DatabaseClient, announce_daemon
 from algo_trade_data.testing import real_candles, temporary_database
 from algo_trade_pipeline import Pipeline
 
 TOKENS = ("BTC", "ETH", "SOL")
 END = datetime(2025, 7, 26, 4, tzinfo=UTC)
+
+
+def settled(bots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bots without ``last_seen_seconds``: each side measures it to its own "now"."""
+    return [{k: v for k, v in b.items() if k != "last_seen_seconds"} for b in bots]
 
 
 def cli_json(env: dict[str, str], *args: str) -> Any:
@@ -86,7 +91,16 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
                 return await response.json()
 
             assert (await api("/api/runs?limit=50"))["runs"] == cli_runs
-            assert (await api("/api/bots"))["bots"] == cli_bots
+            api_bots = (await api("/api/bots"))["bots"]
+            assert settled(api_bots) == settled(cli_bots)
+            assert cli_bots[0]["trading"] is False  # no daemon holds the presence lock
+            # Both measure the time since the row's last write to the wall clock (bots are live).
+            assert abs(api_bots[0]["last_seen_seconds"] - cli_bots[0]["last_seen_seconds"]) < 120
+            async with await DatabaseClient.connect(config.database) as daemon_db, announce_daemon(daemon_db):
+                trading_cli = await asyncio.to_thread(cli_json, env, "bots", "list", "--all")
+                trading_api = (await api("/api/bots"))["bots"]
+            assert trading_cli[0]["trading"] is True
+            assert settled(trading_api) == settled(trading_cli)
             selection = await api("/api/selection?limit=50")
             assert selection["stored"] is False
             assert cli_selection.pop("stored") is True

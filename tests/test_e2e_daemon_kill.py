@@ -1,7 +1,8 @@
 """The daemon killed with SIGKILL and restarted: the same bots, the same open positions, no duplicated fills.
 
 The daemon runs as a real child process (tests/daemon_child.py) against the fake exchange and the real
-database; the test moves the fake's bars forward and reads what the daemon stored.
+database; the test moves the fake's bars forward and reads what the daemon stored. Database queries are
+polled every POLL_S (not every 2 ms: on a shared 2-core machine a tight query loop starves the child).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from algo_trade_bot_orchestrator import read_saved
 from algo_trade_core import (
@@ -24,6 +27,7 @@ from .conftest import MINUTE, daemon_config
 
 COINS = ("BTC", "ETH", "SOL")
 UPDATES = 3
+POLL_S = 0.1
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -76,6 +80,21 @@ async def bots_state(db: DatabaseClient) -> dict[str, dict[str, Any]]:
     return out
 
 
+async def others_busy(db: DatabaseClient) -> bool:
+    """Whether another client of this database is inside a statement or a transaction."""
+    async with db.pool.acquire() as conn:
+        busy = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+    return bool(busy)
+
+
+def trading_state(state: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    return {b: (v["position"], v["fills"]) for b, v in state.items()}
+
+
+@pytest.mark.slow
 async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseClient, tmp_path: Path) -> None:
     frames = {c: real_candles(c) for c in COINS}
     end = min(int(f["timestamp"].dt.epoch("ms")[-1]) for f in frames.values())
@@ -97,7 +116,9 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
                 state = await bots_state(db)
                 return {k for k, v in state.items() if v["state"] == "running"} == bot_ids
 
-            await wait_for(all_running, 60, "the first daemon to start a bot per approved token")
+            await wait_for(
+                all_running, 60, "the first daemon to start a bot per approved token", interval=POLL_S
+            )
             for coin in COINS:
                 fake.ws.start_replay(coin, "1m", start_index=start_index[coin], updates_per_bar=UPDATES)
 
@@ -110,23 +131,34 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
                 if await positions_stored():
                     break
                 await asyncio.sleep(0.05)
-            await wait_for(positions_stored, 20, "every bot's position in the database")
+            await wait_for(positions_stored, 20, "every bot's position in the database", interval=POLL_S)
 
-            def trading_state(state: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
-                return {b: (v["position"], v["fills"]) for b, v in state.items()}
+            # The daemon may still be acting on the last bars pushed (a fill not yet written would be
+            # replayed by the second daemon): wait until what it stores has not changed for a second.
+            loop = asyncio.get_running_loop()
+            seen = {"state": trading_state(await bots_state(db)), "since": loop.time()}
 
-            # The daemon is still acting on the last bars pushed: wait until what it stored settles.
-            before = await bots_state(db)
-            for _ in range(20):
-                await asyncio.sleep(1.0)
-                again = await bots_state(db)
-                if trading_state(again) == trading_state(before):
-                    break
-                before = again
-            fills_before = await db.list_fills()
-            assert fills_before
+            async def settled() -> bool:
+                state = trading_state(await bots_state(db))
+                if state != seen["state"]:
+                    seen.update(state=state, since=loop.time())
+                    return False
+                return loop.time() - float(seen["since"]) >= 1.0
+
+            await wait_for(settled, 30, "the first daemon's stored state to settle", interval=0.25)
         finally:
             await first.kill()
+
+        # What the store holds at the kill is what the second daemon must restore: read it once the
+        # killed daemon's last statement (a commit the server had already received) has finished.
+        async def others_idle() -> bool:
+            return not await others_busy(db)
+
+        await wait_for(others_idle, 20, "the killed daemon's last statement to end", interval=POLL_S)
+        before = await bots_state(db)
+        assert all(before[b]["position"] is not None for b in bot_ids)
+        fills_before = await db.list_fills()
+        assert fills_before
 
         second = Child(config, fake.url)
         await second.start()
@@ -135,7 +167,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
             async def restored() -> bool:
                 return bool(second.printed("READY"))
 
-            await wait_for(restored, 60, "the second daemon to start")
+            await wait_for(restored, 60, "the second daemon to start", interval=POLL_S)
             assert sorted(second.printed("RESTORED")[0].split()[1].split(",")) == sorted(bot_ids)
             after = await bots_state(db)
             for bot_id in bot_ids:
@@ -150,7 +182,7 @@ async def test_sigkill_and_restart_keeps_bots_positions_and_fills(db: DatabaseCl
             async def resubscribed() -> bool:
                 return fake.ws.open_connections == 1 and all(fake.ws.subscriber_count(c, "1m") for c in COINS)
 
-            await wait_for(resubscribed, 20, "the second daemon's subscriptions")
+            await wait_for(resubscribed, 20, "the second daemon's subscriptions", interval=POLL_S)
 
             async def caught_up() -> bool:
                 state = await bots_state(db)

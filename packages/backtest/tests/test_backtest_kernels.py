@@ -1,84 +1,131 @@
-"""The exact-arithmetic building blocks: rolling sums without drift and exact comparisons of averages."""
+"""The kernels decide on decimal values: ties in decimal are ties, whatever the binary floats say."""
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from algo_trade_backtest import _kernels as K
 from algo_trade_backtest import run_backtest
-from algo_trade_core import BacktestConfig, MaCrossoverConfig
+from algo_trade_backtest._engine import prepare_bars, simulate
+from algo_trade_backtest._reference import decimal_units, reference_backtest, result_differences
+from algo_trade_backtest._state import execution_record, params_record
+from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig
 
 T0 = 1_735_689_600_000
+NO_COSTS = BacktestConfig(fee_rate=0.0, slippage_bps=0.0)
 
 
-def _decimal_walk(n: int, seed: int, start: float = 100.0) -> npt.NDArray[np.float64]:
-    """Two-decimal prices (binary floats that are not exact) walking around ``start``."""
-    rng = np.random.default_rng(seed)
-    cents = np.round(start * 100) + np.cumsum(rng.integers(-5, 6, n))
-    return np.maximum(cents, 1.0) / 100.0
+def _dec(x: float) -> Fraction:
+    """The decimal value the exchange quoted (the shortest representation of the float)."""
+    return Fraction(repr(x))
 
 
-@pytest.mark.parametrize("period", [5, 100, 1000])
-def test_window_sums_are_exact_after_a_million_bars(period: int) -> None:
-    values = _decimal_walk(1_000_000, period)
-    hi, lo = K.window_sums_nb(values, period)
-    rng = np.random.default_rng(0)
-    sample = np.r_[np.arange(len(values) - 300, len(values)), rng.integers(period, len(values), 1_500)]
-    cumsum = np.cumsum(values)
-    naive_wrong = 0
-    for i in sample.tolist():
-        window = values[i - period + 1 : i + 1].tolist()
-        assert hi[i] == math.fsum(window), i  # the correctly rounded sum ...
-        naive_wrong += (cumsum[i] - cumsum[i - period]) != math.fsum(window)
-    for i in sample[:20].tolist():  # ... and hi + lo is the exact sum
-        window = values[i - period + 1 : i + 1].tolist()
-        assert Fraction(hi[i]) + Fraction(lo[i]) == sum(map(Fraction, window), Fraction(0))
-    # The premise: plain float rolling sums have drifted by then.
-    assert naive_wrong > len(sample) // 4
+def _sma(values: list[float], i: int, period: int, value: type[Fraction] | object = _dec) -> Fraction:
+    window = values[i - period + 1 : i + 1]
+    convert = Fraction if value is Fraction else _dec
+    return sum(map(convert, window), Fraction(0)) / period
 
 
-def _dd(values: list[float]) -> tuple[float, float]:
-    hi, lo = K.window_sums_nb(np.array(values), len(values))
-    return float(hi[-1]), float(lo[-1])
+def _hourly(close: list[float]) -> tuple[npt.NDArray[np.int64], ...]:
+    c = np.array(close)
+    o = np.r_[c[0], c[:-1]]
+    return T0 + 3_600_000 * np.arange(len(c), dtype=np.int64), o, np.maximum(o, c), np.minimum(o, c), c
 
 
-def test_compare_averages_exactly_including_ties() -> None:
-    rng = np.random.default_rng(1)
-    grid = [0.1, 0.2, 0.3, 0.7, 1.1, 2.3, 0.05, 12.34]
-    work = np.zeros(K.NUM_FLOAT_STATE)
-    ties = float_disagreements = 0
-    for _ in range(3_000):
-        p, q = (int(x) for x in rng.integers(1, 13, 2))
-        xs = [float(x) for x in rng.choice(grid, p)]
-        ys = [float(x) for x in (rng.choice(grid, q) if rng.random() < 0.7 else rng.permutation(xs))]
-        q = len(ys)
-        exact = sum(map(Fraction, xs), Fraction(0)) / p - sum(map(Fraction, ys), Fraction(0)) / q
-        want = (exact > 0) - (exact < 0)
-        xh, xl = _dd(xs)
-        yh, yl = _dd(ys)
-        assert K.cmp_scaled_sums_nb(float(q), xh, xl, float(p), yh, yl, work) == want, (xs, ys)
-        ties += want == 0
-        float_mean = (sum(xs) / p > sum(ys) / q) - (sum(xs) / p < sum(ys) / q)
-        float_disagreements += float_mean != want
-    assert ties > 100
-    assert float_disagreements > 20
+# Closes with three decimals: at bar 13 the 5-bar and the 10-bar means are both exactly 5.172.
+TIE_5172 = [5.522, 5.294, 5.488, 5.508, 5.095, 5.215, 5.015, 5.076, 5.459, 5.059, 5.151, 5.288, 5.284, 5.078]
 
 
-def test_compare_volume_against_a_float_factor() -> None:
-    work = np.zeros(K.NUM_FLOAT_STATE)
-    volumes = [0.3, 0.1, 0.2, 0.6]  # mean 0.3
-    sh, sl = _dd(volumes)
-    for v, factor, want in [(0.3, 1.0, 0), (0.45, 1.5, 0), (0.46, 1.5, 1), (0.44, 1.5, -1), (0.0, 0.0, 0)]:
-        exact = Fraction(v) * 4 - Fraction(factor) * sum(map(Fraction, volumes), Fraction(0))
-        assert K.cmp_scaled_sums_nb(4.0, v, 0.0, factor, sh, sl, work) == (exact > 0) - (exact < 0)
-        if want == 0:
-            continue
-        assert (exact > 0) - (exact < 0) == want
+def test_a_decimal_tie_of_two_averages_is_a_tie_5172() -> None:
+    close = [*TIE_5172, 5.0, 4.95]
+    i = 13
+    # The premise: equal in decimal, different in binary (exactly, and as a float engine computes them).
+    assert _sma(close, i, 5) == _sma(close, i, 10) == Fraction("5.172")
+    assert _sma(close, i, 5, Fraction) > _sma(close, i, 10, Fraction)
+    assert sum(close[i - 4 : i + 1]) / 5 != sum(close[i - 9 : i + 1]) / 10
+    # The rule: a bearish crossover on bar i is sma5[i-1] > sma10[i-1] and sma5[i] <= sma10[i].
+    assert _sma(close, i - 1, 5) > _sma(close, i - 1, 10)
+    params = QuadMaConfig(
+        short_1=5,
+        short_2=10,
+        long_1=11,
+        long_2=12,
+        trend=13,
+        volume_filter=False,
+        take_profit=0.5,
+        stop_loss=0.5,
+    )
+    ts, o, h, lo, c = _hourly(close)
+    kwargs = {"strategy": "quad_ma", "params": params, "execution": NO_COSTS, "interval": "1h"}
+    result = run_backtest(ts, o, h, lo, c, np.ones(len(c)), **kwargs)  # type: ignore[arg-type]
+    # Shorts below longs, close below a falling trend: the setup is on bar 13, the fill at 14's open.
+    assert result.open_position is not None
+    assert (result.open_position.side, result.open_position.entry_index) == ("short", i + 1)
+    assert result_differences(result, reference_backtest(ts, o, h, lo, c, np.ones(len(c)), **kwargs)) == []  # type: ignore[arg-type]
+
+
+def test_a_decimal_tie_keeps_the_ma_crossover_side() -> None:
+    # Short while sma5 < sma10; at bar 13 both means are exactly 5.172, which binary sees as sma5 above.
+    close = [5.055, 5.205, 5.055, 5.148, 5.388, 5.117, 5.262, 5.147, 4.946, 5.015, 5.035, 5.288, 5.392, 5.13]
+    close += [5.13, 5.13]
+    i = 13
+    assert _sma(close, i, 5) == _sma(close, i, 10) == Fraction("5.172")
+    assert _sma(close, i, 5, Fraction) > _sma(close, i, 10, Fraction)
+    ts, o, h, lo, c = _hourly(close)
+    result = run_backtest(
+        ts,
+        o,
+        h,
+        lo,
+        c,
+        np.ones(len(c)),
+        strategy="ma_crossover",
+        params=MaCrossoverConfig(fast=5, slow=10),
+        execution=NO_COSTS,
+        interval="1h",
+    )
+    held = _held_positions(result, len(close))
+    for bar in range(9, len(close) - 1):
+        diff = _sma(close, bar, 5) - _sma(close, bar, 10)
+        assert held[bar + 1] == (held[bar] if diff == 0 else (diff > 0) - (diff < 0)), bar
+    assert held[i] == held[i + 1] == -1  # the tie kept the short
+
+
+@pytest.mark.parametrize(("volume", "enters"), [(0.042, False), (0.043, True)])
+def test_the_volume_filter_decides_on_decimal_volumes(volume: float, enters: bool) -> None:
+    # A long setup on bar 5; its volume against 1.5 x the 4-bar average volume (0.01, 0.01, 0.05, v).
+    volumes = [1.0, 1.0, 0.01, 0.01, 0.05, volume, 1.0]
+    average = sum(map(_dec, volumes[2:6]), Fraction(0)) / 4
+    if not enters:  # exactly 1.5 x the average in decimal, above it in binary
+        assert _dec(volume) == Fraction("1.5") * average
+        assert 4 * Fraction(volume) > Fraction(3, 2) * sum(map(Fraction, volumes[2:6]), Fraction(0))
+    params = QuadMaConfig(short_1=1, short_2=2, long_1=3, long_2=4, trend=5, volume_factor=1.5)
+    ts, o, h, lo, c = _hourly([10.0, 10.0, 10.0, 10.0, 10.0, 11.0, 11.2])
+    kwargs = {"strategy": "quad_ma", "params": params, "interval": "1h"}
+    result = run_backtest(ts, o, h, lo, c, np.array(volumes), **kwargs)  # type: ignore[arg-type]
+    assert (result.open_position is not None) == enters
+    assert result_differences(result, reference_backtest(ts, o, h, lo, c, np.array(volumes), **kwargs)) == []  # type: ignore[arg-type]
+
+
+def test_window_sums_stay_exact_after_a_million_bars() -> None:
+    rng = np.random.default_rng(7)
+    cents = np.maximum(10_007 + np.cumsum(rng.integers(-5, 6, 1_000_000)), 1)
+    close = cents / 100.0  # two-decimal prices: binary floats that are not exact
+    n = close.shape[0]
+    bars = prepare_bars(T0 + 60_000 * np.arange(n), close, close, close, close, np.round(rng.random(n), 3))
+    params = QuadMaConfig(short_1=5, short_2=10, long_1=20, long_2=50, trend=100)
+    run = simulate(params_record(params), execution_record(BacktestConfig()), bars)
+    assert run.state.close_decimals == 2
+    assert run.state.volume_decimals == 3
+    expected = [int(cents[n - p :].sum()) for p in (5, 10, 20, 50, 100)]
+    volume_units = decimal_units(bars[5][n - 50 :].tolist(), 2**62)
+    assert list(run.state.sums) == [*expected, sum(volume_units)]
+    # The premise: float rolling sums have drifted by then.
+    running = np.cumsum(close - np.r_[np.zeros(100), close[:-100]])
+    assert running[-1] != float(Fraction(int(cents[-100:].sum()), 100))
 
 
 def _held_positions(result: object, n: int) -> npt.NDArray[np.int64]:
@@ -92,9 +139,10 @@ def _held_positions(result: object, n: int) -> npt.NDArray[np.int64]:
     return held
 
 
-def test_crossover_ties_after_a_million_bars_follow_exact_arithmetic() -> None:
-    history = _decimal_walk(1_000_000, 7, start=100.07)
-    tail = np.r_[np.full(80, 100.07), 100.07 + np.round(np.sin(np.arange(120)) * 3) / 100]
+def test_crossover_ties_after_a_million_bars_follow_decimal_arithmetic() -> None:
+    rng = np.random.default_rng(7)
+    history = np.maximum(10_007 + np.cumsum(rng.integers(-5, 6, 1_000_000)), 1) / 100.0
+    tail = np.r_[np.full(80, 100.07), np.round(100.07 + np.round(np.sin(np.arange(120)) * 3) / 100, 2)]
     close = np.r_[history, tail]
     n = len(close)
     ts = T0 + 60_000 * np.arange(n, dtype=np.int64)
@@ -107,17 +155,15 @@ def test_crossover_ties_after_a_million_bars_follow_exact_arithmetic() -> None:
         np.ones(n),
         strategy="ma_crossover",
         params=MaCrossoverConfig(fast=10, slow=30),
-        execution=BacktestConfig(fee_rate=0.0, slippage_bps=0.0),
+        execution=NO_COSTS,
         interval="1m",
     )
     held = _held_positions(result, n)
     start = len(history)
+    values = close.tolist()
     exact_ties = 0
     for i in range(start, n - 1):
-        diff = (
-            sum(map(Fraction, close[i - 9 : i + 1].tolist()), Fraction(0)) / 10
-            - sum(map(Fraction, close[i - 29 : i + 1].tolist()), Fraction(0)) / 30
-        )
+        diff = _sma(values, i, 10) - _sma(values, i, 30)
         want = (diff > 0) - (diff < 0)
         expected = want if want != 0 else held[i]  # a tie keeps the side
         assert held[i + 1] == expected, i - start

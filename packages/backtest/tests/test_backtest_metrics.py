@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from algo_trade_backtest import METRIC_NAMES, PerformanceMetrics, RawMetrics, run_backtest
+from algo_trade_backtest import _kernels as K
 from algo_trade_backtest._metrics import NUM_METRICS, metrics_nb
 from algo_trade_core import bars_per_year
 
@@ -27,23 +28,22 @@ def _metrics(equity: list[float], **kwargs: Any) -> RawMetrics:
         "winners": 3,
         "gross_profit": 30.0,
         "gross_loss": 12.0,
-        "exposed_bars": 2,
+        "exposed": 2,
         "periods_per_year": 12.0,
     } | kwargs
+    state = np.zeros(1, dtype=K.STATE_DTYPE)  # the final state of a run: what the metrics read
+    for name in (
+        "first_open",
+        "last_close",
+        "num_trades",
+        "winners",
+        "gross_profit",
+        "gross_loss",
+        "exposed",
+    ):
+        state[0][name] = args[name]
     out = np.empty(NUM_METRICS)
-    metrics_nb(
-        np.array(equity),
-        args["initial_capital"],
-        args["first_open"],
-        args["last_close"],
-        args["num_trades"],
-        args["winners"],
-        args["gross_profit"],
-        args["gross_loss"],
-        args["exposed_bars"],
-        args["periods_per_year"],
-        out,
-    )
+    metrics_nb(np.array(equity), state, args["initial_capital"], args["periods_per_year"], out)
     return RawMetrics.from_array(out)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,7 +172,13 @@ def test_state_rejects_foreign_data() -> None:
     with pytest.raises(ValueError, match="expected format"):
         StrategyRunner.from_state({**state, "format": "something else"})
     with pytest.raises(ValueError, match="ring_close has 3 values"):
-        StrategyRunner.from_state({**state, "ring_close": [0.0, 0.0, 0.0]})
+        StrategyRunner.from_state({**state, "ring_close": [0, 0, 0]})
+    with pytest.raises(ValueError, match="ring_close must be a list of integers"):
+        StrategyRunner.from_state({**state, "ring_close": [0.5] * len(state["ring_close"])})
+    with pytest.raises(ValueError, match="missing \\['cash'\\]"):
+        StrategyRunner.from_state(
+            {**state, "state": {k: v for k, v in state["state"].items() if k != "cash"}}
+        )
     with pytest.raises(ValueError, match="short_1"):
         StrategyRunner.from_state({**state, "params": {**state["params"], "short_1": 50}})
 
@@ -187,3 +195,51 @@ def test_cancel_pending_drops_the_next_orders(bars_from: Callable[..., Bars]) ->
     runner.on_bar(*(x[6].item() for x in bars))
     assert runner.position is None
     assert runner.last_fills == []
+
+
+def test_a_state_saved_in_format_1_still_loads_and_trades_on(walk: Callable[..., Bars]) -> None:
+    # Saved by the engine of format 1 (float slot lists, rings of float prices) after bar 1501 of
+    # this walk, with a long position open: what a bot persisted before decimal units.
+    saved = json.loads((Path(__file__).parent / "data" / "runner_state_v1.json").read_text())
+    assert saved["format"] == "algo_trade_backtest.StrategyRunner/1"
+    runner = StrategyRunner.from_state(saved)
+    assert runner.bars_seen == 1_502
+    position = runner.position
+    assert position is not None
+    assert (position.side, position.entry_index, position.entry_price) == ("long", 1_304, 115.99797)
+    bars = walk(3, 3_000, vol=0.003)
+    batch = run_backtest(*bars, strategy="quad_ma", params=runner.params, interval="1m")
+    assert runner.equity == batch.equity[1_501]
+    assert _feed(runner, bars, 1_502) == batch.equity[1_502:].tolist()
+    assert runner.trades == batch.trades
+    assert runner.position == batch.open_position
+    assert runner.state_dict()["format"] == "algo_trade_backtest.StrategyRunner/2"
+
+
+@pytest.mark.parametrize(("strategy", "params"), [PARAM_SETS[1], PARAM_SETS[4]])
+def test_run_bars_trades_exactly_like_on_bar_and_mixes_with_it(
+    load_candles: Callable[[str, str], Bars], strategy: str, params: Any
+) -> None:
+    bars = load_candles("SOL", "1m")
+    one = StrategyRunner(strategy, params, interval="1m", symbol="SOL")  # type: ignore[arg-type]
+    expected = _feed(one, bars)
+    many = StrategyRunner(strategy, params, interval="1m", symbol="SOL")  # type: ignore[arg-type]
+    n = len(bars[0])
+    cuts = [0, 250, 251, n // 2, n]  # batch, a single bar, batch, batch
+    equity: list[float] = []
+    closed = []
+    for lo, hi in itertools.pairwise(cuts):
+        if hi - lo == 1:
+            many.on_bar(*(x[lo].item() for x in bars))
+            equity.append(many.equity)
+            continue
+        segment, trades = many.run_bars(*(x[lo:hi] for x in bars))
+        equity.extend(segment.tolist())
+        closed.extend(trades)
+    assert equity == expected
+    assert many.trades == one.trades
+    assert closed == [t for t in one.trades if t.exit_index != 250]  # bar 250 went through on_bar
+    assert many.state_dict() == one.state_dict()
+    assert many.last_fills == one.last_fills
+    with pytest.raises(ValueError, match="not after the previous bar"):
+        many.run_bars(*(x[-3:] for x in bars))

@@ -117,3 +117,19 @@ async def test_an_invalid_fill_fails_the_whole_batch(clean_db: DatabaseClient) -
     with pytest.raises(DatabaseError, match="insert_fills"):
         await clean_db.insert_fills([fill(0), bad])
     assert await clean_db.list_fills() == []
+
+
+async def test_bots_state_and_delete_in_one_statement_each(clean_db: DatabaseClient) -> None:
+    for symbol in ("BTC", "ETH", "SOL"):
+        await clean_db.upsert_bot(bot(symbol, bot_id=f"quad_ma:{symbol}", state="error", error="boom"))
+    assert await clean_db.set_bots_state(["quad_ma:BTC", "quad_ma:ETH", "quad_ma:NOPE"], "stopped") == 2
+    states = {b.bot_id: (b.state, b.error) for b in await clean_db.list_bots()}
+    assert states == {
+        "quad_ma:BTC": ("stopped", None),
+        "quad_ma:ETH": ("stopped", None),
+        "quad_ma:SOL": ("error", "boom"),
+    }
+    assert await clean_db.delete_bots(["quad_ma:BTC", "quad_ma:SOL", "quad_ma:NOPE"]) == 2
+    assert [b.bot_id for b in await clean_db.list_bots()] == ["quad_ma:ETH"]
+    assert await clean_db.set_bots_state([], "stopped") == 0
+    assert await clean_db.delete_bots([]) == 0

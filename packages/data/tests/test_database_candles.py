@@ -274,3 +274,17 @@ async def _blocked_by(conn: asyncpg.Connection, within: float = 10.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the upsert never waited for the other session")
+
+
+async def test_candle_symbols_and_window_counts(clean_db: DatabaseClient, make_candles: MakeCandles) -> None:
+    assert await clean_db.candle_symbols() == []
+    await clean_db.upsert_candles(make_candles("kPEPE", 120, price=0.0123))
+    await clean_db.upsert_candles(make_candles("BTC", 60))
+    await clean_db.upsert_candles(make_candles("BTC", 10, interval="1h"))
+    await clean_db.upsert_candles(make_candles("ETH", 30, exchange="synthetic"))
+    assert await clean_db.candle_symbols() == ["BTC", "ETH", "kPEPE"]
+    start, end = T0 + timedelta(minutes=30), T0 + timedelta(minutes=90)  # start <= t < end
+    counts = await clean_db.count_candles(["BTC", "kPEPE", "ETH", "NOPE"], "1m", start, end)
+    assert counts == {"BTC": 30, "kPEPE": 60, "ETH": 0, "NOPE": 0}
+    assert await clean_db.count_candles(["ETH"], "1m", T0, FAR, "synthetic") == {"ETH": 30}
+    assert await clean_db.count_candles(["BTC"], "1h", T0, FAR) == {"BTC": 10}

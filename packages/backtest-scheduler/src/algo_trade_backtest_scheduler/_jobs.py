@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from algo_trade_backtest import StrategyName, params_hash
 from algo_trade_core import (
     MaCrossoverConfig,
     QuadMaConfig,
     SchedulerConfig,
     StrategyConfig,
+    StrategyName,
+    parameter_set_hash,
     strategy_params_from_mapping,
 )
 
@@ -47,11 +48,11 @@ def jobs_from_config(scheduler: SchedulerConfig, strategies: StrategyConfig) -> 
                 key_prefix=f"scheduler.parameter_sets[{i}].params",
                 loose=True,  # sets built in code may say 200.0 for 200
             )
-            jobs.append(BacktestJob(pset.strategy, params, params_hash(pset.strategy, asdict(params))))
+            jobs.append(BacktestJob(pset.strategy, params, parameter_set_hash(pset.strategy, params)))
     else:
         for name in scheduler.strategies:
             params = getattr(strategies, name)
-            jobs.append(BacktestJob(name, params, params_hash(name, asdict(params))))
+            jobs.append(BacktestJob(name, params, parameter_set_hash(name, params)))
     seen: set[tuple[str, str]] = set()
     unique = []
     for job in jobs:

@@ -3,7 +3,9 @@
 Arrays in, results out (no database). The semantics are DESIGN.md section 6: signals at a bar's close,
 fills at the next open with slippage, fees on every fill, sizing from mark-to-market equity, intrabar
 take-profit/stop-loss (gap rule, stop first), reversal confirmation, metrics on the mark-to-market equity
-curve annualised over a 365-day year.
+curve annualised over a 365-day year. Every comparison of averages is decided exactly on the decimal
+values of the closes and volumes (the exchange's quotes, not their binary approximations): see
+``algo_trade_backtest._decimal`` for the decimal precision and its bound.
 
 - :func:`run_backtest` / :func:`run_backtest_frame`: one backtest, validated inputs.
 - :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame.

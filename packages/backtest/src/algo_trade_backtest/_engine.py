@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -15,19 +15,26 @@ from algo_trade_backtest._params import (
     StrategyName,
     StrategyParams,
     coerce_params,
-    execution_to_array,
     params_hash,
-    params_to_array,
     strategy_kind,
     validate_execution,
 )
-from algo_trade_backtest._results import BacktestResult, open_position_from_state, trades_from_arrays
+from algo_trade_backtest._results import BacktestResult, trades_from_records
+from algo_trade_backtest._state import (
+    DecimalBars,
+    StrategyState,
+    execution_record,
+    kernel_bars,
+    params_record,
+    series_decimals,
+)
 from algo_trade_core import BacktestConfig, bars_per_year
 
-__all__ = ["Bars", "prepare_bars", "run_backtest", "run_backtest_frame", "simulate"]
+__all__ = ["Bars", "Simulation", "prepare_bars", "run_backtest", "run_backtest_frame", "simulate"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Records = npt.NDArray[np.void]
 Bars = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 ArrayLike = npt.ArrayLike
 
@@ -138,53 +145,43 @@ def _frame_bars(df: pl.DataFrame) -> Bars:
     )
 
 
-def simulate(
-    kind: int, params: FloatArray, execution: FloatArray, bars: Bars
-) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, IntArray]:
-    """Run the batch loop over validated bars; return ``(equity, trade_i, trade_f, fs, st)``.
+class Simulation(NamedTuple):
+    """What the batch loop produced: the equity curve, the closed trades and the final state."""
 
-    The kernel preallocates nothing, so the trade buffers are grown here and the loop resumed from
-    the bar where it stopped (the state arrays carry everything across calls).
+    equity: FloatArray
+    trades: Records
+    state: StrategyState
+
+
+def simulate(params: Records, execution: Records, bars: Bars, units: DecimalBars | None = None) -> Simulation:
+    """Run the batch loop over validated bars.
+
+    ``units`` are the bars in decimal units for ``params`` (built here when ``None``; a caller running
+    many backtests over one series builds them once). The kernel allocates nothing, so the trade
+    buffer is grown here and the loop resumed from the bar where it stopped (the state carries
+    everything across calls).
     """
-    ts, o, h, lo, c, v = bars
-    n = c.shape[0]
-    fs, st, ring_close, ring_volume = K.allocate_state(kind, params, float(execution[K.X_CAPITAL]))
-    equity = np.empty(n)
-    capacity = 64 + n // 64
-    trade_i = np.empty((capacity, K.NUM_TRADE_INTS), dtype=np.int64)
-    trade_f = np.empty((capacity, K.NUM_TRADE_FLOATS))
-    fill_i = np.empty((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64)
-    fill_f = np.empty((K.MAX_FILLS_PER_BAR, 3))
+    if units is None:
+        units = kernel_bars(bars, *series_decimals(bars[4], bars[5], params))
+    n = units.kernel.close.shape[0]
+    state = StrategyState.new(params, float(execution[0]["capital"]))
+    state.close_decimals = units.close_decimals
+    state.volume_decimals = units.volume_decimals
+    buffers = K.KernelBuffers(
+        np.empty(n),
+        np.empty(64 + n // 64, dtype=K.TRADE_DTYPE),
+        np.empty(K.MAX_FILLS_PER_BAR, dtype=K.FILL_DTYPE),
+    )
     start, count = 0, 0
     while True:
         start, count = K.run_bars_nb(
-            kind,
-            params,
-            execution,
-            fs,
-            st,
-            ring_close,
-            ring_volume,
-            ts,
-            o,
-            h,
-            lo,
-            c,
-            v,
-            start,
-            equity,
-            True,
-            trade_i,
-            trade_f,
-            count,
-            fill_i,
-            fill_f,
+            params, execution, state.kernel, units.kernel, start, n, buffers, count, True
         )
         if start >= n:
-            return equity, trade_i[:count], trade_f[:count], fs, st
-        capacity *= 2
-        trade_i = np.concatenate([trade_i, np.empty_like(trade_i)])[:capacity]
-        trade_f = np.concatenate([trade_f, np.empty_like(trade_f)])[:capacity]
+            return Simulation(buffers.equity, buffers.trades[:count], state)
+        grown = np.empty(2 * buffers.trades.shape[0], dtype=K.TRADE_DTYPE)
+        grown[:count] = buffers.trades[:count]
+        buffers = buffers._replace(trades=grown)
 
 
 def _run(
@@ -201,23 +198,10 @@ def _run(
     periods = bars_per_year(interval)
     if window_coverage is not None and not window_coverage >= 0.0:
         raise ValueError(f"window_coverage: expected >= 0, got {window_coverage}")
-    kind = strategy_kind(strategy)
-    param_vector = params_to_array(config)
-    equity, trade_i, trade_f, fs, st = simulate(kind, param_vector, execution_to_array(execution), bars)
+    strategy_kind(strategy)
+    run = simulate(params_record(config), execution_record(execution), bars)
     values = np.empty(NUM_METRICS)
-    metrics_nb(
-        equity,
-        execution.initial_capital,
-        fs[K.F_FIRST_OPEN],
-        fs[K.F_LAST_CLOSE],
-        st[K.I_NTRADES],
-        st[K.I_WINNERS],
-        fs[K.F_GROSS_PROFIT],
-        fs[K.F_GROSS_LOSS],
-        st[K.I_EXPOSED],
-        periods,
-        values,
-    )
+    metrics_nb(run.equity, run.state.record, execution.initial_capital, periods, values)
     raw = RawMetrics.from_array(values)
     return BacktestResult(
         strategy=strategy,
@@ -225,12 +209,12 @@ def _run(
         execution=execution,
         interval=interval,
         params_hash=params_hash(strategy, config),
-        equity=equity,
-        trades=trades_from_arrays(trade_i, trade_f),
+        equity=run.equity,
+        trades=trades_from_records(run.trades),
         metrics=raw.to_performance(window_coverage),
         raw_metrics=raw,
-        open_position=open_position_from_state(fs, st, has_exits=strategy == "quad_ma"),
-        pending_signal=int(st[K.I_PENDING]),
+        open_position=run.state.open_position(has_exits=strategy == "quad_ma"),
+        pending_signal=run.state.pending,
     )
 
 
@@ -249,6 +233,10 @@ def run_backtest(
     window_coverage: float | None = None,
 ) -> BacktestResult:
     """Backtest one strategy over OHLCV arrays with the execution model of DESIGN.md section 6.
+
+    The strategy compares averages exactly on the decimal values of ``close`` and ``volume``: each
+    series is taken at its decimal precision (at most 12 decimals; values with more digits count as
+    rounded to it), so averages equal in decimal are ties (see ``algo_trade_backtest._decimal``).
 
     Args:
         timestamps: bar open times, epoch milliseconds (int64) or ``datetime64``; strictly increasing.

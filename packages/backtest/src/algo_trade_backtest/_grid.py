@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,11 +24,18 @@ from algo_trade_backtest._params import (
     StrategyName,
     StrategyParams,
     coerce_params,
-    execution_to_array,
     params_hash,
-    params_to_array,
     strategy_kind,
     validate_execution,
+)
+from algo_trade_backtest._state import (
+    DecimalBars,
+    SeriesStats,
+    StrategyState,
+    execution_record,
+    kernel_bars,
+    params_record,
+    ring_size,
 )
 from algo_trade_core import BacktestConfig, bars_per_year
 
@@ -86,47 +92,60 @@ def run_grid(
     execution = execution if execution is not None else BacktestConfig()
     validate_execution(execution)
     periods = bars_per_year(interval)
-    kind = strategy_kind(strategy)
+    strategy_kind(strategy)
     rows = len(configs)
-    param_rows = np.zeros((rows, K.NUM_PARAMS))
-    for r, config in enumerate(configs):
-        param_rows[r] = params_to_array(config)
+    param_rows = np.concatenate([params_record(config) for config in configs]) if rows else None
     out = np.zeros((rows, NUM_METRICS))
-    if rows:
-        ring = max(K.ring_size(kind, param_rows[r]) for r in range(rows))
-        exec_vector = execution_to_array(execution)
+    if param_rows is not None:
+        exec_record = execution_record(execution)
         threads = max(1, min(workers or os.cpu_count() or 1, rows))
-        bounds = np.linspace(0, rows, threads + 1).astype(int)
+        # Rows sharing decimal precisions share one conversion of the bars to units (usually all rows).
+        stats = SeriesStats.of(bars[4], bars[5])
+        groups: dict[tuple[int, int | None], list[int]] = {}
+        for r in range(rows):
+            groups.setdefault(stats.decimals(param_rows[r : r + 1]), []).append(r)
+        tasks: list[tuple[DecimalBars, npt.NDArray[np.intp]]] = []
+        for (close_decimals, volume_decimals), members in groups.items():
+            units = kernel_bars(bars, close_decimals, volume_decimals)
+            chunks = np.array_split(np.array(members), min(threads, len(members)))
+            tasks.extend((units, chunk) for chunk in chunks)
 
-        def work(a: int, b: int) -> None:
-            fs, st, ring_close, ring_volume = K.allocate_state(kind, param_rows[a], 0.0, ring)
-            n = bars[4].shape[0]
-            K.grid_nb(
-                kind,
-                param_rows[a:b],
-                exec_vector,
-                *bars,
-                periods,
-                fs,
-                st,
-                ring_close,
-                ring_volume,
+        def work(units: DecimalBars, chunk: npt.NDArray[np.intp]) -> None:
+            # Rows of a chunk are contiguous only within a group: run each contiguous run of rows.
+            ring = max(ring_size(param_rows[r : r + 1]) for r in chunk.tolist())
+            state = StrategyState.new(param_rows[chunk[:1]], 0.0, ring)
+            n = units.kernel.close.shape[0]
+            buffers = K.KernelBuffers(
                 np.empty(n),
-                np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_INTS), dtype=np.int64),
-                np.empty((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_FLOATS)),
-                np.empty((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64),
-                np.empty((K.MAX_FILLS_PER_BAR, 3)),
-                out[a:b],
+                np.empty(K.MAX_TRADES_PER_BAR, dtype=K.TRADE_DTYPE),
+                np.empty(K.MAX_FILLS_PER_BAR, dtype=K.FILL_DTYPE),
             )
+            for a, b in _runs(chunk):
+                K.grid_nb(
+                    param_rows[a:b], exec_record, units.kernel, periods, state.kernel, buffers, out[a:b]
+                )
 
-        if threads == 1:
-            work(0, rows)
+        if threads == 1 or len(tasks) == 1:
+            for units, chunk in tasks:
+                work(units, chunk)
         else:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                futures = [pool.submit(work, int(a), int(b)) for a, b in pairwise(bounds.tolist())]
+                futures = [pool.submit(work, units, chunk) for units, chunk in tasks]
                 for future in futures:
                     future.result()
     return _frame(strategy, configs, out)
+
+
+def _runs(rows: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+    """Split sorted row numbers into ``[a, b)`` runs of consecutive rows."""
+    values = rows.tolist()
+    runs: list[tuple[int, int]] = []
+    for r in values:
+        if runs and runs[-1][1] == r:
+            runs[-1] = (runs[-1][0], r + 1)
+        else:
+            runs.append((r, r + 1))
+    return runs
 
 
 def _frame(strategy: str, configs: list[StrategyParams], out: FloatArray) -> pl.DataFrame:

@@ -1,82 +1,83 @@
-"""Numba kernels: exact rolling sums, the per-bar step of both strategies, the loops, the metrics.
+"""Numba kernels: the one bar loop of both strategies, the metrics, the parameter-grid loop.
 
 Everything here is a plain loop over preallocated arrays: no validation, no Python objects. The typed
-wrappers (``_engine``, ``_runner``, ``_grid``, ``_metrics``) validate and convert before calling in.
+wrappers (``_engine``, ``_runner``, ``_grid``) validate and convert before calling in, and read the
+state back through one typed view (``_state.StrategyState``).
 
-Every jitted function lives in this one module on purpose, although it is longer than the others:
-numba's on-disk cache (``cache=True``) only watches the file that defines a function, so an entry point
-compiled with a helper from another file would keep running the old helper after that file changed.
+Every jitted function of the engine lives in this one module on purpose: numba's on-disk cache
+(``cache=True``) only watches the file that defines a function, so an entry point compiled with a
+helper from another file would keep running the old helper after that file changed.
 
-**State.** A strategy instance is four arrays: ``fs`` (float64, ``F_*`` slots), ``st`` (int64, ``I_*``
-slots) and two ring buffers of the last closes and volumes (length a power of two so indexing is a mask).
-:func:`bar_step_nb` advances that state by one closed bar; the batch loop :func:`run_bars_nb`, the
-grid and the live :class:`~algo_trade_backtest.StrategyRunner` (through :func:`step_nb`) all run it, so
-they cannot disagree. Entry points are compiled without numba's reference counting (see
-:func:`_jit_loop`), so callers preallocate every array.
+**Records.** Parameters, execution settings, the strategy state, trades and fills are numpy
+structured records (:data:`PARAMS_DTYPE`, :data:`EXECUTION_DTYPE`, :data:`STATE_DTYPE`,
+:data:`TRADE_DTYPE`, :data:`FILL_DTYPE`): fields by name on both sides, no slot numbers. A strategy
+instance is a :class:`KernelState` bundle (its state record and two ring buffers of the last close and
+volume units, length a power of two so indexing is a mask); the bars a loop runs over are a
+:class:`KernelBars` bundle; what a loop writes besides the state is a :class:`KernelBuffers` bundle.
 
-**Exact comparisons.** Every strategy decision compares moving averages (``sma_a > sma_b``, ``close >
-trend``, ``volume > factor * avg_volume``). Real candles contain exact ties (flat stretches, decimal
-prices whose averages coincide), and a rolling float sum drifts by a few ulps over 10^6 bars, so a float
-``<=`` can flip either way. The kernels therefore decide every comparison *as if computed with exact
-rational arithmetic on the input floats*:
+**One loop.** :func:`run_bars_nb` advances a strategy instance over bars ``start..stop-1``: the batch
+engine calls it over the whole window, the grid once per parameter set, the live runner with one bar.
+The loop keeps the hot state (sums, position, cash...) in local variables and writes it back to the
+record when it returns, so the record is touched twice per call, not on every bar.
 
-- each window sum is kept as a double-double ``hi + lo`` (``hi`` the running rounded sum, ``lo`` the
-  exact rounding errors, folded back every 1024 bars) updated with error-free transformations (TwoSum).
-  ``hi + lo`` is the exact sum of the window as long as that sum is below 2^96 times the smallest ulp
-  of the inputs, which holds for any real price or volume series (with 1000-bar windows it takes
-  non-zero values more than ~10^10 apart in one series to break it), whatever the series length: no
-  drift;
-- ``a * X - b * Y`` is evaluated in floating point with a rigorous error bound, and only when the result
-  lies inside the bound is its sign computed exactly (Dekker products and a Shewchuk expansion).
-
-The pure-Python reference (``_reference``) makes the same decisions with ``fractions.Fraction``.
+**Exact decisions on decimal values.** Every strategy decision compares moving averages
+(``sma_a > sma_b``, ``close > trend``, ``volume > factor * avg_volume``). The exchange quotes decimal
+prices, which binary floats only approximate: two averages equal in decimal (a 5-bar and a 10-bar mean
+both exactly 5.172) differ in binary. The kernels therefore decide on *decimal units*: each series
+arrives as int64 integers ``round(x * 10**d)`` at its decimal precision ``d`` (see ``_decimal``), the
+window sums are exact int64 sums, and ``sma(X, p) > sma(Y, q)`` is the integer comparison
+``q * sum_X > p * sum_Y``. ``_decimal`` chooses ``d`` so that no sum or product can overflow.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
 __all__ = [
-    "allocate_state",
-    "bar_step_nb",
-    "cmp_scaled_sums_nb",
+    "EXECUTION_DTYPE",
+    "FILL_DTYPE",
+    "MAX_FILLS_PER_BAR",
+    "MAX_TRADES_PER_BAR",
+    "MA_CROSSOVER",
+    "NUM_METRICS",
+    "PARAMS_DTYPE",
+    "QUAD_MA",
+    "STATE_DTYPE",
+    "TRADE_DTYPE",
+    "KernelBars",
+    "KernelBuffers",
+    "KernelState",
     "grid_nb",
-    "ma_crossover_signal_nb",
     "metrics_nb",
-    "quad_ma_signal_nb",
-    "reset_state_nb",
-    "ring_size",
     "run_bars_nb",
-    "step_nb",
-    "window_sums_nb",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Records = npt.NDArray[np.void]
 
 
 def _jit(fn: F) -> F:
     """Compile ``fn`` with numba, keeping its Python signature visible to the type checker.
 
     ``error_model="numpy"`` makes float division by zero give inf/nan instead of raising (kernels never
-    raise); ``fastmath`` stays off because the exact comparisons rely on IEEE rounding.
+    raise); ``fastmath`` stays off: fills and metrics follow IEEE rounding like the reference.
     """
     return cast(F, njit(cache=True, nogil=True, error_model="numpy")(fn))
 
 
 def _jit_inline(fn: F) -> F:
-    """Like :func:`_jit`, inlined into the caller at numba IR level (the per-bar helpers).
+    """Like :func:`_jit`, inlined into the caller at numba IR level (the helpers of the bar loop).
 
-    LLVM does not reliably inline numba callees that take arrays, and each such call unpacks every
-    array argument; inlining the helpers makes the batch loop one flat function (about 2x faster).
+    Inlined, the helpers' arguments and results stay in registers of the one flat loop.
     """
     return cast(F, njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn))
 
@@ -84,9 +85,9 @@ def _jit_inline(fn: F) -> F:
 def _jit_loop(fn: F) -> F:
     """Like :func:`_jit`, without numba's reference-counted memory (``_nrt=False``).
 
-    Arrays touched inside branches of the per-bar step otherwise get an atomic incref/decref pair on
-    every bar, which made the loop about 4x slower. Without NRT a kernel cannot allocate: every array
-    (state, scratch, outputs) is preallocated by the caller, and the flag propagates to the callees.
+    Arrays touched inside branches of the loop otherwise get an atomic incref/decref pair on every
+    bar. Without NRT a kernel cannot allocate: every array (state, buffers, outputs) is preallocated
+    by the caller, and the flag propagates to the callees.
     """
     # ``_nrt`` is a private numba option, absent from numba's type stubs, hence the Any-typed dict.
     options: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy", "_nrt": False}
@@ -97,47 +98,6 @@ def _jit_loop(fn: F) -> F:
 QUAD_MA = 0
 MA_CROSSOVER = 1
 
-# Parameter vector (float64). quad_ma uses all slots; ma_crossover uses P_FAST/P_SLOW only.
-P_SHORT_1, P_SHORT_2, P_LONG_1, P_LONG_2, P_TREND = 0, 1, 2, 3, 4
-P_VOLUME_FILTER, P_VOLUME_FACTOR, P_TAKE_PROFIT, P_STOP_LOSS, P_CONFIRM = 5, 6, 7, 8, 9
-P_FAST, P_SLOW = 0, 1
-NUM_PARAMS = 10
-
-# Execution vector (float64).
-X_CAPITAL, X_FEE_RATE, X_SLIPPAGE, X_FRACTION = 0, 1, 2, 3  # X_SLIPPAGE is a fraction (bps / 10^4)
-
-# Float state slots.
-F_CASH = 0
-F_QTY = 1  # signed: > 0 long, < 0 short
-F_ENTRY_PRICE = 2
-F_ENTRY_FEE = 3
-F_TP = 4
-F_SL = 5
-F_GROSS_PROFIT = 6
-F_GROSS_LOSS = 7
-F_EQUITY = 8  # mark-to-market at the last close
-F_LAST_CLOSE = 9
-F_FIRST_OPEN = 10
-F_WIN = 16  # window k: hi at F_WIN + 2k, lo at F_WIN + 2k + 1
-NUM_WINDOWS = 6
-F_SCRATCH = 32  # 17 slots of scratch for the exact comparisons (not state: never read before written)
-NUM_FLOAT_STATE = 50
-
-# Int state slots.
-I_POS = 0  # -1, 0, 1
-I_ENTRY_TIME = 1
-I_ENTRY_IDX = 2
-I_PENDING = 3  # order for the next open: 1 go long, -1 go short, 0 none
-I_NBARS = 4  # bars processed = index of the next bar
-I_EXPOSED = 5  # bar closes with an open position
-I_NTRADES = 6
-I_WINNERS = 7
-I_PREV_CROSS = 8  # sign(sma_a - sma_b) at the previous close
-I_REV_COUNT = 9  # bars the opposite alignment has held during a pending reversal
-I_LAST_TIME = 10
-I_NFILLS = 11  # fills written by the last step
-NUM_INT_STATE = 16
-
 # Reason codes (trades and fills).
 REASON_TAKE_PROFIT = 1
 REASON_STOP_LOSS = 2
@@ -145,507 +105,506 @@ REASON_REVERSAL = 3
 REASON_SIGNAL = 4
 REASON_ENTRY = 5
 
-# Trade record columns: int64 and float64 halves.
-T_ENTRY_TIME, T_EXIT_TIME, T_SIDE, T_REASON, T_ENTRY_IDX, T_EXIT_IDX = 0, 1, 2, 3, 4, 5
-NUM_TRADE_INTS = 6
-T_ENTRY_PRICE, T_EXIT_PRICE, T_QTY, T_FEES, T_PNL = 0, 1, 2, 3, 4
-NUM_TRADE_FLOATS = 5
-# Fill record columns: (time, side +1 buy / -1 sell, reason) and (price, qty, fee).
 MAX_FILLS_PER_BAR = 3  # a reversal (two fills) then a take-profit/stop-loss of the new position
 MAX_TRADES_PER_BAR = 2
 
-_SPLITTER = 134217729.0  # 2^27 + 1, Dekker's split constant
-_TOLERANCE = 2.0**-49  # >= 16 units in the last place: a safe bound on the fast path's rounding error
+_f8 = np.float64
+_i8 = np.int64
+
+PARAMS_DTYPE = np.dtype(
+    [
+        ("kind", _i8),  # QUAD_MA or MA_CROSSOVER
+        # Close windows: quad_ma uses all five; ma_crossover uses short_1 (fast) and short_2 (slow).
+        ("short_1", _i8),
+        ("short_2", _i8),
+        ("long_1", _i8),
+        ("long_2", _i8),
+        ("trend", _i8),
+        ("volume_filter", _i8),  # 0 or 1
+        # volume_factor as the exact fraction factor_num / factor_den of its decimal value.
+        ("factor_num", _i8),
+        ("factor_den", _i8),
+        ("take_profit", _f8),
+        ("stop_loss", _f8),
+        ("confirmation_bars", _i8),
+    ],
+    align=True,
+)
+"""One parameter set (a grid is an array of them)."""
+
+EXECUTION_DTYPE = np.dtype(
+    [("capital", _f8), ("fee_rate", _f8), ("slippage", _f8), ("fraction", _f8)],  # slippage = bps / 10^4
+    align=True,
+)
+"""Execution settings."""
+
+NUM_SUMS = 6  # window sums: short_1, short_2, long_1, long_2, trend (close units), long_2 (volume units)
+
+STATE_DTYPE = np.dtype(
+    [
+        ("cash", _f8),
+        ("qty", _f8),  # signed: > 0 long, < 0 short
+        ("entry_price", _f8),
+        ("entry_fee", _f8),
+        ("take_profit", _f8),  # price levels of the open position
+        ("stop_loss", _f8),
+        ("gross_profit", _f8),
+        ("gross_loss", _f8),
+        ("equity", _f8),  # mark-to-market at the last close
+        ("last_close", _f8),
+        ("first_open", _f8),
+        ("position", _i8),  # -1, 0, 1
+        ("entry_time", _i8),
+        ("entry_index", _i8),
+        ("pending", _i8),  # order for the next open: 1 go long, -1 go short, 0 none
+        ("bars", _i8),  # bars processed = index of the next bar
+        ("exposed", _i8),  # bar closes with an open position
+        ("num_trades", _i8),
+        ("winners", _i8),
+        ("prev_cross", _i8),  # sign(sma_short_1 - sma_short_2) at the previous close
+        ("reversal_count", _i8),  # bars the opposite alignment has held during a pending reversal
+        ("last_time", _i8),
+        ("num_fills", _i8),  # fills written by the last bar
+        ("close_decimals", _i8),  # the decimal precision of the units in the rings and sums
+        ("volume_decimals", _i8),
+        ("sums", _i8, (NUM_SUMS,)),  # exact window sums of the units (see NUM_SUMS)
+    ],
+    align=True,
+)
+"""A strategy instance's state besides its ring buffers."""
+
+TRADE_DTYPE = np.dtype(
+    [
+        ("entry_time", _i8),
+        ("exit_time", _i8),
+        ("side", _i8),
+        ("reason", _i8),
+        ("entry_index", _i8),
+        ("exit_index", _i8),
+        ("entry_price", _f8),
+        ("exit_price", _f8),
+        ("qty", _f8),
+        ("fees", _f8),
+        ("pnl", _f8),
+    ],
+    align=True,
+)
+"""A closed round trip."""
+
+FILL_DTYPE = np.dtype(
+    [("time", _i8), ("side", _i8), ("reason", _i8), ("price", _f8), ("qty", _f8), ("fee", _f8)],
+    align=True,
+)
+"""A fill: side +1 buy / -1 sell."""
+
+
+class KernelState(NamedTuple):
+    """One strategy instance: its state record (an array of one) and its ring buffers of units."""
+
+    record: Records
+    ring_close: IntArray
+    ring_volume: IntArray
+
+
+class KernelBars(NamedTuple):
+    """Validated bars: open times (ms), prices (floats), close and volume as decimal units (integers
+    ``round(x * 10**decimals)``)."""
+
+    time: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    close_units: IntArray
+    volume_units: IntArray
+
+
+class KernelBuffers(NamedTuple):
+    """What a loop writes besides the state: equity per bar, closed trades, the last bar's fills."""
+
+    equity: FloatArray
+    trades: Records
+    fills: Records
 
 
 # --------------------------------------------------------------------------------------------------
-# Error-free arithmetic
+# Exact comparisons on units
 
 
-@_jit
-def _two_sum_nb(a: float, b: float) -> tuple[float, float]:
-    """Return ``(s, e)`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (Knuth)."""
-    s = a + b
-    bp = s - a
-    e = (a - (s - bp)) + (b - bp)
-    return s, e
+@_jit_inline
+def _sign(value: int) -> int:
+    return (value > 0) - (value < 0)
 
 
-@_jit
-def _two_prod_nb(a: float, b: float) -> tuple[float, float]:
-    """Return ``(p, e)`` with ``p = fl(a * b)`` and ``a * b = p + e`` exactly (Dekker, no FMA)."""
-    p = a * b
-    t = _SPLITTER * a
-    ah = t - (t - a)
-    al = a - ah
-    t = _SPLITTER * b
-    bh = t - (t - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
+@_jit_inline
+def _cmp(a: int, x: int, b: int, y: int) -> int:
+    """The exact sign of ``a * x - b * y`` (``_decimal`` bounds the units so nothing overflows)."""
+    return _sign(a * x - b * y)
 
 
-@_jit
-def _expansion_sign_nb(work: FloatArray, start: int, count: int) -> int:
-    """Return the sign of the exact sum of ``work[start : start + count]`` (Shewchuk's partials, as in
-    ``math.fsum``); the partials overwrite ``work[start + count :]`` (``count + 1`` slots)."""
-    base = start + count
-    m = 0
-    for k in range(start, start + count):
-        x = work[k]
-        j2 = 0
-        for j in range(m):
-            hi, lo = _two_sum_nb(x, work[base + j])
-            if lo != 0.0:
-                work[base + j2] = lo
-                j2 += 1
-            x = hi
-        work[base + j2] = x
-        m = j2 + 1
-    # The partials are non-overlapping and increase in magnitude: the largest non-zero one has the
-    # sign of the whole sum.
-    for j in range(m - 1, -1, -1):
-        if work[base + j] > 0.0:
-            return 1
-        if work[base + j] < 0.0:
-            return -1
-    return 0
+@_jit_inline
+def _aligned(s_1: int, s_2: int, l_1: int, l_2: int, p: Any, direction: int) -> bool:
+    """Both short averages strictly beyond both long averages in ``direction`` (+1 above, -1 below).
 
-
-@_jit
-def _exact_sign_nb(a: float, xh: float, xl: float, b: float, yh: float, yl: float, work: FloatArray) -> int:
-    j = F_SCRATCH
-    work[j], work[j + 1] = _two_prod_nb(a, xh)
-    work[j + 2], work[j + 3] = _two_prod_nb(a, xl)
-    p, e = _two_prod_nb(b, yh)
-    work[j + 4] = -p
-    work[j + 5] = -e
-    p, e = _two_prod_nb(b, yl)
-    work[j + 6] = -p
-    work[j + 7] = -e
-    return _expansion_sign_nb(work, j, 8)
-
-
-@_jit
-def cmp_scaled_sums_nb(
-    a: float, xh: float, xl: float, b: float, yh: float, yl: float, work: FloatArray
-) -> int:
-    """Return the exact sign of ``a * (xh + xl) - b * (yh + yl)``.
-
-    Preconditions: ``a, b >= 0`` and ``xh + xl``, ``yh + yl`` >= 0 (sums of non-negative values).
-    ``sma(X, p) > sma(Y, q)`` is ``cmp_scaled_sums_nb(q, X, p, Y) > 0``. ``work`` is a state vector
-    whose ``F_SCRATCH`` slots the exact path may overwrite.
-
-    Fast path: ``d = fl(a * fl(xh + xl)) - fl(b * fl(yh + yl))`` is within ``3u (pa + pb)`` of the
-    exact value (u = 2^-53: one rounding for each sum, each product and the difference), so its sign
-    is the exact sign whenever ``|d|`` exceeds ``2^-49 (pa + pb)``; otherwise decide exactly.
+    ``sma(s_1, p1) - sma(l_1, q1)`` has the sign of ``q1 * s_1 - p1 * l_1``.
     """
-    pa = a * (xh + xl)
-    pb = b * (yh + yl)
-    d = pa - pb
-    tol = _TOLERANCE * (pa + pb)
-    if d > tol:
-        return 1
-    if d < -tol:
-        return -1
-    return _exact_sign_nb(a, xh, xl, b, yh, yl, work)
+    return (
+        _cmp(p.long_1, s_1, p.short_1, l_1) == direction
+        and _cmp(p.long_2, s_1, p.short_1, l_2) == direction
+        and _cmp(p.long_1, s_2, p.short_2, l_1) == direction
+        and _cmp(p.long_2, s_2, p.short_2, l_2) == direction
+    )
 
 
 @_jit_inline
-def _roll_nb(fs: FloatArray, k: int, x: float, y: float) -> None:
-    """Add ``x`` to and remove ``y`` from window sum ``k``; ``hi + lo`` stays the exact sum.
-
-    ``hi`` takes the rounded sum and ``lo`` collects the exact rounding errors, so the loop-carried
-    dependency is one addition; :func:`_renormalize_nb` folds ``lo`` back every 1024 bars so it never
-    grows past a few ulps of ``hi`` times 2^11 (the exactness budget stays ~96 bits).
-    """
-    j = F_WIN + 2 * k
-    dh, dl = _two_sum_nb(x, -y)
-    s, e = _two_sum_nb(fs[j], dh)
-    fs[j] = s
-    fs[j + 1] += dl + e
-
-
-@_jit_inline
-def _renormalize_nb(fs: FloatArray, count: int) -> None:
-    for k in range(count):
-        j = F_WIN + 2 * k
-        fs[j], fs[j + 1] = _two_sum_nb(fs[j], fs[j + 1])
-
-
-@_jit
-def window_sums_nb(values: FloatArray, period: int) -> tuple[FloatArray, FloatArray]:
-    """Return the rolling sums of ``values`` over ``period`` as double-doubles (test and tool helper).
-
-    Uses the same updates as the strategies; ``hi[i] + lo[i]`` is the exact sum of
-    ``values[i - period + 1 : i + 1]`` and ``hi[i]`` its correctly rounded value (NaN before the window
-    is full).
-    """
-    n = values.shape[0]
-    size = 1
-    while size < period:
-        size *= 2
-    ring = np.zeros(size)
-    fs = np.zeros(NUM_FLOAT_STATE)
-    hi = np.full(n, np.nan)
-    lo = np.full(n, np.nan)
-    for i in range(n):
-        y = ring[(i - period) & (size - 1)] if i >= period else 0.0
-        _roll_nb(fs, 0, values[i], y)
-        ring[i & (size - 1)] = values[i]
-        if (i & 1023) == 1023:
-            _renormalize_nb(fs, 1)
-        if i >= period - 1:
-            hi[i], lo[i] = _two_sum_nb(fs[F_WIN], fs[F_WIN + 1])
-    return hi, lo
-
-
-# --------------------------------------------------------------------------------------------------
-# State
-
-
-def ring_size(kind: int, params: FloatArray) -> int:
-    """Return the ring-buffer length for a strategy: the next power of two >= its longest window."""
-    longest = max(int(params[k]) for k in range(5 if kind == QUAD_MA else 2))
-    return 1 << max(0, (longest - 1).bit_length())
-
-
-def allocate_state(
-    kind: int, params: FloatArray, capital: float, ring: int | None = None
-) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
-    """Return fresh ``(fs, st, ring_close, ring_volume)`` for a strategy instance (plain Python).
-
-    ``ring`` overrides the ring length (a power of two at least :func:`ring_size`), e.g. to share
-    buffers across a parameter grid.
-    """
-    size = ring_size(kind, params) if ring is None else ring
-    fs = np.zeros(NUM_FLOAT_STATE)
-    st = np.zeros(NUM_INT_STATE, dtype=np.int64)
-    ring_close = np.zeros(size)
-    ring_volume = np.zeros(size)
-    reset_state_nb(fs, st, ring_close, ring_volume, capital)
-    return fs, st, ring_close, ring_volume
-
-
-@_jit
-def reset_state_nb(
-    fs: FloatArray, st: IntArray, ring_close: FloatArray, ring_volume: FloatArray, capital: float
-) -> None:
-    """Reset a strategy instance in place to flat with ``capital`` in cash and no history."""
-    fs[:] = 0.0
-    st[:] = 0
-    ring_close[:] = 0.0
-    ring_volume[:] = 0.0
-    fs[F_CASH] = capital
-    fs[F_EQUITY] = capital
-
-
-# --------------------------------------------------------------------------------------------------
-# Strategies: the decision at a bar's close
-
-
-@_jit_inline
-def _aligned_nb(fs: FloatArray, p: FloatArray, direction: int) -> bool:
-    """Both short averages strictly beyond both long averages in ``direction`` (+1 above, -1 below)."""
-    p1 = p[P_SHORT_1]
-    p2 = p[P_SHORT_2]
-    q1 = p[P_LONG_1]
-    q2 = p[P_LONG_2]
-    for a in range(2):
-        pa = p1 if a == 0 else p2
-        ja = F_WIN + 2 * a
-        for b in range(2):
-            pb = q1 if b == 0 else q2
-            jb = F_WIN + 2 * (2 + b)
-            # sma_a - sma_b has the sign of pb * sum_a - pa * sum_b.
-            sign = cmp_scaled_sums_nb(pb, fs[ja], fs[ja + 1], pa, fs[jb], fs[jb + 1], fs)
-            if sign != direction:
-                return False
-    return True
-
-
-@_jit_inline
-def _close_vs_trend_nb(fs: FloatArray, p: FloatArray, close: float) -> int:
-    j = F_WIN + 8
-    return cmp_scaled_sums_nb(p[P_TREND], close, 0.0, 1.0, fs[j], fs[j + 1], fs)
-
-
-@_jit_inline
-def _volume_ok_nb(fs: FloatArray, p: FloatArray, volume: float) -> bool:
-    if p[P_VOLUME_FILTER] == 0.0:
+def _volume_ok(p: Any, volume: int, volume_sum: int) -> bool:
+    """``volume > factor * sum / long_2``, i.e. ``long_2 * den * volume > num * sum``, or no filter."""
+    if p.volume_filter == 0:
         return True
-    j = F_WIN + 10
-    # volume > factor * sum / long_2  <=>  long_2 * volume - factor * sum > 0
-    return cmp_scaled_sums_nb(p[P_LONG_2], volume, 0.0, p[P_VOLUME_FACTOR], fs[j], fs[j + 1], fs) > 0
-
-
-@_jit_inline
-def quad_ma_signal_nb(
-    params: FloatArray,
-    fs: FloatArray,
-    st: IntArray,
-    ring_close: FloatArray,
-    ring_volume: FloatArray,
-    close: float,
-    volume: float,
-) -> int:
-    """Update the quad_ma averages with one close and return the order for the next open.
-
-    Returns 1 (go long), -1 (go short) or 0. ``st[I_NBARS]`` is this bar's index and ``st[I_POS]`` the
-    position after this bar's fills and exits; neither is advanced here.
-    """
-    i = st[I_NBARS]
-    pos = st[I_POS]
-    mask = ring_close.shape[0] - 1
-    # Values leaving each window (the ring still holds them until this bar is written).
-    for k in range(5):
-        period = int(params[k])
-        y = ring_close[(i - period) & mask] if i >= period else 0.0
-        _roll_nb(fs, k, close, y)
-    trend = int(params[P_TREND])
-    leaving_trend = ring_close[(i - trend) & mask] if i >= trend else 0.0
-    if params[P_VOLUME_FILTER] != 0.0:
-        long_2 = int(params[P_LONG_2])
-        y = ring_volume[(i - long_2) & mask] if i >= long_2 else 0.0
-        _roll_nb(fs, 5, volume, y)
-        ring_volume[i & mask] = volume
-    ring_close[i & mask] = close
-    if (i & 1023) == 1023:
-        _renormalize_nb(fs, NUM_WINDOWS)
-
-    if pos == 0:
-        st[I_REV_COUNT] = 0  # a take-profit/stop-loss drops any pending reversal
-    p1 = params[P_SHORT_1]
-    p2 = params[P_SHORT_2]
-    if i + 1 < int(p2):
-        return 0
-    cross = cmp_scaled_sums_nb(p2, fs[F_WIN], fs[F_WIN + 1], p1, fs[F_WIN + 2], fs[F_WIN + 3], fs)
-    prev = st[I_PREV_CROSS]
-    st[I_PREV_CROSS] = cross
-    warm = trend
-    for k in range(4):
-        warm = max(warm, int(params[k]))
-    if i < warm:  # need every window full at i - 1 as well: trend[i - 1] and the previous shorts
-        return 0
-
-    bullish = prev <= 0 and cross > 0
-    bearish = prev > 0 and cross <= 0
-    if pos == 0:
-        if bullish:
-            if (
-                close > leaving_trend  # trend[i] > trend[i - 1]
-                and _aligned_nb(fs, params, 1)
-                and _close_vs_trend_nb(fs, params, close) > 0
-                and _volume_ok_nb(fs, params, volume)
-            ):
-                return 1
-        elif bearish:
-            if (
-                close < leaving_trend
-                and _aligned_nb(fs, params, -1)
-                and _close_vs_trend_nb(fs, params, close) < 0
-                and _volume_ok_nb(fs, params, volume)
-            ):
-                return -1
-        return 0
-
-    count = st[I_REV_COUNT]
-    if count > 0:
-        # Pending reversal: the opposite alignment must keep holding, else it is abandoned.
-        if _aligned_nb(fs, params, -pos) and _close_vs_trend_nb(fs, params, close) == -pos:
-            count += 1
-        else:
-            count = 0
-    elif (pos > 0 and bearish) or (pos < 0 and bullish):
-        if (
-            (close < leaving_trend if pos > 0 else close > leaving_trend)
-            and _aligned_nb(fs, params, -pos)
-            and _close_vs_trend_nb(fs, params, close) == -pos
-            and _volume_ok_nb(fs, params, volume)
-        ):
-            count = 1
-    if count >= int(params[P_CONFIRM]):
-        st[I_REV_COUNT] = 0
-        return int(-pos)
-    st[I_REV_COUNT] = count
-    return 0
-
-
-@_jit_inline
-def ma_crossover_signal_nb(
-    params: FloatArray, fs: FloatArray, st: IntArray, ring_close: FloatArray, close: float
-) -> int:
-    """Update the two averages with one close and return the order for the next open (1, -1 or 0).
-
-    Long while sma(fast) > sma(slow), short while below; on an exact tie the position is kept.
-    """
-    i = st[I_NBARS]
-    mask = ring_close.shape[0] - 1
-    fast = params[P_FAST]
-    slow = params[P_SLOW]
-    y = ring_close[(i - int(fast)) & mask] if i >= int(fast) else 0.0
-    _roll_nb(fs, 0, close, y)
-    y = ring_close[(i - int(slow)) & mask] if i >= int(slow) else 0.0
-    _roll_nb(fs, 1, close, y)
-    ring_close[i & mask] = close
-    if (i & 1023) == 1023:
-        _renormalize_nb(fs, 2)
-    if i + 1 < int(slow):
-        return 0
-    want = cmp_scaled_sums_nb(slow, fs[F_WIN], fs[F_WIN + 1], fast, fs[F_WIN + 2], fs[F_WIN + 3], fs)
-    if want != 0 and want != st[I_POS]:
-        return want
-    return 0
+    return bool(p.long_2 * p.factor_den * volume > p.factor_num * volume_sum)
 
 
 # --------------------------------------------------------------------------------------------------
-# Execution: fills at the open, intrabar exits
+# Execution: fills at the open, intrabar exits (rare paths: they work on the record directly)
 
 
 @_jit_inline
-def _record_fill_nb(
-    st: IntArray,
-    fill_i: IntArray,
-    fill_f: FloatArray,
-    t: int,
-    side: int,
-    reason: int,
-    price: float,
-    qty: float,
-    fee: float,
-) -> None:
-    k = st[I_NFILLS]
-    fill_i[k, 0] = t
-    fill_i[k, 1] = side
-    fill_i[k, 2] = reason
-    fill_f[k, 0] = price
-    fill_f[k, 1] = qty
-    fill_f[k, 2] = fee
-    st[I_NFILLS] = k + 1
-
-
-@_jit_inline
-def _open_nb(
-    fs: FloatArray,
-    st: IntArray,
-    params: FloatArray,
-    execution: FloatArray,
-    use_exits: bool,
-    side: int,
-    t: int,
-    idx: int,
-    price: float,
-    fill_i: IntArray,
-    fill_f: FloatArray,
-) -> None:
-    """Open a position of ``side`` at ``price`` sized on the mark-to-market equity at that price."""
-    equity = fs[F_CASH] + fs[F_QTY] * price
-    if equity <= 0.0:
-        return  # nothing left to trade with
-    qty = execution[X_FRACTION] * equity / price
-    notional = qty * price
-    fee = execution[X_FEE_RATE] * notional
-    if side > 0:
-        fs[F_CASH] -= notional
-        fs[F_QTY] = qty
-    else:
-        fs[F_CASH] += notional
-        fs[F_QTY] = -qty
-    fs[F_CASH] -= fee
-    fs[F_ENTRY_PRICE] = price
-    fs[F_ENTRY_FEE] = fee
-    if use_exits:
-        if side > 0:
-            fs[F_TP] = price * (1.0 + params[P_TAKE_PROFIT])
-            fs[F_SL] = price * (1.0 - params[P_STOP_LOSS])
-        else:
-            fs[F_TP] = price * (1.0 - params[P_TAKE_PROFIT])
-            fs[F_SL] = price * (1.0 + params[P_STOP_LOSS])
-    st[I_POS] = side
-    st[I_ENTRY_TIME] = t
-    st[I_ENTRY_IDX] = idx
-    _record_fill_nb(st, fill_i, fill_f, t, side, REASON_ENTRY, price, qty, fee)
-
-
-@_jit_inline
-def _close_nb(
-    fs: FloatArray,
-    st: IntArray,
-    execution: FloatArray,
-    t: int,
-    idx: int,
-    price: float,
-    reason: int,
-    trade_i: IntArray,
-    trade_f: FloatArray,
-    k: int,
-    fill_i: IntArray,
-    fill_f: FloatArray,
+def _record_fill(
+    fills: Records, k: int, t: int, side: int, reason: int, price: float, qty: float, fee: float
 ) -> int:
-    """Close the open position at ``price``; write the trade to row ``k`` and return ``k + 1``."""
-    side = st[I_POS]
-    qty = fs[F_QTY] if side > 0 else -fs[F_QTY]
-    notional = qty * price
-    fee = execution[X_FEE_RATE] * notional
-    if side > 0:
-        fs[F_CASH] += notional
-        gross = qty * (price - fs[F_ENTRY_PRICE])
-    else:
-        fs[F_CASH] -= notional
-        gross = qty * (fs[F_ENTRY_PRICE] - price)
-    fs[F_CASH] -= fee
-    pnl = (gross - fs[F_ENTRY_FEE]) - fee
-    trade_i[k, T_ENTRY_TIME] = st[I_ENTRY_TIME]
-    trade_i[k, T_EXIT_TIME] = t
-    trade_i[k, T_SIDE] = side
-    trade_i[k, T_REASON] = reason
-    trade_i[k, T_ENTRY_IDX] = st[I_ENTRY_IDX]
-    trade_i[k, T_EXIT_IDX] = idx
-    trade_f[k, T_ENTRY_PRICE] = fs[F_ENTRY_PRICE]
-    trade_f[k, T_EXIT_PRICE] = price
-    trade_f[k, T_QTY] = qty
-    trade_f[k, T_FEES] = fs[F_ENTRY_FEE] + fee
-    trade_f[k, T_PNL] = pnl
-    st[I_NTRADES] += 1
-    if pnl > 0.0:
-        st[I_WINNERS] += 1
-        fs[F_GROSS_PROFIT] += pnl
-    elif pnl < 0.0:
-        fs[F_GROSS_LOSS] -= pnl
-    _record_fill_nb(st, fill_i, fill_f, t, -side, reason, price, qty, fee)
-    fs[F_QTY] = 0.0
-    fs[F_ENTRY_PRICE] = 0.0
-    fs[F_ENTRY_FEE] = 0.0
-    fs[F_TP] = 0.0
-    fs[F_SL] = 0.0
-    st[I_POS] = 0
+    fill = fills[k]
+    fill.time = t
+    fill.side = side
+    fill.reason = reason
+    fill.price = price
+    fill.qty = qty
+    fill.fee = fee
     return k + 1
 
 
 @_jit_inline
-def bar_step_nb(
-    kind: int,
-    params: FloatArray,
-    execution: FloatArray,
-    fs: FloatArray,
-    st: IntArray,
-    ring_close: FloatArray,
-    ring_volume: FloatArray,
+def _open(
+    s: Any,
+    p: Any,
+    x: Any,
+    fills: Records,
+    nfills: int,
+    cash: float,
+    side: int,
     t: int,
-    o: float,
-    h: float,
-    lo: float,
-    c: float,
-    v: float,
-    trade_i: IntArray,
-    trade_f: FloatArray,
-    row: int,
-    fill_i: IntArray,
-    fill_f: FloatArray,
-) -> int:
-    """Advance a strategy instance by one closed bar; return ``row`` plus the trades it closed (0-2).
+    idx: int,
+    price: float,
+) -> tuple[float, float, int, int]:
+    """Open ``side`` at ``price`` sized on the equity at that price (the caller is flat).
 
-    Order of events within the bar (DESIGN.md section 6):
+    Returns ``(cash, qty, position, nfills)``; with nothing left to trade with it stays flat.
+    """
+    equity = cash  # flat: the mark-to-market equity is the cash
+    if equity <= 0.0:
+        return cash, 0.0, 0, nfills
+    qty = x.fraction * equity / price
+    notional = qty * price
+    fee = x.fee_rate * notional
+    if side > 0:
+        cash -= notional
+    else:
+        cash += notional
+    cash -= fee
+    s.entry_price = price
+    s.entry_fee = fee
+    s.entry_time = t
+    s.entry_index = idx
+    if p.kind == QUAD_MA:
+        if side > 0:
+            s.take_profit = price * (1.0 + p.take_profit)
+            s.stop_loss = price * (1.0 - p.stop_loss)
+        else:
+            s.take_profit = price * (1.0 - p.take_profit)
+            s.stop_loss = price * (1.0 + p.stop_loss)
+    nfills = _record_fill(fills, nfills, t, side, REASON_ENTRY, price, qty, fee)
+    return cash, qty if side > 0 else -qty, side, nfills
+
+
+@_jit_inline
+def _close(
+    s: Any,
+    x: Any,
+    buffers: KernelBuffers,
+    row: int,
+    nfills: int,
+    cash: float,
+    qty: float,
+    side: int,
+    t: int,
+    idx: int,
+    price: float,
+    reason: int,
+) -> tuple[float, int]:
+    """Close the open position at ``price``, writing the trade to row ``row``; return ``(cash, nfills)``."""
+    size = qty if side > 0 else -qty
+    notional = size * price
+    fee = x.fee_rate * notional
+    if side > 0:
+        cash += notional
+        gross = size * (price - s.entry_price)
+    else:
+        cash -= notional
+        gross = size * (s.entry_price - price)
+    cash -= fee
+    pnl = (gross - s.entry_fee) - fee
+    trade = buffers.trades[row]
+    trade.entry_time = s.entry_time
+    trade.exit_time = t
+    trade.side = side
+    trade.reason = reason
+    trade.entry_index = s.entry_index
+    trade.exit_index = idx
+    trade.entry_price = s.entry_price
+    trade.exit_price = price
+    trade.qty = size
+    trade.fees = s.entry_fee + fee
+    trade.pnl = pnl
+    s.num_trades += 1
+    if pnl > 0.0:
+        s.winners += 1
+        s.gross_profit += pnl
+    elif pnl < 0.0:
+        s.gross_loss -= pnl
+    nfills = _record_fill(buffers.fills, nfills, t, -side, reason, price, size, fee)
+    s.entry_price = 0.0
+    s.entry_fee = 0.0
+    s.take_profit = 0.0
+    s.stop_loss = 0.0
+    return cash, nfills
+
+
+@_jit_inline
+def _exit_level(side: int, o: float, h: float, lo: float, tp: float, sl: float) -> tuple[float, int]:
+    """The take-profit/stop-loss hit within a bar, ``(level, reason)``, or ``(0, 0)``.
+
+    An open beyond a level fills at the open; else a level inside the range fills at the level, the
+    stop first when both are inside.
+    """
+    if side > 0:
+        if o <= sl:
+            return o, REASON_STOP_LOSS
+        if o >= tp:
+            return o, REASON_TAKE_PROFIT
+        if lo <= sl:
+            return sl, REASON_STOP_LOSS
+        if h >= tp:
+            return tp, REASON_TAKE_PROFIT
+    else:
+        if o >= sl:
+            return o, REASON_STOP_LOSS
+        if o <= tp:
+            return o, REASON_TAKE_PROFIT
+        if h >= sl:
+            return sl, REASON_STOP_LOSS
+        if lo <= tp:
+            return tp, REASON_TAKE_PROFIT
+    return 0.0, 0
+
+
+# --------------------------------------------------------------------------------------------------
+# The bar loop
+
+
+@_jit_inline
+def _loop(
+    kind: int,
+    p: Any,
+    x: Any,
+    state: KernelState,
+    bars: KernelBars,
+    start: int,
+    stop: int,
+    buffers: KernelBuffers,
+    count: int,
+    store_trades: bool,
+) -> tuple[int, int]:
+    """The bar loop of :func:`run_bars_nb` for one strategy ``kind`` (a constant after inlining)."""
+    s = state.record[0]
+    ring_c = state.ring_close
+    ring_v = state.ring_volume
+    mask = ring_c.shape[0] - 1
+    cap = buffers.trades.shape[0]
+    slip = x.slippage
+    exits = kind == QUAD_MA
+    p1 = p.short_1
+    p2 = p.short_2
+    q1 = p.long_1
+    q2 = p.long_2
+    pt = p.trend
+    volume_filter = kind == QUAD_MA and p.volume_filter != 0
+    confirm = p.confirmation_bars
+    warm = max(max(p1, p2), max(max(q1, q2), pt)) if kind == QUAD_MA else p2 - 1
+    # Hot state in locals (written back below).
+    cash = s.cash
+    qty = s.qty
+    pos = s.position
+    pending = s.pending
+    g = s.bars
+    exposed = s.exposed
+    prev = s.prev_cross
+    rev = s.reversal_count
+    tp = s.take_profit
+    sl = s.stop_loss
+    sum_1 = s.sums[0]
+    sum_2 = s.sums[1]
+    sum_3 = s.sums[2]
+    sum_4 = s.sums[3]
+    sum_t = s.sums[4]
+    sum_v = s.sums[5]
+    nfills = s.num_fills
+    if g == 0 and start < stop:
+        s.first_open = bars.open[start]
+    i = start
+    while i < stop:
+        row = count if store_trades else 0
+        if row + MAX_TRADES_PER_BAR > cap:
+            break
+        t = bars.time[i]
+        o = bars.open[i]
+        nfills = 0
+        # 1. At the open, the order decided at the previous close fills (a reversal is the close,
+        #    then the open sized on the new equity, both at the same price).
+        if pending != 0:
+            price = o * (1.0 + slip) if pending > 0 else o * (1.0 - slip)
+            if pos == -pending:
+                cash, nfills = _close(
+                    s, x, buffers, row, nfills, cash, qty, pos, t, g, price, REASON_REVERSAL
+                )
+                qty = 0.0
+                pos = 0
+                row += 1
+            if pos == 0:
+                cash, qty, pos, nfills = _open(s, p, x, buffers.fills, nfills, cash, pending, t, g, price)
+                tp = s.take_profit
+                sl = s.stop_loss
+            pending = 0
+        # 2. During the bar, the open position's take-profit/stop-loss.
+        if exits and pos != 0:
+            level, reason = _exit_level(pos, o, bars.high[i], bars.low[i], tp, sl)
+            if reason != 0:
+                price = level * (1.0 - slip) if pos > 0 else level * (1.0 + slip)
+                cash, nfills = _close(s, x, buffers, row, nfills, cash, qty, pos, t, g, price, reason)
+                qty = 0.0
+                pos = 0
+                row += 1
+        if store_trades:
+            count = row
+        # 3. At the close, the averages take the bar and the strategy decides the next open's order.
+        c = bars.close_units[i]
+        leaving_trend = ring_c[(g - pt) & mask]  # zero before the window is full (never written)
+        sum_1 += c - ring_c[(g - p1) & mask]
+        sum_2 += c - ring_c[(g - p2) & mask]
+        if kind == QUAD_MA:
+            sum_3 += c - ring_c[(g - q1) & mask]
+            sum_4 += c - ring_c[(g - q2) & mask]
+            sum_t += c - leaving_trend
+        ring_c[g & mask] = c
+        volume = 0
+        if volume_filter:
+            volume = bars.volume_units[i]
+            sum_v += volume - ring_v[(g - q2) & mask]
+            ring_v[g & mask] = volume
+        if pos == 0:
+            rev = 0  # a take-profit/stop-loss drops any pending reversal
+        if g + 1 >= p2:
+            # sma(short_1) - sma(short_2) has the sign of short_2 * sum_1 - short_1 * sum_2.
+            cross = _cmp(p2, sum_1, p1, sum_2)
+            if kind == MA_CROSSOVER:
+                # Long while sma(fast) > sma(slow), short while below; on an exact tie keep the side.
+                if cross != 0 and cross != pos:
+                    pending = cross
+            else:
+                before = prev
+                prev = cross
+                if g >= warm:  # every window full at g - 1 too: trend[g - 1], the previous shorts
+                    bullish = before <= 0 and cross > 0
+                    bearish = before > 0 and cross <= 0
+                    if pos == 0:
+                        if bullish:
+                            if (
+                                c > leaving_trend  # trend[g] > trend[g - 1]
+                                and _aligned(sum_1, sum_2, sum_3, sum_4, p, 1)
+                                and _cmp(pt, c, 1, sum_t) > 0
+                                and _volume_ok(p, volume, sum_v)
+                            ):
+                                pending = 1
+                        elif bearish:
+                            if (
+                                c < leaving_trend
+                                and _aligned(sum_1, sum_2, sum_3, sum_4, p, -1)
+                                and _cmp(pt, c, 1, sum_t) < 0
+                                and _volume_ok(p, volume, sum_v)
+                            ):
+                                pending = -1
+                    else:
+                        if rev > 0:
+                            # Pending reversal: the opposite alignment must keep holding.
+                            if (
+                                _aligned(sum_1, sum_2, sum_3, sum_4, p, -pos)
+                                and _cmp(pt, c, 1, sum_t) == -pos
+                            ):
+                                rev += 1
+                            else:
+                                rev = 0
+                        elif (pos > 0 and bearish) or (pos < 0 and bullish):
+                            if (
+                                (c < leaving_trend if pos > 0 else c > leaving_trend)
+                                and _aligned(sum_1, sum_2, sum_3, sum_4, p, -pos)
+                                and _cmp(pt, c, 1, sum_t) == -pos
+                                and _volume_ok(p, volume, sum_v)
+                            ):
+                                rev = 1
+                        if rev >= confirm:
+                            rev = 0
+                            pending = -pos
+        close = bars.close[i]
+        buffers.equity[i] = cash + qty * close
+        if pos != 0:
+            exposed += 1
+        g += 1
+        i += 1
+    if i > start:
+        s.last_close = bars.close[i - 1]
+        s.last_time = bars.time[i - 1]
+        s.equity = cash + qty * s.last_close
+    s.cash = cash
+    s.qty = qty
+    s.position = pos
+    s.pending = pending
+    s.bars = g
+    s.exposed = exposed
+    s.prev_cross = prev
+    s.reversal_count = rev
+    s.num_fills = nfills
+    s.sums[0] = sum_1
+    s.sums[1] = sum_2
+    s.sums[2] = sum_3
+    s.sums[3] = sum_4
+    s.sums[4] = sum_t
+    s.sums[5] = sum_v
+    return i, count
+
+
+@_jit_loop
+def run_bars_nb(
+    params: Records,
+    execution: Records,
+    state: KernelState,
+    bars: KernelBars,
+    start: int,
+    stop: int,
+    buffers: KernelBuffers,
+    count: int,
+    store_trades: bool,
+) -> tuple[int, int]:
+    """Advance ``state`` over bars ``start..stop-1`` with the parameters ``params[0]``.
+
+    Order of events within a bar (DESIGN.md section 6):
 
     1. at the open, the order decided at the previous close fills (a reversal is the close, then the
        open sized on the new equity, both at the same price);
@@ -653,180 +612,17 @@ def bar_step_nb(
        open, else a level inside the range fills at the level, the stop first when both are inside;
     3. at the close, the strategy updates its averages and decides the order for the next open.
 
-    Closed trades go to ``trade_i``/``trade_f`` from ``row`` on, fills to ``fill_i``/``fill_f``
-    (``st[I_NFILLS]`` rows).
+    ``buffers.equity[i]`` gets the mark-to-market equity at each close; the fills of the last bar go
+    to ``buffers.fills`` (``num_fills`` of the record). With ``store_trades`` closed trades are
+    appended to ``buffers.trades`` from row ``count``, and the loop stops early when fewer than two
+    free rows remain, returning ``(next_bar, count)`` so the caller can grow the buffer and resume
+    (the state carries everything); without it the first two rows are scratch. Returns
+    ``(stop, count)`` when done.
     """
-    idx = st[I_NBARS]
-    st[I_NFILLS] = 0
-    slip = execution[X_SLIPPAGE]
-    use_exits = kind == QUAD_MA
-    k = row
-    if idx == 0:
-        fs[F_FIRST_OPEN] = o
-
-    pending = st[I_PENDING]
-    if pending != 0:
-        st[I_PENDING] = 0
-        price = o * (1.0 + slip) if pending > 0 else o * (1.0 - slip)
-        if st[I_POS] == -pending:
-            k = _close_nb(
-                fs, st, execution, t, idx, price, REASON_REVERSAL, trade_i, trade_f, k, fill_i, fill_f
-            )
-        if st[I_POS] == 0:
-            _open_nb(fs, st, params, execution, use_exits, pending, t, idx, price, fill_i, fill_f)
-
-    pos = st[I_POS]
-    if use_exits and pos != 0:
-        tp = fs[F_TP]
-        sl = fs[F_SL]
-        level = 0.0
-        reason = 0
-        if pos > 0:
-            if o <= sl:
-                level, reason = o, REASON_STOP_LOSS
-            elif o >= tp:
-                level, reason = o, REASON_TAKE_PROFIT
-            elif lo <= sl:
-                level, reason = sl, REASON_STOP_LOSS
-            elif h >= tp:
-                level, reason = tp, REASON_TAKE_PROFIT
-            price = level * (1.0 - slip)
-        else:
-            if o >= sl:
-                level, reason = o, REASON_STOP_LOSS
-            elif o <= tp:
-                level, reason = o, REASON_TAKE_PROFIT
-            elif h >= sl:
-                level, reason = sl, REASON_STOP_LOSS
-            elif lo <= tp:
-                level, reason = tp, REASON_TAKE_PROFIT
-            price = level * (1.0 + slip)
-        if reason != 0:
-            k = _close_nb(fs, st, execution, t, idx, price, reason, trade_i, trade_f, k, fill_i, fill_f)
-
-    if kind == QUAD_MA:
-        signal = quad_ma_signal_nb(params, fs, st, ring_close, ring_volume, c, v)
-    else:
-        signal = ma_crossover_signal_nb(params, fs, st, ring_close, c)
-    st[I_PENDING] = signal
-
-    fs[F_EQUITY] = fs[F_CASH] + fs[F_QTY] * c
-    fs[F_LAST_CLOSE] = c
-    if st[I_POS] != 0:
-        st[I_EXPOSED] += 1
-    st[I_NBARS] = idx + 1
-    st[I_LAST_TIME] = t
-    return k
-
-
-# --------------------------------------------------------------------------------------------------
-# Entry points (no NRT: callers preallocate everything)
-
-
-@_jit_loop
-def step_nb(
-    kind: int,
-    params: FloatArray,
-    execution: FloatArray,
-    fs: FloatArray,
-    st: IntArray,
-    ring_close: FloatArray,
-    ring_volume: FloatArray,
-    t: int,
-    o: float,
-    h: float,
-    lo: float,
-    c: float,
-    v: float,
-    trade_i: IntArray,
-    trade_f: FloatArray,
-    fill_i: IntArray,
-    fill_f: FloatArray,
-) -> int:
-    """One bar for a live runner: :func:`bar_step_nb` writing trades from row 0 (2 rows needed)."""
-    return bar_step_nb(
-        kind,
-        params,
-        execution,
-        fs,
-        st,
-        ring_close,
-        ring_volume,
-        t,
-        o,
-        h,
-        lo,
-        c,
-        v,
-        trade_i,
-        trade_f,
-        0,
-        fill_i,
-        fill_f,
-    )
-
-
-@_jit_loop
-def run_bars_nb(
-    kind: int,
-    params: FloatArray,
-    execution: FloatArray,
-    fs: FloatArray,
-    st: IntArray,
-    ring_close: FloatArray,
-    ring_volume: FloatArray,
-    timestamps: IntArray,
-    o: FloatArray,
-    h: FloatArray,
-    lo: FloatArray,
-    c: FloatArray,
-    v: FloatArray,
-    start: int,
-    equity: FloatArray,
-    store_trades: bool,
-    trade_i: IntArray,
-    trade_f: FloatArray,
-    count: int,
-    fill_i: IntArray,
-    fill_f: FloatArray,
-) -> tuple[int, int]:
-    """Run bars ``start..n-1`` through :func:`bar_step_nb`, writing ``equity[i]`` at each close.
-
-    With ``store_trades`` closed trades are appended to ``trade_i``/``trade_f`` from row ``count``; the
-    loop stops early, returning ``(next_bar, count)``, when fewer than two free rows remain, so the
-    caller can grow the buffers and resume (the state arrays carry everything). Without it the two
-    first rows are scratch. Returns ``(n, count)`` when done.
-    """
-    n = c.shape[0]
-    cap = trade_i.shape[0]
-    for i in range(start, n):
-        row = count if store_trades else 0
-        if row + MAX_TRADES_PER_BAR > cap:
-            return i, count
-        k = bar_step_nb(
-            kind,
-            params,
-            execution,
-            fs,
-            st,
-            ring_close,
-            ring_volume,
-            timestamps[i],
-            o[i],
-            h[i],
-            lo[i],
-            c[i],
-            v[i],
-            trade_i,
-            trade_f,
-            row,
-            fill_i,
-            fill_f,
-        )
-        if store_trades:
-            count = k
-        equity[i] = fs[F_EQUITY]
-    return n, count
+    p = params[0]
+    if p.kind == QUAD_MA:
+        return _loop(QUAD_MA, p, execution[0], state, bars, start, stop, buffers, count, store_trades)
+    return _loop(MA_CROSSOVER, p, execution[0], state, bars, start, stop, buffers, count, store_trades)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -837,24 +633,16 @@ NUM_METRICS = 13
 
 @_jit
 def metrics_nb(
-    equity: FloatArray,
-    initial_capital: float,
-    first_open: float,
-    last_close: float,
-    num_trades: int,
-    winners: int,
-    gross_profit: float,
-    gross_loss: float,
-    exposed_bars: int,
-    periods_per_year: float,
-    out: FloatArray,
+    equity: FloatArray, state: Records, initial_capital: float, periods_per_year: float, out: FloatArray
 ) -> None:
-    """Write the metrics into ``out`` in :data:`METRIC_NAMES` order (profit factor ``inf`` when nothing
-    was lost).
+    """Write the metrics of a finished run into ``out`` in ``METRIC_NAMES`` order.
 
-    Returns are ``r[i] = equity[i] / equity[i - 1] - 1``; Sharpe and Sortino are 0 with fewer than two
-    returns or a zero denominator; Calmar is 0 without a drawdown.
+    ``equity`` is the run's mark-to-market curve and ``state[0]`` its final state record (trade
+    counts, gross profit and loss, exposure, first open, last close). Returns are ``r[i] = equity[i] /
+    equity[i - 1] - 1``; Sharpe and Sortino are 0 with fewer than two returns or a zero denominator;
+    Calmar is 0 without a drawdown; the profit factor is ``inf`` when nothing was lost.
     """
+    s = state[0]
     n = equity.shape[0]
     final = equity[n - 1]
     m = n - 1  # number of returns
@@ -892,84 +680,74 @@ def metrics_nb(
     if max_dd > 0.0 and m > 0:
         annual = growth ** (periods_per_year / m) - 1.0 if growth > 0.0 else -1.0
         calmar = annual / max_dd
+    num_trades = s.num_trades
     out[0] = growth - 1.0
     out[1] = sharpe
     out[2] = sortino
     out[3] = max_dd
     out[4] = calmar
     out[5] = num_trades
-    out[6] = winners / num_trades if num_trades > 0 else 0.0
-    out[7] = gross_profit / gross_loss if gross_loss > 0.0 else np.inf
-    out[8] = last_close / first_open - 1.0
-    out[9] = exposed_bars / n
+    out[6] = s.winners / num_trades if num_trades > 0 else 0.0
+    out[7] = s.gross_profit / s.gross_loss if s.gross_loss > 0.0 else np.inf
+    out[8] = s.last_close / s.first_open - 1.0
+    out[9] = s.exposed / n
     out[10] = n
     out[11] = initial_capital
     out[12] = final
 
 
 @_jit_loop
+def reset_state_nb(state: KernelState, capital: float) -> None:
+    """Reset a strategy instance in place to flat with ``capital`` in cash and no history.
+
+    The decimal precisions of the record are kept (they describe the units the caller feeds in).
+    """
+    s = state.record[0]
+    s.cash = capital
+    s.qty = 0.0
+    s.entry_price = 0.0
+    s.entry_fee = 0.0
+    s.take_profit = 0.0
+    s.stop_loss = 0.0
+    s.gross_profit = 0.0
+    s.gross_loss = 0.0
+    s.equity = capital
+    s.last_close = 0.0
+    s.first_open = 0.0
+    s.position = 0
+    s.entry_time = 0
+    s.entry_index = 0
+    s.pending = 0
+    s.bars = 0
+    s.exposed = 0
+    s.num_trades = 0
+    s.winners = 0
+    s.prev_cross = 0
+    s.reversal_count = 0
+    s.last_time = 0
+    s.num_fills = 0
+    s.sums[:] = 0
+    state.ring_close[:] = 0
+    state.ring_volume[:] = 0
+
+
+@_jit_loop
 def grid_nb(
-    kind: int,
-    param_rows: FloatArray,
-    execution: FloatArray,
-    timestamps: IntArray,
-    o: FloatArray,
-    h: FloatArray,
-    lo: FloatArray,
-    c: FloatArray,
-    v: FloatArray,
+    param_rows: Records,
+    execution: Records,
+    bars: KernelBars,
     periods_per_year: float,
-    fs: FloatArray,
-    st: IntArray,
-    ring_close: FloatArray,
-    ring_volume: FloatArray,
-    equity: FloatArray,
-    trade_i: IntArray,
-    trade_f: FloatArray,
-    fill_i: IntArray,
-    fill_f: FloatArray,
+    state: KernelState,
+    buffers: KernelBuffers,
     out: FloatArray,
 ) -> None:
     """Backtest each row of ``param_rows``; write its metrics to the same row of ``out``.
 
-    Every other array is per-thread scratch (state sized for the longest window of all rows).
+    ``state`` and ``buffers`` are per-thread scratch (rings sized for the longest window of all rows).
     """
-    capital = execution[X_CAPITAL]
+    capital = execution[0].capital
+    n = bars.close.shape[0]
     for r in range(param_rows.shape[0]):
-        reset_state_nb(fs, st, ring_close, ring_volume, capital)
-        run_bars_nb(
-            kind,
-            param_rows[r],
-            execution,
-            fs,
-            st,
-            ring_close,
-            ring_volume,
-            timestamps,
-            o,
-            h,
-            lo,
-            c,
-            v,
-            0,
-            equity,
-            False,
-            trade_i,
-            trade_f,
-            0,
-            fill_i,
-            fill_f,
-        )
-        metrics_nb(
-            equity,
-            capital,
-            fs[F_FIRST_OPEN],
-            fs[F_LAST_CLOSE],
-            st[I_NTRADES],
-            st[I_WINNERS],
-            fs[F_GROSS_PROFIT],
-            fs[F_GROSS_LOSS],
-            st[I_EXPOSED],
-            periods_per_year,
-            out[r],
-        )
+        reset_state_nb(state, capital)
+        run_bars_nb(param_rows[r : r + 1], execution, state, bars, 0, n, buffers, 0, False)
+        metrics_nb(buffers.equity, state.record, capital, periods_per_year, out[r])

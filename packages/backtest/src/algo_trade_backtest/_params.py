@@ -8,14 +8,8 @@ core ``ConfigError`` is re-raised as ``ValueError`` with the same message.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any, Literal, get_args
-
-import numpy as np
-import numpy.typing as npt
 
 from algo_trade_backtest import _kernels as K
 from algo_trade_core import (
@@ -24,6 +18,7 @@ from algo_trade_core import (
     MaCrossoverConfig,
     QuadMaConfig,
     check_config,
+    parameter_set_hash,
     strategy_params_from_mapping,
 )
 
@@ -32,10 +27,8 @@ __all__ = [
     "StrategyName",
     "StrategyParams",
     "coerce_params",
-    "execution_to_array",
     "params_from_mapping",
     "params_hash",
-    "params_to_array",
     "strategy_kind",
     "validate_execution",
     "validate_params",
@@ -125,38 +118,7 @@ def params_hash(strategy: str, params: StrategyParams | Mapping[str, Any] | None
     normalisation: defaults filled in and values converted to the parameter's type, so ``{"fast": 10}``,
     ``{"fast": 10.0}`` and ``MaCrossoverConfig()`` hash alike.
     """
-    config = coerce_params(strategy, params)
-    canonical = json.dumps(
-        {"strategy": strategy, "params": asdict(config)}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def params_to_array(params: StrategyParams) -> npt.NDArray[np.float64]:
-    """Pack parameters into the kernels' float64 vector (``P_*`` slots)."""
-    out = np.zeros(K.NUM_PARAMS)
-    if isinstance(params, QuadMaConfig):
-        out[K.P_SHORT_1] = params.short_1
-        out[K.P_SHORT_2] = params.short_2
-        out[K.P_LONG_1] = params.long_1
-        out[K.P_LONG_2] = params.long_2
-        out[K.P_TREND] = params.trend
-        out[K.P_VOLUME_FILTER] = 1.0 if params.volume_filter else 0.0
-        out[K.P_VOLUME_FACTOR] = params.volume_factor
-        out[K.P_TAKE_PROFIT] = params.take_profit
-        out[K.P_STOP_LOSS] = params.stop_loss
-        out[K.P_CONFIRM] = params.reversal_confirmation_bars
-    else:
-        out[K.P_FAST] = params.fast
-        out[K.P_SLOW] = params.slow
-    return out
-
-
-def execution_to_array(execution: BacktestConfig) -> npt.NDArray[np.float64]:
-    """Pack execution settings into the kernels' float64 vector (slippage as a fraction)."""
-    out = np.zeros(4)
-    out[K.X_CAPITAL] = execution.initial_capital
-    out[K.X_FEE_RATE] = execution.fee_rate
-    out[K.X_SLIPPAGE] = execution.slippage_bps / 10_000.0
-    out[K.X_FRACTION] = execution.position_fraction
-    return out
+    try:
+        return parameter_set_hash(strategy, coerce_params(strategy, params))
+    except ConfigError as exc:
+        raise _value_error(exc) from None

@@ -2,8 +2,9 @@
 
 Same semantics as the kernels (DESIGN.md section 6), written for reading rather than speed: plain loops,
 every moving average recomputed from its slice of the series on every bar, and every comparison of
-averages decided in exact rational arithmetic (:class:`fractions.Fraction` over the exact values of the
-input floats), so no rounding can flip a tie. Money arithmetic is float64, in the same order of
+averages decided in exact rational arithmetic (:class:`fractions.Fraction`) on the *decimal* values of
+the inputs (``Decimal(repr(x))``, the prices the exchange quotes; see ``_decimal`` for the precision
+bound), so no rounding can flip a tie. Money arithmetic is float64, in the same order of
 operations as the kernels, so fill prices, equity and PnL agree to the last bit or nearly.
 
 It returns the same :class:`~algo_trade_backtest.BacktestResult` as the engine; only the value objects
@@ -14,38 +15,60 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from algo_trade_backtest._decimal import (
+    MAX_DECIMALS,
+    MIN_DECIMALS,
+    close_budget,
+    factor_fraction,
+    volume_budget,
+)
 from algo_trade_backtest._metrics import RawMetrics
 from algo_trade_backtest._params import StrategyName, StrategyParams, coerce_params, params_hash
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition
 from algo_trade_core import BacktestConfig, MaCrossoverConfig, QuadMaConfig, bars_per_year, ms_to_datetime
 
-__all__ = ["reference_backtest", "result_differences"]
+__all__ = ["decimal_units", "reference_backtest", "result_differences"]
 
 
-def _exact_integers(values: Sequence[float]) -> list[int]:
-    """Return integers ``N`` with ``values[i] == N[i] / 2**shift`` exactly, one shift for the series.
+def _decimal_places(x: float) -> int:
+    """Digits after the decimal point of the shortest representation of ``x`` (``repr``)."""
+    exponent = Decimal(repr(x)).normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
 
-    Sums and comparisons of these integers are exact sums and comparisons of the floats (the common
-    scale cancels), and much faster than summing ``Fraction`` objects.
+
+def decimal_units(values: Sequence[float], budget: int) -> list[int]:
+    """Return the series as integers at its decimal precision (the definition in ``_decimal``).
+
+    The precision is the largest number of decimals among the values, at most ``MAX_DECIMALS``, and
+    lowered until the largest value's integer is within ``budget`` (and 2**50). A value with at most
+    that many decimals is its decimal value exactly; one with more is rounded half to even.
     """
-    ratios = [Fraction(v) for v in values]
-    shift = max(r.denominator.bit_length() - 1 for r in ratios)
-    return [r.numerator << (shift - (r.denominator.bit_length() - 1)) for r in ratios]
+    d = min(max(_decimal_places(x) for x in values), MAX_DECIMALS)
+    top = max(Fraction(x) for x in values)
+    while d > MIN_DECIMALS and round(top * Fraction(10) ** d) > min(budget, 2**50):
+        d -= 1
+    scale = Fraction(10) ** d
+    return [
+        int(Fraction(Decimal(repr(x))) * scale) if _decimal_places(x) <= d else round(Fraction(x) * scale)
+        for x in values
+    ]
 
 
 class _Averages:
-    """Exact simple moving averages of one series, recomputed from the slice every time."""
+    """Exact simple moving averages of one series in decimal units, recomputed from the slice."""
 
-    def __init__(self, values: Sequence[float]) -> None:
-        self._n = _exact_integers(values)
+    def __init__(self, values: Sequence[float], budget: int) -> None:
+        self._n = decimal_units(values, budget)
 
     def value(self, i: int) -> Fraction:
-        """The exact value of element ``i`` (in the series' common scale)."""
+        """The exact value of element ``i`` (in the series' decimal units)."""
         return Fraction(self._n[i])
 
     def sma(self, i: int, period: int) -> Fraction:
@@ -57,8 +80,10 @@ class _Averages:
 class _QuadMa:
     def __init__(self, p: QuadMaConfig, close: Sequence[float], volume: Sequence[float]) -> None:
         self.p = p
-        self.close = _Averages(close)
-        self.volume = _Averages(volume)
+        longest = max(p.short_1, p.short_2, p.long_1, p.long_2, p.trend)
+        self.factor = factor_fraction(p.volume_factor, p.long_2)
+        self.close = _Averages(close, close_budget(longest))
+        self.volume = _Averages(volume, volume_budget(p.long_2, self.factor))
         self.reversal_count = 0  # bars the opposite alignment has held during a pending reversal
 
     def _alignment(self, i: int, direction: int) -> bool:
@@ -83,7 +108,7 @@ class _QuadMa:
             cross = before[0] > before[1] and now[0] <= now[1]
             trend_ok = trend_now < trend_before
         volume_ok = (not p.volume_filter) or (
-            self.volume.value(i) > Fraction(p.volume_factor) * self.volume.sma(i, p.long_2)
+            self.volume.value(i) > self.factor * self.volume.sma(i, p.long_2)
         )
         return cross and trend_ok and self._alignment(i, direction) and volume_ok
 
@@ -112,7 +137,7 @@ class _QuadMa:
 class _MaCrossover:
     def __init__(self, p: MaCrossoverConfig, close: Sequence[float]) -> None:
         self.p = p
-        self.close = _Averages(close)
+        self.close = _Averages(close, close_budget(p.slow))
 
     def decide(self, i: int, position: int) -> int:
         if i < self.p.slow - 1:

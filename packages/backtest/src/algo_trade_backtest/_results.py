@@ -29,7 +29,8 @@ __all__ = [
     "ExitReason",
     "OpenPosition",
     "Side",
-    "trades_from_arrays",
+    "side_name",
+    "trades_from_records",
 ]
 
 Side = Literal["long", "short"]
@@ -43,7 +44,8 @@ EXIT_REASONS: dict[int, ExitReason] = {
 }
 
 
-def _side(code: int) -> Side:
+def side_name(code: int) -> Side:
+    """``"long"`` for a positive side code, ``"short"`` otherwise."""
     return "long" if code > 0 else "short"
 
 
@@ -135,52 +137,35 @@ class OpenPosition:
     stop_loss: float | None
 
 
-def open_position_from_state(
-    fs: npt.NDArray[np.float64], st: npt.NDArray[np.int64], *, has_exits: bool
-) -> OpenPosition | None:
-    """Read the open position (if any) out of kernel state."""
-    side = int(st[K.I_POS])
-    if side == 0:
-        return None
-    qty = abs(float(fs[K.F_QTY]))
-    entry = float(fs[K.F_ENTRY_PRICE])
-    mark = float(fs[K.F_LAST_CLOSE])
-    gross = qty * (mark - entry) if side > 0 else qty * (entry - mark)
-    return OpenPosition(
-        side=_side(side),
-        entry_time=ms_to_datetime(int(st[K.I_ENTRY_TIME])),
-        entry_index=int(st[K.I_ENTRY_IDX]),
-        entry_price=entry,
-        qty=qty,
-        entry_fee=float(fs[K.F_ENTRY_FEE]),
-        mark_price=mark,
-        unrealized_pnl=gross - float(fs[K.F_ENTRY_FEE]),
-        take_profit=float(fs[K.F_TP]) if has_exits else None,
-        stop_loss=float(fs[K.F_SL]) if has_exits else None,
-    )
-
-
-def trades_from_arrays(
-    trade_i: npt.NDArray[np.int64], trade_f: npt.NDArray[np.float64]
-) -> list[BacktestTrade]:
-    """Convert the kernels' trade records to :class:`BacktestTrade` objects."""
-    ints = trade_i.tolist()
-    floats = trade_f.tolist()
+def trades_from_records(records: npt.NDArray[np.void]) -> list[BacktestTrade]:
+    """Convert the kernels' trade records (``TRADE_DTYPE``) to :class:`BacktestTrade` objects."""
     return [
         BacktestTrade(
-            entry_time=ms_to_datetime(row_i[K.T_ENTRY_TIME]),
-            exit_time=ms_to_datetime(row_i[K.T_EXIT_TIME]),
-            side=_side(row_i[K.T_SIDE]),
-            entry_price=row_f[K.T_ENTRY_PRICE],
-            exit_price=row_f[K.T_EXIT_PRICE],
-            qty=row_f[K.T_QTY],
-            fees=row_f[K.T_FEES],
-            pnl=row_f[K.T_PNL],
-            exit_reason=EXIT_REASONS[row_i[K.T_REASON]],
-            entry_index=row_i[K.T_ENTRY_IDX],
-            exit_index=row_i[K.T_EXIT_IDX],
+            entry_time=ms_to_datetime(entry_time),
+            exit_time=ms_to_datetime(exit_time),
+            side=side_name(side),
+            entry_price=entry_price,
+            exit_price=exit_price,
+            qty=qty,
+            fees=fees,
+            pnl=pnl,
+            exit_reason=EXIT_REASONS[reason],
+            entry_index=entry_index,
+            exit_index=exit_index,
         )
-        for row_i, row_f in zip(ints, floats, strict=True)
+        for (
+            entry_time,
+            exit_time,
+            side,
+            reason,
+            entry_index,
+            exit_index,
+            entry_price,
+            exit_price,
+            qty,
+            fees,
+            pnl,
+        ) in records.tolist()
     ]
 
 

@@ -23,19 +23,12 @@ from algo_trade_backtest._params import (
     StrategyName,
     StrategyParams,
     coerce_params,
-    execution_to_array,
     params_from_mapping,
-    params_to_array,
     strategy_kind,
     validate_execution,
 )
-from algo_trade_backtest._results import (
-    EXIT_REASONS,
-    BacktestTrade,
-    OpenPosition,
-    open_position_from_state,
-    trades_from_arrays,
-)
+from algo_trade_backtest._results import EXIT_REASONS, BacktestTrade, OpenPosition, trades_from_records
+from algo_trade_backtest._state import StrategyState, execution_record, params_record
 from algo_trade_core import (
     BacktestConfig,
     Fill,
@@ -51,7 +44,8 @@ from algo_trade_core import (
 
 __all__ = ["STATE_FORMAT", "StrategyRunner"]
 
-STATE_FORMAT = "algo_trade_backtest.StrategyRunner/1"
+STATE_FORMAT = "algo_trade_backtest.StrategyRunner/2"
+_STATE_FORMAT_V1 = "algo_trade_backtest.StrategyRunner/1"  # slot lists and float rings: still loaded
 _FILL_REASONS = {K.REASON_ENTRY: "entry"} | {code: name for code, name in EXIT_REASONS.items()}
 
 
@@ -86,15 +80,24 @@ class StrategyRunner:
         self._interval_ms = interval_to_ms(interval)
         self._interval = interval
         self._symbol = symbol
-        self._param_vector = params_to_array(self._params)
-        self._exec_vector = execution_to_array(self._execution)
-        self._fs, self._st, self._ring_close, self._ring_volume = K.allocate_state(
-            self._kind, self._param_vector, self._execution.initial_capital
+        self._param_record = params_record(self._params)
+        self._exec_record = execution_record(self._execution)
+        self._state = StrategyState.new(self._param_record, self._execution.initial_capital)
+        # One bar's arrays and the buffers, reused by every on_bar (the kernel only reads and writes).
+        self._bar = K.KernelBars(
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1, dtype=np.int64),
         )
-        self._trade_i = np.zeros((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_INTS), dtype=np.int64)
-        self._trade_f = np.zeros((K.MAX_TRADES_PER_BAR, K.NUM_TRADE_FLOATS))
-        self._fill_i = np.zeros((K.MAX_FILLS_PER_BAR, 3), dtype=np.int64)
-        self._fill_f = np.zeros((K.MAX_FILLS_PER_BAR, 3))
+        self._buffers = K.KernelBuffers(
+            np.zeros(1),
+            np.zeros(K.MAX_TRADES_PER_BAR, dtype=K.TRADE_DTYPE),
+            np.zeros(K.MAX_FILLS_PER_BAR, dtype=K.FILL_DTYPE),
+        )
         self._trades: list[BacktestTrade] = []
         self._last_fills: list[Fill] = []
 
@@ -129,32 +132,28 @@ class StrategyRunner:
             ValueError: the bar is not after the previous one, or its values are not a valid bar.
         """
         t = datetime_to_ms(timestamp) if isinstance(timestamp, datetime) else int(timestamp)
-        if self.bars_seen and t <= int(self._st[K.I_LAST_TIME]):
+        if self.bars_seen and t <= self._state.last_time:
             raise ValueError(
                 f"bar at {ms_to_datetime(t).isoformat()} is not after the previous bar at "
-                f"{ms_to_datetime(int(self._st[K.I_LAST_TIME])).isoformat()}"
+                f"{ms_to_datetime(self._state.last_time).isoformat()}"
             )
         values = (float(open), float(high), float(low), float(close), float(volume))
         problem = validate_candle_values(*values)
         if problem is not None:
             raise ValueError(f"bar at {ms_to_datetime(t).isoformat()}: {problem}")
-        closed = K.step_nb(
-            self._kind,
-            self._param_vector,
-            self._exec_vector,
-            self._fs,
-            self._st,
-            self._ring_close,
-            self._ring_volume,
-            t,
-            *values,
-            self._trade_i,
-            self._trade_f,
-            self._fill_i,
-            self._fill_f,
+        bar = self._bar
+        bar.time[0] = t
+        bar.open[0], bar.high[0], bar.low[0], bar.close[0], volume_value = values
+        units = self._state.bar_units(values[3], volume_value)
+        if units is None:  # more decimals than held, or a much larger value: rescale first
+            cu, vu = self._state.units_for(bar.close, np.array([volume_value]))
+            units = int(cu[0]), int(vu[0])
+        bar.close_units[0], bar.volume_units[0] = units
+        _, closed = K.run_bars_nb(
+            self._param_record, self._exec_record, self._state.kernel, bar, 0, 1, self._buffers, 0, True
         )
-        self._trades.extend(trades_from_arrays(self._trade_i[:closed], self._trade_f[:closed]))
-        self._last_fills = self._fills(int(self._st[K.I_NFILLS]))
+        self._trades.extend(trades_from_records(self._buffers.trades[:closed]))
+        self._last_fills = self._fills(self._state.num_fills)
         return self.pending_orders
 
     def warm_up(
@@ -175,33 +174,74 @@ class StrategyRunner:
             ValueError: the arrays are not valid bars, or do not start after the last bar seen.
         """
         ts, o, h, lo, c, v = prepare_bars(timestamps, open, high, low, close, volume)
-        if self.bars_seen and ts[0] <= int(self._st[K.I_LAST_TIME]):
+        if self.bars_seen and ts[0] <= self._state.last_time:
             raise ValueError("warm-up bars must start after the last bar already seen")
-        equity = np.empty(c.shape[0])
+        close_units, volume_units = self._state.units_for(c, v)
+        bars = K.KernelBars(ts, o, h, lo, c, close_units, volume_units)
+        buffers = self._buffers._replace(equity=np.empty(c.shape[0]))
         K.run_bars_nb(
-            self._kind,
-            self._param_vector,
-            self._exec_vector,
-            self._fs,
-            self._st,
-            self._ring_close,
-            self._ring_volume,
-            ts,
-            o,
-            h,
-            lo,
-            c,
-            v,
-            0,
-            equity,
-            False,
-            self._trade_i,
-            self._trade_f,
-            0,
-            self._fill_i,
-            self._fill_f,
+            self._param_record, self._exec_record, self._state.kernel, bars, 0, c.shape[0], buffers, 0, False
         )
-        self._reset_account()
+        self._state.reset_account(self._execution.initial_capital)
+        self._trades.clear()
+        self._last_fills = []
+
+    def run_bars(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> tuple[npt.NDArray[np.float64], list[BacktestTrade]]:
+        """Feed many closed bars at once, trading on them exactly as :meth:`on_bar` would one by one.
+
+        The batch loop runs over the bars from the runner's current state, so ``on_bar`` and
+        ``run_bars`` may be mixed (a walk-forward runs a bot's live period in one call). Fills of the
+        last bar are in :attr:`last_fills`; the trades closed on these bars are appended to
+        :attr:`trades` and returned.
+
+        Returns:
+            The mark-to-market equity at each bar's close, and the trades closed on these bars.
+
+        Raises:
+            ValueError: the arrays are not valid bars, or do not start after the last bar seen.
+        """
+        ts, o, h, lo, c, v = prepare_bars(timestamps, open, high, low, close, volume)
+        if self.bars_seen and ts[0] <= self._state.last_time:
+            raise ValueError(
+                f"bar at {ms_to_datetime(int(ts[0])).isoformat()} is not after the previous bar at "
+                f"{ms_to_datetime(self._state.last_time).isoformat()}"
+            )
+        close_units, volume_units = self._state.units_for(c, v)
+        bars = K.KernelBars(ts, o, h, lo, c, close_units, volume_units)
+        n = c.shape[0]
+        buffers = self._buffers._replace(
+            equity=np.empty(n), trades=np.empty(K.MAX_TRADES_PER_BAR + n // 64, dtype=K.TRADE_DTYPE)
+        )
+        start, count = 0, 0
+        while True:
+            start, count = K.run_bars_nb(
+                self._param_record,
+                self._exec_record,
+                self._state.kernel,
+                bars,
+                start,
+                n,
+                buffers,
+                count,
+                True,
+            )
+            if start >= n:
+                break
+            grown = np.empty(2 * buffers.trades.shape[0], dtype=K.TRADE_DTYPE)
+            grown[:count] = buffers.trades[:count]
+            buffers = buffers._replace(trades=grown)
+        closed = trades_from_records(buffers.trades[:count])
+        self._trades.extend(closed)
+        self._last_fills = self._fills(self._state.num_fills)
+        return buffers.equity, closed
 
     def cancel_pending(self) -> None:
         """Drop the orders the last close asked for, e.g. when a bot is paused or told to drain.
@@ -209,51 +249,21 @@ class StrategyRunner:
         The position (if any) keeps its take-profit/stop-loss; the strategy acts again on its next
         signal. Bar-by-bar equality with the batch engine no longer holds after this.
         """
-        self._st[K.I_PENDING] = 0
-
-    def _reset_account(self) -> None:
-        fs, st = self._fs, self._st
-        for slot in (
-            K.F_QTY,
-            K.F_ENTRY_PRICE,
-            K.F_ENTRY_FEE,
-            K.F_TP,
-            K.F_SL,
-            K.F_GROSS_PROFIT,
-            K.F_GROSS_LOSS,
-        ):
-            fs[slot] = 0.0
-        fs[K.F_CASH] = fs[K.F_EQUITY] = self._execution.initial_capital
-        for slot in (
-            K.I_POS,
-            K.I_ENTRY_TIME,
-            K.I_ENTRY_IDX,
-            K.I_PENDING,
-            K.I_EXPOSED,
-            K.I_NTRADES,
-            K.I_WINNERS,
-            K.I_REV_COUNT,
-            K.I_NFILLS,
-        ):
-            st[slot] = 0
-        self._trades.clear()
-        self._last_fills = []
+        self._state.pending = 0
 
     def _fills(self, count: int) -> list[Fill]:
-        fills = []
-        for row_i, row_f in zip(self._fill_i[:count].tolist(), self._fill_f[:count].tolist(), strict=True):
-            fills.append(
-                Fill(
-                    symbol=self._symbol,
-                    side=OrderSide.BUY if row_i[1] > 0 else OrderSide.SELL,
-                    quantity=to_decimal(row_f[1]),
-                    price=to_decimal(row_f[0]),
-                    fee=to_decimal(row_f[2]),
-                    timestamp=ms_to_datetime(row_i[0]),
-                    reason=_FILL_REASONS[row_i[2]],
-                )
+        return [
+            Fill(
+                symbol=self._symbol,
+                side=OrderSide.BUY if side > 0 else OrderSide.SELL,
+                quantity=to_decimal(qty),
+                price=to_decimal(price),
+                fee=to_decimal(fee),
+                timestamp=ms_to_datetime(t),
+                reason=_FILL_REASONS[reason],
             )
-        return fills
+            for t, side, reason, price, qty, fee in self._buffers.fills[:count].tolist()
+        ]
 
     # ----------------------------------------------------------------------------------------------
     # What the runner holds
@@ -276,44 +286,44 @@ class StrategyRunner:
     @property
     def bars_seen(self) -> int:
         """How many bars have been processed."""
-        return int(self._st[K.I_NBARS])
+        return self._state.bars
 
     @property
     def last_timestamp(self) -> datetime | None:
         """The open time of the last bar processed."""
-        return ms_to_datetime(int(self._st[K.I_LAST_TIME])) if self.bars_seen else None
+        return ms_to_datetime(self._state.last_time) if self.bars_seen else None
 
     @property
     def equity(self) -> float:
         """Mark-to-market equity at the last close (cash + signed quantity x close)."""
-        return float(self._fs[K.F_EQUITY])
+        return self._state.equity
 
     @property
     def cash(self) -> float:
         """Cash after every fill and fee so far (a short's proceeds included)."""
-        return float(self._fs[K.F_CASH])
+        return self._state.cash
 
     @property
     def position(self) -> OpenPosition | None:
         """The open position, marked at the last close, or ``None`` when flat."""
-        return open_position_from_state(self._fs, self._st, has_exits=self._strategy == "quad_ma")
+        return self._state.open_position(has_exits=self._strategy == "quad_ma")
 
     @property
     def pending_signal(self) -> Signal:
         """The direction the last close asked for (filled at the next bar's open)."""
-        return Signal(int(self._st[K.I_PENDING]))
+        return Signal(self._state.pending)
 
     @property
     def pending_orders(self) -> list[Order]:
         """The market orders to place at the next open: an entry, or a reversal's close then entry."""
-        pending = int(self._st[K.I_PENDING])
+        pending = self._state.pending
         if pending == 0:
             return []
-        created = ms_to_datetime(int(self._st[K.I_LAST_TIME])) + timedelta(milliseconds=self._interval_ms)
+        created = ms_to_datetime(self._state.last_time) + timedelta(milliseconds=self._interval_ms)
         side = OrderSide.BUY if pending > 0 else OrderSide.SELL
         orders = []
-        if int(self._st[K.I_POS]) == -pending:
-            held = to_decimal(abs(float(self._fs[K.F_QTY])))
+        if self._state.position == -pending:
+            held = to_decimal(abs(self._state.qty))
             orders.append(
                 Order(symbol=self._symbol, side=side, quantity=held, reason="reversal", created_at=created)
             )
@@ -337,8 +347,6 @@ class StrategyRunner:
 
     def state_dict(self) -> dict[str, Any]:
         """Return the full state as JSON-serialisable data (floats round-trip exactly through JSON)."""
-        fs = self._fs.copy()
-        fs[K.F_SCRATCH :] = 0.0  # scratch, not state
         return {
             "format": STATE_FORMAT,
             "strategy": self._strategy,
@@ -346,10 +354,7 @@ class StrategyRunner:
             "interval": self._interval,
             "params": asdict(self._params),
             "execution": asdict(self._execution),
-            "float_state": fs.tolist(),
-            "int_state": self._st.tolist(),
-            "ring_close": self._ring_close.tolist(),
-            "ring_volume": self._ring_volume.tolist(),
+            **self._state.to_json(),
             "trades": [trade.to_dict() for trade in self._trades],
         }
 
@@ -357,11 +362,17 @@ class StrategyRunner:
     def from_state(cls, state: Mapping[str, Any]) -> StrategyRunner:
         """Rebuild a runner from :meth:`state_dict` output (e.g. after a restart).
 
+        States saved in format 1 (before decimal units) load too: their averages are rebuilt from the
+        saved closes and volumes, everything else carries over.
+
         Raises:
-            ValueError: the data is not a runner state of this version or does not fit its parameters.
+            ValueError: the data is not a runner state of a known format or does not fit its parameters.
         """
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"runner state: expected format {STATE_FORMAT!r}, got {state.get('format')!r}")
+        version = state.get("format")
+        if version not in (STATE_FORMAT, _STATE_FORMAT_V1):
+            raise ValueError(
+                f"runner state: expected format {STATE_FORMAT!r} (or {_STATE_FORMAT_V1!r}), got {version!r}"
+            )
         strategy = cast(StrategyName, state["strategy"])
         runner = cls(
             strategy,
@@ -370,16 +381,9 @@ class StrategyRunner:
             interval=state["interval"],
             symbol=state["symbol"],
         )
-        arrays: tuple[tuple[str, npt.NDArray[Any]], ...] = (
-            ("float_state", runner._fs),
-            ("int_state", runner._st),
-            ("ring_close", runner._ring_close),
-            ("ring_volume", runner._ring_volume),
-        )
-        for name, target in arrays:
-            values = np.asarray(state[name], dtype=target.dtype)
-            if values.shape != target.shape:
-                raise ValueError(f"runner state: {name} has {values.size} values, expected {target.shape[0]}")
-            target[:] = values
+        if version == STATE_FORMAT:
+            runner._state.load_json(state)
+        else:
+            runner._state.load_v1(state)
         runner._trades = [BacktestTrade.from_dict(row) for row in state["trades"]]
         return runner

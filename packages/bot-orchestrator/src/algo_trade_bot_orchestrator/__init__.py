@@ -7,23 +7,90 @@
 - :class:`BotConfig`, :class:`BotState`, :class:`BotStatus`: what a bot is, where it is, what it holds.
 - :class:`MemoryFeed`: an in-process feed with the hub's interface, for tests and replays.
 - :func:`read_saved` / :func:`status_from_record`: a stored ``bots`` row decoded (for the CLI, which reads
-  the database while a daemon runs elsewhere).
+  the database while a daemon runs elsewhere); :func:`bot_json`: the row as the CLI's ``bots list
+  --json`` and the dashboard show it.
+
+Names load on first use (:func:`~algo_trade_core.lazy_exports`).
 """
+
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from algo_trade_bot_orchestrator._bot import Bot, BotObserver, StopMode
-from algo_trade_bot_orchestrator._config import BotConfig, BotState
-from algo_trade_bot_orchestrator._memory_feed import FeedBar, MemoryFeed, MemorySubscription, bars_from_frame
-from algo_trade_bot_orchestrator._paper import PaperBook, PaperFill, fill_id, strategy_warmup_bars
-from algo_trade_bot_orchestrator._ports import BarLike, BotStore, CandleSource, MarketFeed
-from algo_trade_bot_orchestrator._record import RECORD_VERSION, SavedBot, read_saved, status_from_record
-from algo_trade_bot_orchestrator._registry import BotRegistry
-from algo_trade_bot_orchestrator._status import BotStatus, PaperPosition
+from algo_trade_core import lazy_exports
+
+if TYPE_CHECKING:
+    from algo_trade_bot_orchestrator._bot import Bot, BotObserver, StopMode
+    from algo_trade_bot_orchestrator._config import BotConfig, BotState
+    from algo_trade_bot_orchestrator._memory_feed import (
+        FeedBar,
+        MemoryFeed,
+        MemorySubscription,
+        bars_from_frame,
+    )
+    from algo_trade_bot_orchestrator._paper import PaperBook, PaperFill, fill_id, strategy_warmup_bars
+    from algo_trade_bot_orchestrator._ports import BarLike, BotStore, CandleSource, MarketFeed
+    from algo_trade_bot_orchestrator._record import (
+        LIVE_STATES,
+        RECORD_VERSION,
+        SavedBot,
+        bot_json,
+        read_saved,
+        status_from_record,
+    )
+    from algo_trade_bot_orchestrator._registry import BotRegistry
+    from algo_trade_bot_orchestrator._status import BotStatus, PaperPosition
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "algo_trade_bot_orchestrator._bot": (
+                "Bot",
+                "BotObserver",
+                "StopMode",
+            ),
+            "algo_trade_bot_orchestrator._config": (
+                "BotConfig",
+                "BotState",
+            ),
+            "algo_trade_bot_orchestrator._memory_feed": (
+                "FeedBar",
+                "MemoryFeed",
+                "MemorySubscription",
+                "bars_from_frame",
+            ),
+            "algo_trade_bot_orchestrator._paper": (
+                "PaperBook",
+                "PaperFill",
+                "fill_id",
+                "strategy_warmup_bars",
+            ),
+            "algo_trade_bot_orchestrator._ports": (
+                "BarLike",
+                "BotStore",
+                "CandleSource",
+                "MarketFeed",
+            ),
+            "algo_trade_bot_orchestrator._record": (
+                "LIVE_STATES",
+                "RECORD_VERSION",
+                "SavedBot",
+                "bot_json",
+                "read_saved",
+                "status_from_record",
+            ),
+            "algo_trade_bot_orchestrator._registry": ("BotRegistry",),
+            "algo_trade_bot_orchestrator._status": (
+                "BotStatus",
+                "PaperPosition",
+            ),
+        },
+    )
 
 logger.disable("algo_trade_bot_orchestrator")
 
 __all__ = [
+    "LIVE_STATES",
     "RECORD_VERSION",
     "BarLike",
     "Bot",
@@ -44,6 +111,7 @@ __all__ = [
     "SavedBot",
     "StopMode",
     "bars_from_frame",
+    "bot_json",
     "fill_id",
     "read_saved",
     "status_from_record",

@@ -1,4 +1,9 @@
-"""Shared CLI plumbing: the --config option, logging sinks, the console, running coroutines."""
+"""Shared CLI plumbing: the --config option, logging sinks, the console, running coroutines.
+
+Only light modules are imported here and at the top of every command module (typer, rich, loguru,
+``algo_trade_core``): ``algo-trade --help``, shell completion and the read commands must start in well
+under a second, so numba, polars, aiohttp and asyncpg are imported inside the functions that use them.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,76 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import IO, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from loguru import logger
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from algo_trade_cli._inputs import InputError, check_interval, parse_utc
 from algo_trade_core import AlgoTradeError, AppConfig, load_config
 
 __all__ = [
     "ConfigOption",
+    "IntervalOption",
     "JsonOption",
     "console",
     "err_console",
     "fail",
+    "make_console",
     "parse_time",
     "progress_bar",
     "resolve_config",
+    "resolve_interval",
     "run_async",
     "setup_logging",
 ]
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for any table: when the output is not a terminal, nothing is cut to fit.
+_PIPE_WIDTH = 100_000
+
+
+class OutputConsole(Console):
+    """A rich console that prints full width when its output is not a terminal.
+
+    Rich lays out for 80 columns when stdout is a pipe or a file (``make demo | tee``, CI logs,
+    ``| less``), cutting tables and truncating numbers to "1,234.…". Here the width is unlimited
+    instead, each table or panel takes its natural width, and text is not wrapped. The check happens
+    at every print: the same console serves a terminal and, in tests, a captured stream.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.is_terminal:
+            return super().size
+        return ConsoleDimensions(_PIPE_WIDTH, super().size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not self.is_terminal and objects and kwargs.get("width") is None:
+            if all(isinstance(o, str) for o in objects):
+                kwargs.setdefault("soft_wrap", True)
+            else:  # a panel would stretch to the full (unlimited) width: give it its content's
+                kwargs["width"] = max(Measurement.get(self, self.options, o).maximum for o in objects)
+        super().print(*objects, **kwargs)
+
+
+def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+    """The one console factory of the CLI (full width when the output is not a terminal)."""
+    return OutputConsole(stderr=stderr, file=file)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 DEFAULT_CONFIG = Path("config/Config.toml")
 
@@ -45,9 +92,23 @@ ConfigOption = Annotated[
         help="Configuration file (default: $ALGO_TRADE_CONFIG, else ./config/Config.toml when present, "
         "else built-in defaults). ALGO_TRADE__SECTION__KEY variables override single keys.",
         show_default=False,
+        metavar="<file>",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+IntervalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        "-i",
+        "--timeframe",
+        "-t",
+        help="Bar interval (freqtrade's timeframe): 1m 3m 5m 15m 30m 1h 2h 4h 8h 12h 1d 3d 1w 1M. "
+        "Default: [scheduler] interval.",
+        show_default=False,
+        metavar="<interval>",
+    ),
+]
 
 _LIBRARIES = (
     "algo_trade_core",
@@ -63,14 +124,23 @@ _LIBRARIES = (
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:
-    """Parse an ISO-8601 option value (UTC when no zone is given); exit 2 naming the option if invalid."""
+    """Parse an ISO date or date-time option (UTC unless it has an offset); exit 2 naming the option."""
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: expected an ISO-8601 time like 2025-07-01 or 2025-07-01T12:00:00Z, got {text!r}", 2)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_utc(text, option)
+    except InputError as exc:
+        fail(str(exc), 2)
+
+
+def resolve_interval(value: str | None, cfg: AppConfig, option: str = "--interval") -> str:
+    """The interval a command uses: the option's (checked), else ``[scheduler] interval``."""
+    if value is None:
+        return cfg.scheduler.interval
+    try:
+        return check_interval(value, option)
+    except InputError as exc:
+        fail(str(exc), 2)
 
 
 def progress_bar() -> Progress:

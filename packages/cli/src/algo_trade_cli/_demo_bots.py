@@ -1,28 +1,44 @@
-"""The demo's bot step: paper bots for the approved tokens, fed a local replay of stored candles.
+"""The demo's bot step: paper bots for the approved tokens, fed a replay of stored candles.
 
-Without the exchange the demo cannot stream live candles, so it serves the last stored bars (the ones
-after the sweep's window) from a fake Hyperliquid on 127.0.0.1 through the real market-data hub. The
-bots are labelled ``replay:...`` and stopped at the end, so a later daemon does not restore them.
+Without the exchange the demo cannot stream live candles, so it publishes the last stored bars (the ones
+after the sweep's window) to the bots through the bot-orchestrator's in-memory feed
+(:class:`~algo_trade_bot_orchestrator.MemoryFeed`, the market-data hub's interface without a network).
+The bots warm up from the store as they would live. They are labelled ``replay:...`` and stopped at the
+end, so a later daemon does not restore them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
 from rich.table import Table
 
-from algo_trade_bot_orchestrator import BotRegistry, BotStatus
 from algo_trade_cli._common import console
 from algo_trade_cli._format import fmt_num, fmt_time
-from algo_trade_core import AppConfig, HyperliquidConfig, datetime_to_ms, interval_to_ms, strategy_params
-from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub
-from algo_trade_data.testing import FakeHyperliquid, wait_for
+from algo_trade_core import AppConfig, datetime_to_ms, strategy_params
 
-__all__ = ["REPLAY_BARS", "replay_bots"]
+if TYPE_CHECKING:
+    import polars as pl
+
+    from algo_trade_bot_orchestrator import BotStatus
+    from algo_trade_data import DatabaseClient
+
+__all__ = ["REPLAY_BARS", "live_bots", "replay_bots"]
 
 REPLAY_BARS = 240
-_UPDATES = 3
+
+
+async def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Wait until ``condition()`` holds (checked every 10 ms); raise TimeoutError naming ``what``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() >= deadline:
+            raise TimeoutError(f"timed out after {seconds:g} s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def bots_table(statuses: list[BotStatus], title: str) -> Table:
@@ -58,84 +74,75 @@ async def replay_bots(
     replay_to: datetime,
 ) -> None:
     """Start a bot per approved token and replay the stored bars in [replay_from, replay_to)."""
+    from algo_trade_bot_orchestrator import BotRegistry, BotState, MemoryFeed, bars_from_frame
+
     interval = cfg.scheduler.interval
-    step = interval_to_ms(interval)
-    fake = FakeHyperliquid(now_ms=datetime_to_ms(replay_from) + 1_000)
     frames: dict[str, pl.DataFrame] = {}
     for symbol in approved:
-        frame = await db.query_candles(
-            symbol, interval, replay_from - timedelta(milliseconds=step * 5000), replay_to, exchange
-        )
+        frame = await db.query_candles(symbol, interval, replay_from, replay_to, exchange)
         if frame.height:
             frames[symbol] = frame
-            fake.add_candles(symbol, interval, frame)
     if not frames:
         return
-    async with fake:
-        hl_cfg = HyperliquidConfig(
-            api_url=fake.url, ws_url=fake.ws_url, backoff_base_s=0.05, backoff_max_s=0.5
-        )
-        async with (
-            HyperliquidClient(hl_cfg, now_ms=lambda: fake.now_ms) as rest,
-            MarketDataHub(hl_cfg, rest=rest, store=None) as hub,
-        ):
-            registry = BotRegistry(
-                db,
-                hub,
-                candles=rest,
-                execution=cfg.backtest,
-                bots=cfg.bots,
-                clock_ms=lambda: fake.now_ms,
-                strategy_parameters={strategy: strategy_params(cfg, strategy)},
-                checkpoint_s=0.0,
+    feed = MemoryFeed()
+    start_ms = datetime_to_ms(replay_from)
+    registry = BotRegistry(
+        db,
+        feed,
+        execution=cfg.backtest,
+        bots=cfg.bots,
+        clock_ms=lambda: start_ms + 1_000,  # "now" is the replay's start: warm up on the bars before it
+        strategy_parameters={strategy: strategy_params(cfg, strategy)},
+        checkpoint_s=0.0,
+    )
+    try:
+        for symbol in frames:
+            await registry.spawn_bot(
+                registry.new_config(
+                    symbol,
+                    strategy,
+                    bot_id=f"replay:{strategy}:{symbol}",
+                    exchange=exchange,
+                    interval=interval,
+                )
             )
-            try:
-                for symbol in frames:
-                    await registry.spawn_bot(
-                        registry.new_config(
-                            symbol, strategy, bot_id=f"replay:{strategy}:{symbol}", exchange=exchange
-                        )
-                    )
-                console.print(
-                    f"bots: started {len(frames)} paper bot(s) for the approved tokens "
-                    f"({', '.join(frames)}), warmed up on stored candles; replaying the last "
-                    f"{REPLAY_BARS} stored bars through a local WebSocket (one connection)"
-                )
-                await wait_for(lambda: all(hub.is_subscribed(s, interval) for s in frames), timeout=10)
-                for symbol, frame in frames.items():
-                    ts = frame["timestamp"].dt.epoch("ms")
-                    fake.ws.start_replay(
-                        symbol,
-                        interval,
-                        start_index=int(ts.search_sorted(datetime_to_ms(replay_from))),
-                        updates_per_bar=_UPDATES,
-                    )
-                await fake.ws.step(updates=_UPDATES * REPLAY_BARS)
-                # Each token's final bar stays forming (no later bar closes it): wait for the one before.
-                targets = {f"replay:{strategy}:{sym}": f["timestamp"][-2] for sym, f in frames.items()}
-                await wait_for(
-                    lambda: all(
-                        (b.status().last_candle_time or replay_from) >= targets[b.bot_id]
-                        for b in registry.list_bots()
-                    ),
-                    timeout=30,
-                    what="the replay",
-                )
-                console.print(
-                    bots_table(
-                        registry.statuses(),
-                        f"paper bots after the replay ({hub.stats.connections_opened} WebSocket connection)",
-                    )
-                )
-            finally:
-                ids = [b.bot_id for b in registry.list_bots()]
-                await registry.shutdown_all()
-                for bot_id in ids:
-                    await db.set_bot_state(bot_id, "stopped")
+        console.print(
+            f"bots: started {len(frames)} paper bot(s) for the approved tokens ({', '.join(frames)}), "
+            f"warmed up on stored candles; replaying the last {REPLAY_BARS} stored bars through the "
+            "in-memory market feed"
+        )
+        bars = sorted(
+            (
+                bar
+                for symbol, frame in frames.items()
+                for bar in bars_from_frame(frame, symbol=symbol, interval=interval)
+            ),
+            key=lambda bar: (bar.t, bar.symbol),
+        )
+        for bar in bars:  # in time order across tokens, as the exchange would close them
+            feed.publish(bar)
+        last = {symbol: frame["timestamp"][-1] for symbol, frame in frames.items()}
+
+        def replayed() -> bool:
+            return all(
+                s.state in (BotState.ERROR, BotState.STOPPED)
+                or (s.last_candle_time is not None and s.last_candle_time >= last[s.symbol])
+                for s in registry.statuses()
+            )
+
+        await _until(replayed, seconds=60, what="the bots to act on the replayed bars")
+        console.print(bots_table(registry.statuses(), f"paper bots after the replay ({len(bars):,} bars)"))
+    finally:
+        ids = [b.bot_id for b in registry.list_bots()]
+        await registry.shutdown_all()
+        await db.set_bots_state(ids, "stopped")
 
 
 async def live_bots(cfg: AppConfig, db: DatabaseClient, approved: list[str], strategy: str) -> None:
     """Start paper bots on the real exchange's WebSocket; they stay stored for `scheduled-backtest`."""
+    from algo_trade_bot_orchestrator import BotRegistry
+    from algo_trade_data import HyperliquidClient, MarketDataHub
+
     async with (
         HyperliquidClient(cfg.hyperliquid) as rest,
         MarketDataHub(cfg.hyperliquid, rest=rest, store=db) as hub,
@@ -150,7 +157,11 @@ async def live_bots(cfg: AppConfig, db: DatabaseClient, approved: list[str], str
         )
         try:
             started, _ = await registry.sync_bots_with_approved_tokens(approved, strategy)
-            await wait_for(lambda: all(hub.is_subscribed(s, cfg.bots.interval) for s in started), timeout=20)
+            await _until(
+                lambda: all(hub.is_subscribed(s, cfg.bots.interval) for s in started),
+                seconds=20,
+                what="the WebSocket subscriptions",
+            )
             console.print(
                 bots_table(
                     registry.statuses(),

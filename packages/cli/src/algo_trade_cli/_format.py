@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["fmt_duration", "fmt_num", "fmt_params", "fmt_pct", "fmt_time"]
+__all__ = ["fmt_age", "fmt_duration", "fmt_num", "fmt_params", "fmt_pct", "fmt_time"]
 
 
 def fmt_pct(value: float | Decimal | None, digits: int = 2) -> str:
@@ -75,3 +75,17 @@ def fmt_params(strategy: str, params: Mapping[str, Any] | None) -> str:
     if strategy == "ma_crossover" and "fast" in p and "slow" in p:
         return f"MA {_period(p['fast'])}/{_period(p['slow'])}"
     return ", ".join(f"{k}={v}" for k, v in list(p.items())[:4]) or "defaults"
+
+
+def fmt_age(seconds: float | None) -> str:
+    """A duration as people say it: "45s", "12m", "3h 05m", "4d 02h"."""
+    if seconds is None:
+        return "–"
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86_400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d {s % 86_400 // 3600:02d}h"

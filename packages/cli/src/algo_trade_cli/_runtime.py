@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from algo_trade_core import AppConfig
-from algo_trade_data import DatabaseClient, HyperliquidClient
+
+if TYPE_CHECKING:  # imported when a runtime opens: asyncpg and aiohttp stay out of `--help`
+    from algo_trade_data import DatabaseClient, HyperliquidClient
 
 __all__ = ["Runtime", "open_runtime"]
 
@@ -22,10 +25,14 @@ class Runtime:
 @asynccontextmanager
 async def open_runtime(config: AppConfig, *, exchange: bool = True) -> AsyncIterator[Runtime]:
     """Connect to the database (migrating it) and, when asked, open the one Hyperliquid session."""
+    from algo_trade_data import DatabaseClient
+
     async with AsyncExitStack() as stack:
         db = await DatabaseClient.connect(config.database)
         stack.push_async_callback(db.close)
         hl = None
         if exchange:
+            from algo_trade_data import HyperliquidClient
+
             hl = await stack.enter_async_context(HyperliquidClient(config.hyperliquid))
         yield Runtime(config=config, db=db, hyperliquid=hl)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from algo_trade_backtest_scheduler import RunSummary
 from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
 from algo_trade_core import MIN_RATIO_DAYS, MIN_RATIO_TRADES, bars_span_days, short_ratio_warning
-from algo_trade_data import BacktestResultRecord
-from algo_trade_token_selector import Selection
+
+if TYPE_CHECKING:  # annotations only: the sweep module imports the engine (numba)
+    from algo_trade_backtest_scheduler import RunSummary
+    from algo_trade_data import BacktestResultRecord
+    from algo_trade_token_selector import Selection
 
 __all__ = ["COVERAGE_NOTE", "results_table", "selection_footnotes", "selection_table", "sweep_table"]
 

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import polars as pl
 import typer
 
-from algo_trade_backtest import params_from_mapping, run_backtest_frame
-from algo_trade_backtest_scheduler import Window, window_for
+from algo_trade_cli._backtest_input import BacktestInput, from_file, from_store
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
+    console,
+    err_console,
     fail,
-    parse_time,
     resolve_config,
+    resolve_interval,
     run_async,
 )
-from algo_trade_core import INTERVALS, AlgoTradeError, AppConfig, interval_to_ms, strategy_params
+from algo_trade_cli._inputs import InputError, resolve_window
+from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms, strategy_params
+
+if TYPE_CHECKING:  # the engine (numba) and polars load when a backtest runs, not for `--help`
+    pass
 
 __all__ = ["backtest"]
 
@@ -53,90 +58,140 @@ def _parse_params(items: list[str], strategy: str, cfg: AppConfig) -> dict[str, 
 
 async def _load_from_store(
     cfg: AppConfig, symbol: str, interval: str, start: datetime | None, end: datetime | None
-) -> tuple[pl.DataFrame, Window]:
-    """The stored bars of the window and the window itself (the sweep's when no bound is given)."""
+) -> BacktestInput:
     from algo_trade_data import DatabaseClient
 
     async with await DatabaseClient.connect(cfg.database) as db:
-        if end is None:  # the closed bars up to now, like a sweep's window
-            end = window_for(datetime.now(UTC), 0, interval).end
-        start = start or end - timedelta(days=cfg.scheduler.backtest_window_days)
-        return await db.query_candles(symbol, interval, start, end), Window(start, end, interval)
-
-
-def _file_window(frame: pl.DataFrame, interval: str, start: datetime | None, end: datetime | None) -> Window:
-    """The window asked of a file: the given bounds, else its first bar to the close of its last."""
-    step = timedelta(milliseconds=interval_to_ms(interval))
-    return Window(start or frame["timestamp"][0], end or frame["timestamp"][-1] + step, interval)
-
-
-def _load_file(
-    path: Path, symbol: str, interval: str, start: datetime | None, end: datetime | None
-) -> pl.DataFrame:
-    from algo_trade_data import read_candle_file
-
-    frame = read_candle_file(path, symbol=symbol, interval=interval)
-    if start is not None:
-        frame = frame.filter(pl.col("timestamp") >= start)
-    if end is not None:
-        frame = frame.filter(pl.col("timestamp") < end)
-    return frame
+        return await from_store(cfg, db, symbol, interval, start, end)
 
 
 def backtest(
-    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Coin, e.g. BTC or kPEPE.")],
-    interval: Annotated[str, typer.Option("--interval", "-i", help="Bar interval.")] = "1h",
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            "--symbol",
+            "-s",
+            help="Coin as Hyperliquid names it, e.g. BTC or kPEPE (btc and BTCUSDT are understood). "
+            "With --data, the file name says it.",
+            show_default=False,
+            metavar="<symbol>",
+        ),
+    ] = None,
+    interval: IntervalOption = None,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="CSV, Parquet or freqtrade Feather file (default: the candle store)."),
+        typer.Option(
+            "--data",
+            help="CSV, Parquet or freqtrade Feather file (default: the candle store); a freqtrade "
+            "name gives the symbol and interval.",
+            metavar="<file>",
+        ),
     ] = None,
     start: Annotated[
-        str | None, typer.Option("--start", help="First bar open time (inclusive), ISO.")
+        str | None,
+        typer.Option(
+            "--start", help="First bar open time (inclusive), UTC, ISO: 2025-01-01.", metavar="<time>"
+        ),
     ] = None,
-    end: Annotated[str | None, typer.Option("--end", help="End of the window (exclusive), ISO.")] = None,
-    strategy: Annotated[Literal["quad_ma", "ma_crossover"], typer.Option("--strategy")] = "quad_ma",
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="End of the window (exclusive), UTC, ISO: 2025-04-01.", metavar="<time>"),
+    ] = None,
+    timerange: Annotated[
+        str | None,
+        typer.Option(
+            "--timerange",
+            help="freqtrade's START-END as YYYYMMDD, end exclusive: 20250101-20250401, 20250101-, "
+            "-20250401 (instead of --start/--end).",
+            metavar="<range>",
+        ),
+    ] = None,
+    strategy: Annotated[
+        Literal["quad_ma", "ma_crossover"], typer.Option("--strategy", help="Strategy to run.")
+    ] = "quad_ma",
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="key=value override, repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Strategy parameter override, repeatable: -p short_1=8 -p volume_filter=false. "
+            "Default: [strategy.<name>].",
+            show_default=False,
+            metavar="<key=value>",
+        ),
     ] = None,
     fee_rate: Annotated[
-        float | None, typer.Option("--fee-rate", help="Fee on every fill's notional.")
+        float | None,
+        typer.Option(
+            "--fee-rate",
+            help="Fee on every fill's notional. Default: [backtest] fee_rate.",
+            show_default=False,
+        ),
     ] = None,
-    slippage_bps: Annotated[float | None, typer.Option("--slippage-bps", help="Adverse slippage.")] = None,
+    slippage_bps: Annotated[
+        float | None,
+        typer.Option(
+            "--slippage-bps",
+            help="Adverse slippage per fill in basis points. Default: [backtest] slippage_bps.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     trades: Annotated[bool, typer.Option("--trades", help="List every closed trade.")] = False,
     plot: Annotated[
         Path | None,
-        typer.Option("--plot", help="Write a PNG: price with the averages and trades, equity, drawdown."),
+        typer.Option(
+            "--plot",
+            help="Write a PNG: price with the averages and trades, equity, drawdown.",
+            metavar="<png>",
+        ),
     ] = None,
     trades_csv: Annotated[
-        Path | None, typer.Option("--trades-csv", help="Write every closed trade to this CSV file.")
+        Path | None,
+        typer.Option("--trades-csv", help="Write every closed trade to this CSV file.", metavar="<csv>"),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Backtest one token: the window is the bars with start <= open time < end."""
+    from algo_trade_backtest import params_from_mapping, run_backtest_frame
+
     cfg = resolve_config(config)
-    if interval not in INTERVALS:
-        fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}", 2)
-    t0, t1 = parse_time(start, "--start"), parse_time(end, "--end")
+    try:
+        t0, t1 = resolve_window(start, end, timerange)
+    except InputError as exc:
+        fail(str(exc), 2)
     params = _parse_params(param or [], strategy, cfg)
     execution = cfg.backtest
     if fee_rate is not None:
         execution = replace(execution, fee_rate=fee_rate)
     if slippage_bps is not None:
         execution = replace(execution, slippage_bps=slippage_bps)
-    if data is not None:
-        try:
-            frame = _load_file(data, symbol, interval, t0, t1)
-        except AlgoTradeError as exc:
-            fail(f"{type(exc).__name__}: {exc}")
-        source = str(data)
-    else:
-        frame, window = run_async(_load_from_store(cfg, symbol, interval, t0, t1))
-        source = "candle store"
+    notes = err_console if as_json else console
+    try:
+        if data is not None:
+            loaded = from_file(
+                data, symbol, None if interval is None else resolve_interval(interval, cfg), t0, t1
+            )
+        else:
+            if symbol is None:
+                fail("--symbol: which token? e.g. -s BTC (or --data FILE)", 2)
+            loaded = run_async(_load_from_store(cfg, symbol, resolve_interval(interval, cfg), t0, t1))
+    except InputError as exc:
+        fail(str(exc), 2)
+    except AlgoTradeError as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    for note in loaded.notes:
+        notes.print(f"[yellow]note:[/] {note}", highlight=False)
+    frame, symbol, interval, source = loaded.frame, loaded.symbol, loaded.interval, loaded.source
     if frame.height == 0:
         fail(f"no {interval} candles for {symbol} in the requested window ({source})")
-    if data is not None:
-        window = _file_window(frame, interval, t0, t1)
+    from algo_trade_backtest_scheduler import Window
+
+    step = timedelta(milliseconds=interval_to_ms(interval))
+    # The window asked for (the sweep's coverage rule, one function): else first bar to last close.
+    window = Window(
+        loaded.start or frame["timestamp"][0], loaded.end or frame["timestamp"][-1] + step, interval
+    )
     try:
         result = run_backtest_frame(
             frame,
@@ -144,7 +199,7 @@ def backtest(
             params=params_from_mapping(strategy, params),
             execution=execution,
             interval=interval,
-            window_coverage=window.coverage(frame.height),  # the sweep's definition, one function
+            window_coverage=window.coverage(frame.height),
         )
     except ValueError as exc:
         fail(str(exc), 2)

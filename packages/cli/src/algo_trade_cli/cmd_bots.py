@@ -1,51 +1,80 @@
-"""`algo-trade bots list|status`: read from the database, so they work while a daemon runs elsewhere."""
+"""`algo-trade bots list|status|stop|prune`: the bots as the database knows them.
+
+These commands read and write the ``bots`` table, so they work while a daemon runs elsewhere. Whether a
+daemon is alive comes from the lock every daemon holds while it runs (see
+:mod:`algo_trade_data._presence`); a bot row
+alone cannot say it: rows keep ``running`` after their daemon is gone, and a bot writes its row only
+when something changes (about once per bar).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
 
-from algo_trade_bot_orchestrator import read_saved
 from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
-from algo_trade_cli._format import fmt_num, fmt_time
+from algo_trade_cli._format import fmt_age, fmt_num, fmt_time
 from algo_trade_core import AppConfig
-from algo_trade_data import BotRecord, FillRecord
+
+if TYPE_CHECKING:
+    from algo_trade_data import BotRecord, DaemonPresence, FillRecord
 
 app = typer.Typer(help="Paper-trading bots as the database knows them.", no_args_is_help=True)
 
-
-def _bot_json(record: BotRecord) -> dict[str, Any]:
-    saved = read_saved(record)
-    return {
-        "bot_id": record.bot_id,
-        "symbol": record.symbol,
-        "strategy": record.strategy_name,
-        "interval": record.interval,
-        "state": record.state,
-        "error": record.error,
-        "equity": None if record.equity is None else float(record.equity),
-        "position": None if saved.open_position is None else saved.open_position.to_json_dict(),
-        "num_trades": saved.num_trades,
-        "num_fills": saved.num_fills,
-        "realized_pnl": saved.realized_pnl,
-        "last_candle_time": None if record.last_candle_time is None else record.last_candle_time.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-    }
+# States a daemon runs (and brings back after a restart); the others are final. The same as
+# algo_trade_bot_orchestrator.LIVE_STATES (a test keeps them equal): that import would load the engine.
+_LIVE = ("running", "paused", "stopping", "warming_up", "created")
+_PRUNABLE = ("stopped", "error")
 
 
-async def _load(cfg: AppConfig, bot_id: str | None) -> tuple[list[BotRecord], list[FillRecord]]:
-    from algo_trade_data import DatabaseClient
+def _bot_json(record: BotRecord, now: datetime, daemons: int) -> dict[str, Any]:
+    from algo_trade_bot_orchestrator import bot_json  # the one shape, shared with the dashboard
+
+    return bot_json(record, now=now, daemon_running=daemons > 0)
+
+
+async def _load(
+    cfg: AppConfig, bot_id: str | None
+) -> tuple[list[BotRecord], list[FillRecord], list[DaemonPresence]]:
+    from algo_trade_data import DatabaseClient, live_daemons
 
     async with await DatabaseClient.connect(cfg.database) as db:
+        daemons = await live_daemons(db)
         if bot_id is None:
-            return list(await db.list_bots()), []
+            return list(await db.list_bots()), [], daemons
         record = await db.get_bot(bot_id)
         if record is None:
-            return [], []
-        return [record], list(await db.list_fills(bot_id=bot_id, limit=20))
+            return [], [], daemons
+        return [record], list(await db.list_fills(bot_id=bot_id, limit=20)), daemons
+
+
+def _daemon_line(daemons: list[DaemonPresence], live_bots: int) -> str:
+    if not daemons:
+        if not live_bots:
+            return "daemon: none running"
+        return (
+            f"[yellow]daemon: none running[/]: the {live_bots} bot(s) marked running are idle (no process "
+            "trades them); `algo-trade scheduled-backtest` resumes them, `algo-trade bots stop --all` "
+            "stops them"
+        )
+    line = "daemon: running (" + "; ".join(d.describe() for d in daemons) + ")"
+    if len(daemons) > 1:
+        line += (
+            f" [red]— {len(daemons)} daemons on one database trade the same bots twice: stop all but one[/]"
+        )
+    return line
+
+
+def _position_text(p: dict[str, Any] | None) -> str:
+    if p is None:
+        return "flat"
+    return f"{p['side']} {p['quantity']:.6g} @ {p['entry_price']:.6g}"
 
 
 @app.command("list")
@@ -54,16 +83,23 @@ def list_(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every bot: state, open paper position, equity, trades, last candle."""
-    records, _ = run_async(_load(resolve_config(config), None))
+    """Every bot: state, whether a daemon trades it, position, equity, trades, when it last wrote.
+
+    A daemon counts as alive while it holds its lock in PostgreSQL (released when its process ends,
+    even on SIGKILL); a bot row alone cannot tell, it keeps "running" after its daemon is gone.
+    """
+    records, _, daemons = run_async(_load(resolve_config(config), None))
+    now = datetime.now(UTC)
     if not all_:
         records = [r for r in records if r.state != "stopped"]
-    rows = [_bot_json(r) for r in records]
+    rows = [_bot_json(r, now, len(daemons)) for r in records]
     if as_json:
         print(json.dumps(rows))
         return
+    live = sum(1 for b in rows if b["state"] in _LIVE)
     if not rows:
         console.print("no bots: they start after a sweep approves tokens (`algo-trade scheduled-backtest`)")
+        console.print(_daemon_line(daemons, 0))
         return
     table = Table(title=f"{len(rows)} bot(s)")
     for col in (
@@ -75,25 +111,73 @@ def list_(
         "realised",
         "trades",
         "last candle",
-        "updated",
+        "last seen",
     ):
-        table.add_column(col, justify="right" if col in ("equity", "realised", "trades") else "left")
+        table.add_column(
+            col, justify="right" if col in ("equity", "realised", "trades", "last seen") else "left"
+        )
     for b in rows:
-        p = b["position"]
-        pos = "flat" if p is None else f"{p['side']} {p['quantity']:.6g} @ {p['entry_price']:.6g}"
-        state = b["state"] if not b["error"] else f"[red]{b['state']}: {b['error']}[/]"
+        state = b["state"]
+        if b["error"]:
+            state = f"[red]{state}: {b['error']}[/]"
+        elif state in _LIVE and not daemons:
+            state = f"[yellow]{state} (idle: no daemon)[/]"
         table.add_row(
             b["bot_id"],
             b["symbol"],
             state,
-            pos,
+            _position_text(b["position"]),
             fmt_num(b["equity"]),
             fmt_num(b["realized_pnl"]),
             str(b["num_trades"]),
-            (b["last_candle_time"] or "–")[:16],
-            b["updated_at"][:19],
+            fmt_time(
+                None if b["last_candle_time"] is None else datetime.fromisoformat(b["last_candle_time"])
+            ),
+            f"{fmt_age(b['last_seen_seconds'])} ago",
         )
     console.print(table)
+    console.print(_daemon_line(daemons, live))
+
+
+def _status_panel(info: dict[str, Any], daemons: list[DaemonPresence]) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    state = info["state"] + (f" — {info['error']}" if info["error"] else "")
+    if info["state"] in _LIVE:
+        state += " (traded by the daemon)" if daemons else " (idle: no daemon runs it)"
+    p = info["position"]
+    position = "flat"
+    if p is not None:
+        position = (
+            f"{p['side']} {p['quantity']:.6g} @ {p['entry_price']:.6g} since "
+            f"{fmt_time(datetime.fromisoformat(p['entry_time']))}; mark {p['mark_price']:.6g}, "
+            f"unrealised {fmt_num(p['unrealized_pnl'])}"
+        )
+        if p.get("take_profit") is not None or p.get("stop_loss") is not None:
+            tp = "–" if p.get("take_profit") is None else f"{p['take_profit']:.6g}"
+            sl = "–" if p.get("stop_loss") is None else f"{p['stop_loss']:.6g}"
+            position += f"; take-profit {tp}, stop-loss {sl}"
+    last = info["last_candle_time"]
+    params = " ".join(f"{k}={v}" for k, v in sorted(info["parameters"].items())) or "defaults"
+    for key, value in (
+        ("symbol", f"{info['symbol']} ({info['interval']} bars)"),
+        ("strategy", f"{info['strategy']}: {params}"),
+        ("state", state),
+        ("position", position),
+        ("equity", fmt_num(info["equity"])),
+        ("realised PnL", fmt_num(info["realized_pnl"])),
+        ("trades / fills", f"{info['num_trades']} / {info['num_fills']}"),
+        ("last candle", "–" if last is None else fmt_time(datetime.fromisoformat(last))),
+        (
+            "last seen",
+            f"{fmt_age(info['last_seen_seconds'])} ago "
+            f"(row written {fmt_time(datetime.fromisoformat(info['updated_at']))} UTC)",
+        ),
+        ("created", fmt_time(datetime.fromisoformat(info["created_at"]))),
+    ):
+        grid.add_row(key, value)
+    return Panel(grid, title=f"bot {info['bot_id']}", title_align="left")
 
 
 @app.command("status")
@@ -103,10 +187,10 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """One bot in detail, with its latest paper fills."""
-    records, fills = run_async(_load(resolve_config(config), bot_id))
+    records, fills, daemons = run_async(_load(resolve_config(config), bot_id))
     if not records:
         fail(f"no bot {bot_id!r} in the database (see `algo-trade bots list --all`)")
-    info = _bot_json(records[0])
+    info = _bot_json(records[0], datetime.now(UTC), len(daemons))
     if as_json:
         info["fills"] = [
             {
@@ -122,18 +206,126 @@ def status(
         ]
         print(json.dumps(info))
         return
-    table = Table(title=f"bot {bot_id}", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in info.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    console.print(table)
+    parts: list[Any] = [_status_panel(info, daemons)]
     if fills:
-        ft = Table(title="latest fills")
+        ft = Table(title=f"latest {len(fills)} paper fill(s)")
         for col in ("time", "side", "qty", "price", "fee", "reason"):
-            ft.add_column(col)
+            ft.add_column(col, justify="right" if col in ("qty", "price", "fee") else "left")
         for f in fills:
             ft.add_row(
-                fmt_time(f.timestamp), f.side, f"{f.quantity:.6g}", f"{f.price:.6g}", f"{f.fee:.4f}", f.reason
+                fmt_time(f.timestamp),
+                f.side,
+                f"{f.quantity:.6g}",
+                f"{f.price:.6g}",
+                fmt_num(f.fee, 4),
+                f.reason,
             )
-        console.print(ft)
+        parts.append(ft)
+    console.print(Group(*parts))
+
+
+async def _stop(cfg: AppConfig, bot_ids: list[str], all_: bool) -> int:
+    from algo_trade_bot_orchestrator import read_saved
+    from algo_trade_data import DatabaseClient, live_daemons
+
+    async with await DatabaseClient.connect(cfg.database) as db:
+        daemons = await live_daemons(db)
+        if daemons:
+            who = "; ".join(d.describe() for d in daemons)
+            fail(
+                f"a daemon runs the bots ({who}). It keeps them in memory and writes them back as running, "
+                "so marking them stopped here would not stop them. Stop the daemon first (Ctrl+C, or "
+                "`kill -TERM <pid>` on its host; it keeps positions for a restart), then run this again; "
+                "or remove the token from [scheduler] token_universe and the next sweep stops its bot"
+            )
+        records = {r.bot_id: r for r in await db.list_bots()}
+        unknown = [b for b in bot_ids if b not in records]
+        if unknown:
+            fail(f"no bot {', '.join(map(repr, unknown))} in the database (see `algo-trade bots list --all`)")
+        targets = (
+            [r for r in records.values() if r.state != "stopped"] if all_ else [records[b] for b in bot_ids]
+        )
+        to_stop = [r for r in targets if r.state != "stopped"]
+        for r in targets:
+            if r.state == "stopped":
+                console.print(f"{r.bot_id}: already stopped")
+        if not to_stop:
+            if all_:
+                console.print("no bot to stop")
+            return 0
+        await db.set_bots_state([r.bot_id for r in to_stop], "stopped")
+        for r in to_stop:
+            p = read_saved(r).open_position
+            held = (
+                ""
+                if p is None
+                else f"; its open paper position ({p.side} {p.quantity:.6g} @ {p.entry_price:.6g}, "
+                f"unrealised {fmt_num(p.unrealized_pnl)} at the last close) is left as it was: no closing "
+                "fill is recorded"
+            )
+            console.print(f"{r.bot_id}: {r.state} → stopped (a restarted daemon will not resume it){held}")
+    return 0
+
+
+@app.command("stop")
+def stop(
+    bot_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Bot ids, e.g. quad_ma:BTC (see `bots list`).", show_default=False),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Stop every bot that is not stopped yet.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Mark bots stopped in the database, so that a restarted daemon does not bring them back.
+
+    Refused while a daemon runs (it holds the bots in memory): stop the daemon first.
+    """
+    if bool(bot_ids) == all_:
+        fail("name the bots to stop (BOT_ID ...) or pass --all", 2)
+    raise typer.Exit(run_async(_stop(resolve_config(config), list(bot_ids or []), all_)))
+
+
+async def _prune(cfg: AppConfig, days: float, dry_run: bool, as_json: bool) -> None:
+    from algo_trade_data import DatabaseClient
+
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=days)
+    async with await DatabaseClient.connect(cfg.database) as db:
+        old = [r for r in await db.list_bots() if r.state in _PRUNABLE and r.updated_at < cutoff]
+        deleted = 0 if dry_run or not old else await db.delete_bots([r.bot_id for r in old])
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "bots": [r.bot_id for r in old], "deleted": deleted}))
+        return
+    if not old:
+        console.print(
+            f"nothing to prune: no stopped or failed bot was last written more than {days:g} days ago"
+        )
+        return
+    table = Table(title=f"{'would remove' if dry_run else 'removed'} {len(old)} bot(s) (their fills stay)")
+    for col in ("bot", "state", "last written", "age"):
+        table.add_column(col)
+    for r in old:
+        table.add_row(
+            r.bot_id, r.state, fmt_time(r.updated_at), fmt_age((now - r.updated_at).total_seconds())
+        )
+    console.print(table)
+    if dry_run:
+        console.print("dry run: nothing was removed (run without --dry-run to remove them)")
+
+
+@app.command("prune")
+def prune(
+    older_than_days: Annotated[
+        float,
+        typer.Option(
+            "--older-than-days", min=0, help="Remove bots last written more than this many days ago."
+        ),
+    ] = 7.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing.")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove stopped and failed bots from the database (their paper fills are kept)."""
+    run_async(_prune(resolve_config(config), older_than_days, dry_run, as_json))

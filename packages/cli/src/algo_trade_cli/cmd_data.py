@@ -12,12 +12,14 @@ from rich.table import Table
 
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
     console,
     fail,
     parse_time,
     progress_bar,
     resolve_config,
+    resolve_interval,
     run_async,
 )
 from algo_trade_cli._format import fmt_time
@@ -210,9 +212,9 @@ def import_(
 
 @app.command("status")
 def status(
-    symbol: Annotated[str | None, typer.Option("--symbol")] = None,
-    interval: Annotated[str | None, typer.Option("--interval")] = None,
-    exchange: Annotated[str | None, typer.Option("--exchange")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this token.")] = None,
+    interval: Annotated[str | None, typer.Option("--interval", help="Only this bar interval.")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Only candles of this exchange.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -226,7 +228,7 @@ def fetch(
         list[str] | None,
         typer.Option("--symbol", "-s", help="Repeatable; default: the configured token universe."),
     ] = None,
-    interval: Annotated[str | None, typer.Option("--interval", help="Default: [scheduler] interval.")] = None,
+    interval: IntervalOption = None,
     days: Annotated[
         float | None,
         typer.Option(
@@ -239,9 +241,7 @@ def fetch(
 ) -> None:
     """Fetch the candles the store lacks from Hyperliquid (only the missing tail)."""
     cfg = resolve_config(config)
-    iv = interval or cfg.scheduler.interval
-    if iv not in INTERVALS:
-        fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {iv!r}", 2)
+    iv = resolve_interval(interval, cfg)
     symbols = symbol or list(cfg.scheduler.token_universe)
     raise typer.Exit(run_async(_fetch(cfg, symbols, iv, days or cfg.scheduler.backtest_window_days, as_json)))
 
@@ -279,15 +279,17 @@ def export_format(out: Path, given: str | None) -> ExportFormat:
 
 @app.command("export")
 def export(
-    symbol: Annotated[str, typer.Option("--symbol", "-s")],
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Token to export, e.g. BTC.")],
     out: Annotated[
         Path,
         typer.Option("--out", "-o", help="Target file: .csv, .parquet or .feather (freqtrade's layout)."),
     ],
-    interval: Annotated[str, typer.Option("--interval")] = "1m",
+    interval: IntervalOption = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO time (inclusive).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO time (exclusive).")] = None,
-    exchange: Annotated[str, typer.Option("--exchange")] = "hyperliquid",
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="Exchange the candles are stored under.")
+    ] = "hyperliquid",
     file_format: Annotated[
         str | None,
         typer.Option(
@@ -302,6 +304,7 @@ def export(
     """
     cfg = resolve_config(config)
     fmt = export_format(out, file_format)
+    iv = resolve_interval(interval, cfg)
     t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)
     t1 = parse_time(end, "--end") or datetime.now(UTC) + timedelta(days=1)
 
@@ -309,21 +312,21 @@ def export(
         from algo_trade_data import DatabaseClient, write_candle_file
 
         async with await DatabaseClient.connect(cfg.database) as db:
-            frame = await db.query_candles(symbol, interval, t0, t1, exchange)
+            frame = await db.query_candles(symbol, iv, t0, t1, exchange)
         if frame.height:
             write_candle_file(frame, out, file_format=fmt)
         return int(frame.height)
 
     n = run_async(go())
     if n == 0:
-        fail(f"no {interval} candles stored for {symbol} ({exchange}) in the window")
+        fail(f"no {iv} candles stored for {symbol} ({exchange}) in the window")
     console.print(f"wrote {n:,} bars to {out} ({fmt})")
     if fmt == "feather":
         from algo_trade_data import parse_freqtrade_name
 
         name = parse_freqtrade_name(out.name)
-        if name is None or (name.symbol, name.interval) != (symbol, interval):
+        if name is None or (name.symbol, name.interval) != (symbol, iv):
             console.print(
                 f"note: Feather holds no symbol or interval; freqtrade (and `data import`) read them from a "
-                f"name like {symbol}_USDC_USDC-{interval}-futures.feather"
+                f"name like {symbol}_USDC_USDC-{iv}-futures.feather"
             )

@@ -7,27 +7,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.panel import Panel
 
-from algo_trade_backtest_scheduler import BacktestScheduler
 from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
-from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
 from algo_trade_cli.cmd_data import expand_paths
 from algo_trade_cli.cmd_sweep import print_cycle_selection, print_summary
 from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
-from algo_trade_data import (
-    SYNTHETIC_EXCHANGE,
-    DatabaseClient,
-    HyperliquidClient,
-    import_candle_files,
-    refresh_many,
-    synthetic_candles,
-)
-from algo_trade_pipeline import Pipeline
+
+if TYPE_CHECKING:  # the demo's heavy parts (engine, polars, aiohttp) load when it runs
+    from algo_trade_data import DatabaseClient
 
 __all__ = ["demo"]
 
@@ -37,6 +28,8 @@ def _clock(present: datetime | None) -> Callable[[], datetime] | None:
 
 
 async def _exchange_reachable(cfg: AppConfig) -> bool:
+    from algo_trade_data import HyperliquidClient
+
     probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0)
     try:
         async with HyperliquidClient(probe) as hl:
@@ -47,6 +40,8 @@ async def _exchange_reachable(cfg: AppConfig) -> bool:
 
 
 async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    from algo_trade_data import HyperliquidClient, refresh_many
+
     now = datetime.now(UTC)
     start = now - timedelta(days=cfg.scheduler.backtest_window_days)
     async with HyperliquidClient(cfg.hyperliquid) as hl:
@@ -68,6 +63,8 @@ async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datet
 
 
 async def _from_files(cfg: AppConfig, db: DatabaseClient, data_dir: Path) -> tuple[str, datetime | None]:
+    from algo_trade_data import import_candle_files
+
     files = expand_paths([data_dir], cfg.scheduler.interval)
     wanted = set(cfg.scheduler.token_universe)
     files = [f for f in files if f.name.split("_")[0] in wanted] or files
@@ -85,6 +82,10 @@ async def _from_files(cfg: AppConfig, db: DatabaseClient, data_dir: Path) -> tup
 
 
 async def _synthetic(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime | None]:
+    import polars as pl
+
+    from algo_trade_data import SYNTHETIC_EXCHANGE, synthetic_candles
+
     interval = cfg.scheduler.interval
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     bars = cfg.scheduler.backtest_window_days * 86_400_000 // interval_to_ms(interval)
@@ -98,6 +99,11 @@ async def _synthetic(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datetime 
 
 
 async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
+    from algo_trade_backtest_scheduler import BacktestScheduler
+    from algo_trade_cli._demo_bots import REPLAY_BARS, live_bots, replay_bots
+    from algo_trade_data import SYNTHETIC_EXCHANGE, DatabaseClient
+    from algo_trade_pipeline import Pipeline
+
     t0 = time.perf_counter()
     async with await DatabaseClient.connect(cfg.database) as db:
         console.print(

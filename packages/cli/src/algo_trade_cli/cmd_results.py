@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,8 +21,10 @@ from algo_trade_cli._common import (
 )
 from algo_trade_cli._tables import results_table
 from algo_trade_core import AppConfig, bars_span_days, short_ratio_warning
-from algo_trade_data import BacktestResultRecord
-from algo_trade_token_selector import SelectionScope
+
+if TYPE_CHECKING:  # annotations only: the store client imports the database driver
+    from algo_trade_data import BacktestResultRecord
+    from algo_trade_token_selector import SelectionScope
 
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", help="Also write the rows to this CSV file (every stored column).")
@@ -124,7 +126,7 @@ def latest(
 def history(
     symbol: Annotated[str, typer.Argument(help="Token, e.g. BTC.")],
     strategy: Annotated[
-        str | None, typer.Option("--strategy", help="Default: the strategy of the token_selection section.")
+        str | None, typer.Option("--strategy", help="Default: [token_selection] strategy.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N results.")] = 50,
     plot: Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,7 +11,9 @@ from rich.table import Table
 from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
 from algo_trade_cli._format import fmt_duration, fmt_time
 from algo_trade_core import AppConfig
-from algo_trade_data import RunOverview
+
+if TYPE_CHECKING:  # annotations only: the store client imports the database driver
+    from algo_trade_data import RunOverview
 
 __all__ = ["app"]
 

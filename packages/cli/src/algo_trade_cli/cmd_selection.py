@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,7 +23,9 @@ from algo_trade_cli._common import (
 )
 from algo_trade_cli._format import fmt_time
 from algo_trade_core import AppConfig
-from algo_trade_data import SelectionRecord
+
+if TYPE_CHECKING:  # annotations only: the store client imports the database driver
+    from algo_trade_data import SelectionRecord
 
 __all__ = ["SelectionCell", "SelectionGrid", "app", "cell_of", "selection_grid"]
 

@@ -5,27 +5,32 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_cli._common import (
     ConfigOption,
+    IntervalOption,
     JsonOption,
     console,
     fail,
     parse_time,
     progress_bar,
     resolve_config,
+    resolve_interval,
     run_async,
 )
 from algo_trade_cli._runtime import open_runtime
 from algo_trade_cli._tables import selection_footnotes, selection_table, sweep_table
 from algo_trade_core import AppConfig, ConfigError
-from algo_trade_pipeline import Cycle, Pipeline
-from algo_trade_token_selector import Selection, criteria_text
+
+if TYPE_CHECKING:  # the scheduler imports the engine (numba) and APScheduler: loaded when a sweep runs
+    from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
+    from algo_trade_pipeline import Cycle
+    from algo_trade_token_selector import Selection
 
 __all__ = ["print_cycle_selection", "print_selection", "scheduled_backtest", "sweep", "token_selection"]
 
@@ -43,9 +48,12 @@ def print_summary(summary: RunSummary) -> None:
 
 
 async def run_sweep_with_progress(
-    scheduler: BacktestScheduler, as_of: datetime | None, refresh: bool | None
+    scheduler: BacktestScheduler,
+    as_of: datetime | None,
+    refresh: bool | None,
+    symbols: list[str] | None = None,
 ) -> RunSummary:
-    symbols = await scheduler.universe()
+    symbols = symbols or await scheduler.universe()
     with progress_bar() as progress:
         steps = (
             len(symbols) * (3 if (refresh if refresh is not None else scheduler.config.refresh_data) else 2)
@@ -60,17 +68,26 @@ async def run_sweep_with_progress(
     return summary
 
 
-async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, as_json: bool) -> int:
+async def _sweep(
+    cfg: AppConfig,
+    as_of: datetime | None,
+    refresh: bool | None,
+    as_json: bool,
+    symbols: list[str] | None = None,
+) -> int:
+    from algo_trade_backtest_scheduler import BacktestScheduler
+    from algo_trade_pipeline import Pipeline
+
     needs_exchange = (refresh if refresh is not None else cfg.scheduler.refresh_data) or (
-        cfg.scheduler.universe_mode == "top_volume"
+        cfg.scheduler.universe_mode == "top_volume" and not symbols
     )
     async with open_runtime(cfg, exchange=needs_exchange) as rt:
         scheduler = BacktestScheduler.from_app_config(cfg, rt.db, rt.hyperliquid)
         try:
             if as_json:
-                summary = await scheduler.run_once(as_of, refresh=refresh)
+                summary = await scheduler.run_once(as_of, symbols=symbols, refresh=refresh)
             else:
-                summary = await run_sweep_with_progress(scheduler, as_of, refresh)
+                summary = await run_sweep_with_progress(scheduler, as_of, refresh, symbols)
         finally:
             await scheduler.shutdown()
         # The cycle after the sweep, without bots (the daemon runs those): the same selection rule.
@@ -107,17 +124,40 @@ async def _sweep(cfg: AppConfig, as_of: datetime | None, refresh: bool | None, a
 
 
 def sweep(
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbol",
+            "-s",
+            help="Sweep only this token (repeatable; default: the configured universe).",
+            show_default=False,
+            metavar="<symbol>",
+        ),
+    ] = None,
+    interval: IntervalOption = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--window-days",
+            min=1,
+            help="Days of bars each backtest uses. Default: [scheduler] backtest_window_days.",
+            show_default=False,
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
             "--as-of",
-            help="End of the backtest window (ISO; default now). Use it to sweep over imported history.",
+            help="End of the backtest window (UTC, ISO; default now). Use it to sweep over imported history.",
+            metavar="<time>",
         ),
     ] = None,
     refresh: Annotated[
         bool | None,
         typer.Option(
-            "--refresh/--no-refresh", help="Fetch missing candles first (default: [scheduler] refresh_data)."
+            "--refresh/--no-refresh",
+            help="Fetch missing candles first (default: [scheduler] refresh_data).",
+            show_default=False,
         ),
     ] = None,
     config: ConfigOption = None,
@@ -125,7 +165,16 @@ def sweep(
 ) -> None:
     """Run one backtest sweep over the token universe now and store the results."""
     cfg = resolve_config(config)
-    raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json)))
+    scheduler_cfg = replace(
+        cfg.scheduler,
+        interval=resolve_interval(interval, cfg),
+        backtest_window_days=window_days or cfg.scheduler.backtest_window_days,
+    )
+    if symbol:
+        scheduler_cfg = replace(scheduler_cfg, token_universe=tuple(dict.fromkeys(symbol)))
+    cfg = replace(cfg, scheduler=scheduler_cfg)
+    symbols = list(scheduler_cfg.token_universe) if symbol else None
+    raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json, symbols)))
 
 
 def print_cycle_selection(cycle: Cycle) -> None:
@@ -146,6 +195,8 @@ async def _selection(
     as_json: bool,
 ) -> None:
     async with open_runtime(cfg, exchange=False) as rt:
+        from algo_trade_pipeline import Pipeline
+
         pipeline = Pipeline(cfg, rt.db)
         scope = await pipeline.scope(strategy=strategy, **widen)
         # Only the product's own scope is a selection worth storing; a widened one is a look around.
@@ -159,6 +210,8 @@ async def _selection(
 
 def print_selection(selection: Selection, *, stored: bool = True) -> None:
     """Thresholds and scope, the explanation table, the approved tokens, and the footnotes."""
+    from algo_trade_token_selector import criteria_text
+
     console.print(f"[dim]thresholds:[/] {criteria_text(selection.criteria)}", highlight=False)
     if selection.scope is not None:
         console.print(f"[dim]scope:[/] {selection.scope.describe()}", highlight=False)

@@ -16,6 +16,7 @@ from algo_trade_core._config import (
     SelectionCriteria,
     ServerConfig,
     StrategyConfig,
+    StrategyName,
     strategy_params,
 )
 from algo_trade_core._config_docs import config_reference, config_toml
@@ -41,7 +42,14 @@ from algo_trade_core._intervals import (
     interval_to_ms,
     ms_to_datetime,
 )
+from algo_trade_core._lazy import lazy_exports
 from algo_trade_core._loader import ENV_PREFIX, config_to_dict, dump_config, load_config, write_config
+from algo_trade_core._local_database import (
+    DEFAULT_LOCAL_PORT,
+    LOCAL_PORT_ENV,
+    local_database_url,
+    local_port,
+)
 from algo_trade_core._ratio_span import (
     MIN_RATIO_DAYS,
     MIN_RATIO_TRADES,
@@ -73,6 +81,7 @@ from algo_trade_core._validate import (
     build_config,
     check_config,
     config_from_dict,
+    parameter_set_hash,
     strategy_params_from_mapping,
 )
 
@@ -80,9 +89,11 @@ logger.disable("algo_trade_core")
 
 __all__ = [
     "CRON_FIELDS",
+    "DEFAULT_LOCAL_PORT",
     "DEFAULT_TOKEN_UNIVERSE",
     "ENV_PREFIX",
     "INTERVALS",
+    "LOCAL_PORT_ENV",
     "MIN_RATIO_DAYS",
     "MIN_RATIO_TRADES",
     "QUANTUM",
@@ -114,6 +125,7 @@ __all__ = [
     "ServerConfig",
     "Signal",
     "StrategyConfig",
+    "StrategyName",
     "Trade",
     "UnknownSymbol",
     "annualised",
@@ -132,10 +144,14 @@ __all__ = [
     "expected_max_sharpe",
     "floor_to_interval",
     "interval_to_ms",
+    "lazy_exports",
     "load_config",
+    "local_database_url",
+    "local_port",
     "min_track_record_length",
     "ms_to_datetime",
     "next_fire_times",
+    "parameter_set_hash",
     "per_period",
     "probabilistic_sharpe_ratio",
     "ratio_span_text",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from algo_trade_core._cron import cron_trigger
 from algo_trade_core._intervals import INTERVALS
+from algo_trade_core._local_database import local_database_url
 from algo_trade_core._schema import setting
 
 __all__ = [
@@ -130,13 +131,18 @@ class ServerConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DatabaseConfig:
-    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`)."""
+    """PostgreSQL connection. The default points at the project-local cluster (`make db-up`).
+
+    The default ``url`` follows ``$ALGO_TRADE_PGPORT`` (see :func:`~algo_trade_core.local_database_url`).
+    """
 
     url: str = setting(
-        "postgresql://algo_trade@127.0.0.1:54329/algo_trade",
+        factory=local_database_url,
+        default_text='"postgresql://algo_trade@127.0.0.1:54329/algo_trade"',  # with ALGO_TRADE_PGPORT unset
         check=_scheme("postgresql", "postgres"),
-        help="PostgreSQL URL; the default is the project-local cluster of `make db-up`. Keep passwords "
-        "out of this file: set ALGO_TRADE__DATABASE__URL instead.",
+        help="PostgreSQL URL. By default the project-local cluster of `make db-up`, on the port in "
+        "$ALGO_TRADE_PGPORT (54329 when unset), so it is not pinned here. Keep passwords out of this "
+        "file: set ALGO_TRADE__DATABASE__URL instead.",
     )
     min_connections: int = setting(1, ge=0, help="Connections the pool keeps open.")
     max_connections: int = setting(10, ge=1, help="Most connections the pool opens at once.")

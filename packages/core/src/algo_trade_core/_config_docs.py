@@ -95,7 +95,12 @@ def _table(cls: type[Any], obj: Any, path: str, help_text: str) -> list[str]:
         out.append(f"[{path}]")
     out += _comment(help_text)
     for spec in scalars:
-        out += ["", *_key_comment(spec), _assignment(spec.name, getattr(obj, spec.name))]
+        value = getattr(obj, spec.name)
+        if spec.default_text is not None and value == spec.current_default():
+            # An environment-dependent default is not pinned in the file: shown, commented out.
+            out += ["", *_key_comment(spec), f"# {_key(spec.name)} = {spec.default_text}"]
+        else:
+            out += ["", *_key_comment(spec), _assignment(spec.name, value)]
     for spec in specs:
         if spec.is_section:
             out += _table(spec.type, getattr(obj, spec.name), f"{path}.{spec.name}", spec.help)
@@ -126,9 +131,12 @@ def _rows(cls: type[Any], obj: Any) -> list[str]:
         if spec.is_section:
             continue
         value = spec.default if obj is None else getattr(obj, spec.name)
-        default = (
-            "(required)" if value is dataclasses.MISSING else _code(toml_value(value).replace("|", "\\|"))
-        )
+        if spec.default_text is not None:
+            default = _code(spec.default_text)
+        elif value is dataclasses.MISSING:
+            default = "(required)"
+        else:
+            default = _code(toml_value(value).replace("|", "\\|"))
         allowed = _cell(spec.allowed())
         out.append(
             f"| `{spec.name}` | {short_type(spec.type)} | {default} | {allowed} | {_cell(spec.help)} |"

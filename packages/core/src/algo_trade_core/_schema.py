@@ -42,6 +42,7 @@ def setting(
     choices: Sequence[str] | None = None,
     check: ValueCheck | None = None,
     params_of: str | None = None,
+    default_text: str | None = None,
 ) -> Any:
     """Declare a configuration key: its default, what it means and which values it accepts.
 
@@ -57,6 +58,8 @@ def setting(
         check: a further test of the converted value; returns ``None`` when fine, else the problem
             ("expected ..., got ...").
         params_of: for a strategy parameter table, the sibling key that names its strategy.
+        default_text: for a default that depends on the environment (``factory``): how the docs state
+            it; the generated file then shows the key commented out while it holds that default.
     """
     metadata = {
         "help": help,
@@ -67,6 +70,7 @@ def setting(
         "choices": tuple(choices) if choices is not None else None,
         "check": check,
         "params_of": params_of,
+        "default_text": default_text,
     }
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -85,6 +89,12 @@ class FieldSpec:
     choices: tuple[Any, ...] | None
     check: ValueCheck | None
     params_of: str | None
+    default_text: str | None = None  # an environment-dependent default, in words
+    factory: Callable[[], Any] | None = None  # builds the default now (``default`` is the first one)
+
+    def current_default(self) -> Any:
+        """The default as it would be built now (an environment-dependent one may have changed)."""
+        return self.factory() if self.factory is not None else self.default
 
     @property
     def is_section(self) -> bool:
@@ -145,6 +155,8 @@ def _field_specs(cls: type[Any]) -> tuple[FieldSpec, ...]:
                 choices=f.metadata.get("choices"),
                 check=f.metadata.get("check"),
                 params_of=f.metadata.get("params_of"),
+                default_text=f.metadata.get("default_text"),
+                factory=None if f.default_factory is MISSING else f.default_factory,
             )
         )
     return tuple(specs)

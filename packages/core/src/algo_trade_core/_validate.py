@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
+import json
 import numbers
 import types
 import typing
@@ -31,6 +33,7 @@ __all__ = [
     "check_config",
     "config_from_dict",
     "did_you_mean",
+    "parameter_set_hash",
     "strategy_params_from_mapping",
 ]
 
@@ -364,3 +367,26 @@ def check_config(obj: T, *, key_prefix: str = "", loose: bool = True) -> T:
 
 def _fields_of(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def parameter_set_hash(strategy: str, params: QuadMaConfig | MaCrossoverConfig | Mapping[str, Any]) -> str:
+    """Return a stable 16-hex-digit id of ``strategy`` and its full parameter set.
+
+    The sha256 of canonical JSON (sorted keys, no spaces) of ``{"strategy": ..., "params": ...}`` after
+    normalisation: defaults filled in and values converted to the parameter's type, so ``{"fast": 10}``,
+    ``{"fast": 10.0}`` and ``MaCrossoverConfig()`` hash alike. It keys stored results
+    (``backtest_results.params_hash``), so it must never change for a given parameter set.
+
+    Raises:
+        ConfigError: unknown strategy or parameters that are not a valid set.
+    """
+    if isinstance(params, QuadMaConfig | MaCrossoverConfig):
+        normalised = check_config(params, key_prefix=strategy)
+    else:
+        normalised = strategy_params_from_mapping(strategy, params, loose=True)
+    canonical = json.dumps(
+        {"strategy": strategy, "params": dataclasses.asdict(normalised)},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

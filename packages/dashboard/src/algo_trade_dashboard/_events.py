@@ -18,7 +18,7 @@ from aiohttp import web
 from loguru import logger
 
 from algo_trade_core import AlgoTradeError
-from algo_trade_dashboard._shapes import bot_json
+from algo_trade_dashboard._shapes import bots_json
 from algo_trade_dashboard._store import Store
 
 __all__ = ["BotEvents"]
@@ -28,6 +28,17 @@ HEARTBEAT_S = 15.0
 
 def _event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _changed(before: list[dict[str, Any]] | None, after: list[dict[str, Any]]) -> bool:
+    """Whether a bot changed between two reads (``last_seen_seconds`` grows by itself: not a change)."""
+    if before is None:
+        return True
+    return [_settled(b) for b in before] != [_settled(b) for b in after]
+
+
+def _settled(bot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in bot.items() if k != "last_seen_seconds"}
 
 
 class BotEvents:
@@ -49,7 +60,7 @@ class BotEvents:
     async def _read(self) -> None:
         try:
             async with self._store.reading() as db:
-                bots = [bot_json(b) for b in await db.list_bots()]
+                bots = await bots_json(db, await db.list_bots())
         except AlgoTradeError as exc:
             if self._database["ok"]:
                 self._database = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
@@ -60,7 +71,7 @@ class BotEvents:
         if not self._database["ok"]:
             self._database = {"ok": True, "message": None}
             self._broadcast(_event("database", self._database))
-        if bots != self._bots:
+        if _changed(self._bots, bots):  # a bot changed, not only the time since its last write
             self._bots = bots
             self._broadcast(_event("bots", bots))
 

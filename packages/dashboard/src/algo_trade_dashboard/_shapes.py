@@ -2,7 +2,8 @@
 
 - :func:`result_json`: one row of ``results latest --json`` / ``results history --json``;
 - :func:`run_json`: one row of ``runs list --json``;
-- :func:`bot_json`: one row of ``bots list --json``; :func:`fill_json`: one fill of ``bots status --json``;
+- :func:`bots_json`: rows of ``bots list --json`` (the bot-orchestrator's ``bot_json``);
+- :func:`fill_json`: one fill of ``bots status --json``;
 - ``Selection.to_json()`` (token-selector) is ``token-selection --json`` itself;
 - :func:`selection_history_json` (in :mod:`._strip`): ``selection history --json``.
 
@@ -12,16 +13,24 @@ The root test ``tests/test_dashboard_shapes.py`` holds each against the CLI's ou
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from algo_trade_bot_orchestrator import read_saved
+from algo_trade_bot_orchestrator import bot_json
 from algo_trade_core import bars_span_days, short_ratio_warning
-from algo_trade_data import BacktestResultRecord, BotRecord, FillRecord, RunOverview
+from algo_trade_data import (
+    BacktestResultRecord,
+    BotRecord,
+    DatabaseClient,
+    FillRecord,
+    RunOverview,
+    live_daemons,
+)
 
-__all__ = ["bot_json", "fill_json", "finite_or_none", "result_json", "run_json"]
+__all__ = ["bots_json", "fill_json", "finite_or_none", "result_json", "run_json"]
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -63,24 +72,17 @@ def run_json(o: RunOverview) -> dict[str, Any]:
     }
 
 
-def bot_json(record: BotRecord) -> dict[str, Any]:
-    """A stored bot as ``bots list --json`` prints it (read from the database, not from a live bot)."""
-    saved = read_saved(record)
-    return {
-        "bot_id": record.bot_id,
-        "symbol": record.symbol,
-        "strategy": record.strategy_name,
-        "interval": record.interval,
-        "state": record.state,
-        "error": record.error,
-        "equity": None if record.equity is None else float(record.equity),
-        "position": None if saved.open_position is None else saved.open_position.to_json_dict(),
-        "num_trades": saved.num_trades,
-        "num_fills": saved.num_fills,
-        "realized_pnl": saved.realized_pnl,
-        "last_candle_time": None if record.last_candle_time is None else record.last_candle_time.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-    }
+async def bots_json(db: DatabaseClient, records: Sequence[BotRecord]) -> list[dict[str, Any]]:
+    """Stored bots as ``bots list --json`` prints them (:func:`algo_trade_bot_orchestrator.bot_json`).
+
+    ``trading`` needs to know whether a daemon runs (one look at its presence lock); ``last_seen_seconds``
+    is measured to the wall clock, also when the dashboard is pinned to an earlier time (bots are live).
+    """
+    if not records:
+        return []
+    running = bool(await live_daemons(db))
+    now = datetime.now(UTC)
+    return [bot_json(r, now=now, daemon_running=running) for r in records]
 
 
 def fill_json(fill: FillRecord) -> dict[str, Any]:

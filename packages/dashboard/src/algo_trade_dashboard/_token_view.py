@@ -33,7 +33,7 @@ from algo_trade_dashboard._charts import (
     strategy_averages,
 )
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
-from algo_trade_dashboard._shapes import bot_json, result_json
+from algo_trade_dashboard._shapes import bots_json, result_json
 from algo_trade_dashboard._views import EXTRA_TOKEN_FIELDS
 from algo_trade_data import BacktestResultRecord
 
@@ -110,7 +110,7 @@ async def token_view(ctx: Context, symbol: str, history_limit: int = 400) -> dic
         "selection": explanation,
         "extra_fields": [f for f in EXTRA_TOKEN_FIELDS if explanation and f in explanation],
         "history": [_history_row(r) for r in history],
-        "bots": [bot_json(b) for b in bots],
+        "bots": await bots_json(ctx.db, bots),
     }
 
 

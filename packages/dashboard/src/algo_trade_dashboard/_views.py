@@ -12,7 +12,7 @@ from typing import Any
 
 from algo_trade_core import next_fire_times
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
-from algo_trade_dashboard._shapes import bot_json, fill_json, result_json, run_json
+from algo_trade_dashboard._shapes import bots_json, fill_json, result_json, run_json
 from algo_trade_dashboard._strip import criterion_checks, selection_history_json
 from algo_trade_token_selector import Selection, criteria_text
 
@@ -105,7 +105,7 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
             "cron_expression": scheduler.cron_expression,
             "next_runs": [f.isoformat() for f in fires],
         },
-        "bots": [bot_json(b) for b in bots if b.state != "stopped"],
+        "bots": await bots_json(ctx.db, [b for b in bots if b.state != "stopped"]),
         "alerts": ALERTS_PLACEHOLDER,
         "history": selection_history_json(history, ctx.config.token_selection.strategy),
     }
@@ -157,7 +157,7 @@ async def run_view(ctx: Context, run_id: str) -> dict[str, Any]:
 async def bots_view(ctx: Context) -> dict[str, Any]:
     """Every stored bot (``bots list --all --json``), and the live-vs-backtest placeholder."""
     return {
-        "bots": [bot_json(b) for b in await ctx.db.list_bots()],
+        "bots": await bots_json(ctx.db, await ctx.db.list_bots()),
         "live_vs_backtest": LIVE_VS_BACKTEST_PLACEHOLDER,
     }
 
@@ -168,8 +168,7 @@ async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[st
     if record is None:
         raise NotFound(f"no bot {bot_id!r} is stored (the bots page lists them)")
     fills = await ctx.db.list_fills(bot_id=bot_id)
-    info = bot_json(record)
-    info["created_at"] = record.created_at.isoformat()
+    (info,) = await bots_json(ctx.db, [record])
     info["fills"] = [fill_json(f) for f in fills[-fills_limit:]]
     info["fills_total"] = len(fills)
     info["live_vs_backtest"] = LIVE_VS_BACKTEST_PLACEHOLDER

@@ -1,51 +1,125 @@
 """algo-trade data: PostgreSQL store, Hyperliquid client, candle files.
 
+Names load on first use (:func:`~algo_trade_core.lazy_exports`): the store does not import aiohttp, and
+reading results does not import polars, so commands that need neither start fast.
+
 The test kit (a fake Hyperliquid, throw-away databases, real candles) is :mod:`algo_trade_data.testing`.
 """
 
+from typing import TYPE_CHECKING
+
 from loguru import logger
 
-from algo_trade_data._candle_recorder import CandleRecorder
-from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, HyperliquidCandle, candles_to_frame, parse_candles
-from algo_trade_data._closed_bar import ClosedBar
-from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
-from algo_trade_data._db_candles import CandleStatus
-from algo_trade_data._db_dashboard import SymbolPresence
-from algo_trade_data._db_history import RunOverview
-from algo_trade_data._files import (
-    CANDLE_FILE_FORMATS,
-    CandleFileFormat,
-    FileImportResult,
-    import_candle_files,
-    parse_freqtrade_name,
-    read_candle_file,
-    write_candle_file,
-)
-from algo_trade_data._hyperliquid import HyperliquidClient, PerpAsset, PerpMarket
-from algo_trade_data._market_hub import (
-    MAX_WS_SUBSCRIPTIONS,
-    CandleSubscription,
-    HubStats,
-    MarketDataHub,
-    SubscriptionLimitError,
-)
-from algo_trade_data._migrate import MigrationError, MigrationReport
-from algo_trade_data._ratelimit import WeightRateLimiter, shared_limiter
-from algo_trade_data._records import (
-    BacktestResultRecord,
-    BacktestRunRecord,
-    BotRecord,
-    FillRecord,
-    SelectionRecord,
-)
-from algo_trade_data._refresh import CandleStore, RefreshReport, RefreshSummary, refresh_candles, refresh_many
-from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
+from algo_trade_core import lazy_exports
+
+if TYPE_CHECKING:
+    from algo_trade_data._candle_recorder import CandleRecorder
+    from algo_trade_data._candles import (
+        CANDLE_FRAME_SCHEMA,
+        HyperliquidCandle,
+        candles_to_frame,
+        parse_candles,
+    )
+    from algo_trade_data._closed_bar import ClosedBar
+    from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
+    from algo_trade_data._db_candles import CandleStatus
+    from algo_trade_data._db_dashboard import SymbolPresence
+    from algo_trade_data._db_history import RunOverview
+    from algo_trade_data._files import (
+        CANDLE_FILE_FORMATS,
+        CandleFileFormat,
+        FileImportResult,
+        import_candle_files,
+        parse_freqtrade_name,
+        read_candle_file,
+        write_candle_file,
+    )
+    from algo_trade_data._hyperliquid import HyperliquidClient, PerpAsset, PerpMarket
+    from algo_trade_data._market_hub import (
+        MAX_WS_SUBSCRIPTIONS,
+        CandleSubscription,
+        HubStats,
+        MarketDataHub,
+        SubscriptionLimitError,
+    )
+    from algo_trade_data._migrate import MigrationError, MigrationReport, discover_migrations
+    from algo_trade_data._presence import DAEMON_LOCK, DaemonPresence, announce_daemon, live_daemons
+    from algo_trade_data._ratelimit import WeightRateLimiter, shared_limiter
+    from algo_trade_data._records import (
+        BacktestResultRecord,
+        BacktestRunRecord,
+        BotRecord,
+        FillRecord,
+        SelectionRecord,
+    )
+    from algo_trade_data._refresh import (
+        CandleStore,
+        RefreshReport,
+        RefreshSummary,
+        refresh_candles,
+        refresh_many,
+    )
+    from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "algo_trade_data._candle_recorder": ("CandleRecorder",),
+            "algo_trade_data._candles": (
+                "CANDLE_FRAME_SCHEMA",
+                "HyperliquidCandle",
+                "candles_to_frame",
+                "parse_candles",
+            ),
+            "algo_trade_data._closed_bar": ("ClosedBar",),
+            "algo_trade_data._database": ("DatabaseClient", "RetentionReport", "redact_url"),
+            "algo_trade_data._db_candles": ("CandleStatus",),
+            "algo_trade_data._db_dashboard": ("SymbolPresence",),
+            "algo_trade_data._db_history": ("RunOverview",),
+            "algo_trade_data._files": (
+                "CANDLE_FILE_FORMATS",
+                "CandleFileFormat",
+                "FileImportResult",
+                "import_candle_files",
+                "parse_freqtrade_name",
+                "read_candle_file",
+                "write_candle_file",
+            ),
+            "algo_trade_data._hyperliquid": ("HyperliquidClient", "PerpAsset", "PerpMarket"),
+            "algo_trade_data._market_hub": (
+                "MAX_WS_SUBSCRIPTIONS",
+                "CandleSubscription",
+                "HubStats",
+                "MarketDataHub",
+                "SubscriptionLimitError",
+            ),
+            "algo_trade_data._migrate": ("MigrationError", "MigrationReport", "discover_migrations"),
+            "algo_trade_data._presence": ("DAEMON_LOCK", "DaemonPresence", "announce_daemon", "live_daemons"),
+            "algo_trade_data._ratelimit": ("WeightRateLimiter", "shared_limiter"),
+            "algo_trade_data._records": (
+                "BacktestResultRecord",
+                "BacktestRunRecord",
+                "BotRecord",
+                "FillRecord",
+                "SelectionRecord",
+            ),
+            "algo_trade_data._refresh": (
+                "CandleStore",
+                "RefreshReport",
+                "RefreshSummary",
+                "refresh_candles",
+                "refresh_many",
+            ),
+            "algo_trade_data._synthetic": ("SYNTHETIC_EXCHANGE", "synthetic_candles"),
+        },
+    )
 
 logger.disable("algo_trade_data")
 
 __all__ = [
     "CANDLE_FILE_FORMATS",
     "CANDLE_FRAME_SCHEMA",
+    "DAEMON_LOCK",
     "MAX_WS_SUBSCRIPTIONS",
     "SYNTHETIC_EXCHANGE",
     "BacktestResultRecord",
@@ -57,6 +131,7 @@ __all__ = [
     "CandleStore",
     "CandleSubscription",
     "ClosedBar",
+    "DaemonPresence",
     "DatabaseClient",
     "FileImportResult",
     "FillRecord",
@@ -76,8 +151,11 @@ __all__ = [
     "SubscriptionLimitError",
     "SymbolPresence",
     "WeightRateLimiter",
+    "announce_daemon",
     "candles_to_frame",
+    "discover_migrations",
     "import_candle_files",
+    "live_daemons",
     "parse_candles",
     "parse_freqtrade_name",
     "read_candle_file",

@@ -43,8 +43,17 @@ from algo_trade_data._migrate import (
 __all__ = ["DatabaseClient", "RetentionReport", "redact_url"]
 
 # Server settings for every pooled connection. JIT compilation costs 50-100 ms on the first big
-# query of a connection and buys nothing for these short statements.
-_SERVER_SETTINGS = {"application_name": "algo-trade", "jit": "off", "temp_buffers": "128MB"}
+# query of a connection and buys nothing for these short statements. random_page_cost: the candle
+# store is read by primary-key range and stays cached; at the default of 4 the planner prefers a
+# bitmap scan plus a sort (spilled to disk beyond work_mem) for a 30-day window over the index scan
+# that returns it in order: 42 ms against 28 ms of server time per 43,200-bar window (the first
+# executions of a statement on a connection are planned with their values, so a sweep meets it).
+_SERVER_SETTINGS = {
+    "application_name": "algo-trade",
+    "jit": "off",
+    "temp_buffers": "128MB",
+    "random_page_cost": "1.1",
+}
 
 
 def redact_url(url: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +93,23 @@ class BotsMixin(_DatabaseBase):
                 datetime.now(UTC),
             )
         return command_count(status) == 1
+
+    async def set_bots_state(self, bot_ids: Sequence[str], state: str) -> int:
+        """Set the state of several bots in one statement (errors cleared); return how many exist."""
+        async with self._connection("set_bots_state") as conn:
+            status = await conn.execute(
+                "UPDATE bots SET state = $2, error = NULL, updated_at = $3 WHERE bot_id = ANY($1::text[])",
+                list(bot_ids),
+                state,
+                datetime.now(UTC),
+            )
+        return command_count(status)
+
+    async def delete_bots(self, bot_ids: Sequence[str]) -> int:
+        """Delete several bots' rows in one statement (their fills stay); return how many were deleted."""
+        async with self._connection("delete_bots") as conn:
+            status = await conn.execute("DELETE FROM bots WHERE bot_id = ANY($1::text[])", list(bot_ids))
+        return command_count(status)
 
     async def delete_bot(self, bot_id: str) -> bool:
         """Delete a bot's row (its fills stay); False when there was none."""

@@ -1,31 +1,39 @@
 """Backtest results, sweep runs and token selections.
 
-Batches go through ``COPY`` (binary, asyncpg's encoders) into a temporary table and ONE
-``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, in one transaction together with the run row: a sweep's
-results are stored completely or not at all.
+Batches go through ``COPY`` (binary) into a temporary table and ONE ``INSERT ... SELECT`` (see
+:mod:`._results_batch`), in one transaction together with the run row: a sweep's results are stored
+completely or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import operator
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields, replace
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+import asyncpg
+
 from algo_trade_core import DataError
-from algo_trade_data._db_base import _DatabaseBase, command_count, json_dumps, require_aware
+from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, SelectionRecord
+from algo_trade_data._results_batch import (
+    CREATE_STAGE,
+    INSERT_STAGED,
+    KEYS_STORED,
+    RESULT_COLUMNS,
+    RESULT_ROW,
+    UPSERT_STAGED,
+    checked_result,
+    stage_rows,
+)
 
 __all__ = ["ResultsMixin"]
 
-_RESULT_COLUMNS = tuple(f.name for f in fields(BacktestResultRecord))
+_RESULT_COLUMNS = RESULT_COLUMNS
+_TIMESTAMP_AT = _RESULT_COLUMNS.index("timestamp")
 _RESULT_KEY = ("timestamp", "symbol", "strategy_name", "params_hash")
-_RESULT_ROW = operator.attrgetter(*_RESULT_COLUMNS)
 _COLS = ", ".join(_RESULT_COLUMNS)
 _ON_CONFLICT = f"ON CONFLICT ({', '.join(_RESULT_KEY)}) DO UPDATE SET " + ", ".join(
     f"{c} = EXCLUDED.{c}" for c in _RESULT_COLUMNS if c not in _RESULT_KEY
@@ -34,21 +42,7 @@ _INSERT_ONE = (
     f"INSERT INTO backtest_results ({_COLS}) "  # noqa: S608 - identifiers are module constants; values are bound parameters
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(_RESULT_COLUMNS) + 1))}) {_ON_CONFLICT}"
 )
-# The stage holds parameters as JSON text: asyncpg's text encoder is C code, a Python JSONB codec
-# called per row costs more than the rest of the row, and equal parameter sets are serialised once.
-_CREATE_STAGE = (
-    "CREATE TEMP TABLE _results_stage (LIKE backtest_results INCLUDING DEFAULTS) ON COMMIT DROP; "
-    "ALTER TABLE _results_stage ALTER COLUMN parameters TYPE text"
-)
-_PARAMETERS_AT = _RESULT_COLUMNS.index("parameters")
-_STAGED_COLS = ", ".join("parameters::jsonb" if c == "parameters" else c for c in _RESULT_COLUMNS)
-_INSERT_STAGED = (
-    f"INSERT INTO backtest_results ({_COLS}) SELECT {_STAGED_COLS} FROM _results_stage {_ON_CONFLICT}"  # noqa: S608 - identifiers are module constants; values are bound parameters
-)
 _SELECT_RESULTS = f"SELECT {_COLS} FROM backtest_results"  # noqa: S608 - identifiers are module constants; values are bound parameters
-
-_RATIO_FIELDS = ("sharpe_ratio", "sortino_ratio", "calmar_ratio", "win_rate", "exposure", "window_coverage")
-_MONEY_FIELDS = ("total_return", "max_drawdown", "initial_capital", "final_capital", "buy_hold_return")
 
 _RUN_COLUMNS = (
     "run_id",
@@ -70,74 +64,6 @@ _SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM backtest_runs"  # noqa: S
 _SELECTION_COLUMNS = "id, selected_at, strategy_name, approved, details, fallback_used, run_id"
 
 
-def _checked(record: BacktestResultRecord, index: int, *, batch: bool = True) -> BacktestResultRecord:
-    """Reject values the table cannot hold meaningfully, naming the record; inf profit factor → None."""
-
-    def fail(problem: str) -> DataError:
-        return DataError(
-            f"backtest result {index + 1} ({record.symbol} {record.strategy_name} "
-            f"params_hash={record.params_hash!r} at {record.timestamp.isoformat()}): {problem}"
-            + ("; nothing of the batch was written" if batch else "")
-        )
-
-    for name in ("timestamp", "backtest_window_start", "backtest_window_end"):
-        value = getattr(record, name)
-        if value.tzinfo is None:
-            raise fail(f"{name} must be timezone-aware, got naive {value.isoformat()}")
-    for name in _RATIO_FIELDS:
-        value = getattr(record, name)
-        if value is None and name == "calmar_ratio":
-            continue
-        if not math.isfinite(value):
-            raise fail(f"{name} is not a finite number ({value})")
-    for name in _MONEY_FIELDS:
-        value = getattr(record, name)
-        if not _finite_number(value):
-            raise fail(f"{name} is not a finite number ({value})")
-    pf = record.profit_factor
-    if pf is not None and math.isnan(pf):
-        raise fail("profit_factor is NaN (use None for 'no losing trade')")
-    if pf is not None and math.isinf(pf):
-        return replace(record, profit_factor=None)  # DESIGN.md: infinite is stored as NULL
-    return record
-
-
-def _finite_number(value: object) -> bool:
-    if isinstance(value, Decimal):
-        return value.is_finite()
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return True
-
-
-def _dedupe(records: Iterable[BacktestResultRecord]) -> list[BacktestResultRecord]:
-    """Keep the last record per key: ON CONFLICT cannot touch one row twice in a statement."""
-    by_key: dict[tuple[Any, ...], BacktestResultRecord] = {}
-    for i, record in enumerate(records):
-        checked = _checked(record, i)
-        key = (checked.timestamp, checked.symbol, checked.strategy_name, checked.params_hash)
-        by_key.pop(key, None)
-        by_key[key] = checked
-    return list(by_key.values())
-
-
-def _staged_rows(records: list[BacktestResultRecord]) -> list[tuple[Any, ...]]:
-    """Row tuples for the stage, with ``parameters`` as JSON text (one serialisation per parameter set)."""
-    texts: dict[str, tuple[Any, str | None]] = {}
-    rows = []
-    for record in records:
-        params = record.parameters
-        cached = texts.get(record.params_hash)
-        if cached is not None and (cached[0] is params or cached[0] == params):
-            text = cached[1]
-        else:
-            text = None if params is None else json_dumps(params)
-            texts[record.params_hash] = (params, text)
-        row = _RESULT_ROW(record)
-        rows.append((*row[:_PARAMETERS_AT], text, *row[_PARAMETERS_AT + 1 :]))
-    return rows
-
-
 def _run_args(run: BacktestRunRecord) -> tuple[Any, ...]:
     require_aware(run.started_at, "run.started_at")
     if run.finished_at is not None:
@@ -152,6 +78,17 @@ def _run_args(run: BacktestRunRecord) -> tuple[Any, ...]:
         dict(run.errors),
         dict(run.config),
     )
+
+
+async def _move_staged(conn: Any, timestamps: set[datetime]) -> int:
+    """INSERT the stage into backtest_results (ON CONFLICT only when a key may exist); return the count."""
+    if not await conn.fetchval(KEYS_STORED, list(timestamps)):
+        try:
+            async with conn.transaction():  # savepoint
+                return command_count(await conn.execute(INSERT_STAGED))
+        except asyncpg.UniqueViolationError:
+            pass  # another session stored one of these results meanwhile: merge instead
+    return command_count(await conn.execute(UPSERT_STAGED))
 
 
 def _run(row: Any) -> BacktestRunRecord:
@@ -176,7 +113,7 @@ class ResultsMixin(_DatabaseBase):
 
     async def insert_backtest_result(self, record: BacktestResultRecord) -> None:
         """Insert one result, or update it when its key (timestamp, symbol, strategy, params_hash) exists."""
-        row = _RESULT_ROW(_checked(record, 0, batch=False))
+        row = RESULT_ROW(checked_result(record, 0, batch=False))
         async with self._connection("insert_backtest_result") as conn:
             await conn.execute(_INSERT_ONE, *row)
 
@@ -193,20 +130,17 @@ class ResultsMixin(_DatabaseBase):
             DataError: a record holds NaN/inf or a naive time (nothing is written).
             DatabaseError: the database refused the batch or went away (nothing is written).
         """
-        unique = _dedupe(records)
+        rows = stage_rows(records)
         run_args = _run_args(run) if run is not None else None
-        if not unique and run_args is None:
+        if not rows and run_args is None:
             return 0
-        async with self._transaction(f"insert_backtest_results_batch ({len(unique)} results)") as conn:
+        async with self._transaction(f"insert_backtest_results_batch ({len(rows)} results)") as conn:
             written = 0
-            if unique:
-                await conn.execute(_CREATE_STAGE)
+            if rows:
+                await conn.execute(CREATE_STAGE)
                 async with asyncio.timeout(self._copy_timeout_s):
-                    await conn.copy_records_to_table(
-                        "_results_stage", records=_staged_rows(unique), columns=_RESULT_COLUMNS
-                    )
-                status = await conn.execute(_INSERT_STAGED)
-                written = command_count(status)
+                    await conn.copy_records_to_table("_results_stage", records=rows, columns=RESULT_COLUMNS)
+                written = await _move_staged(conn, {row[_TIMESTAMP_AT] for row in rows})
             if run_args is not None:
                 await conn.execute(_UPSERT_RUN, *run_args)
         return written

@@ -36,8 +36,8 @@ import polars as pl
 
 from algo_trade_core import INTERVALS, CandleValidationError, DataError
 from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
+from algo_trade_data._candle_frames import prepare_candle_frame
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
-from algo_trade_data._db_candles import prepare_candle_frame
 
 __all__ = [
     "CANDLE_FILE_FORMATS",

@@ -18,7 +18,7 @@ from typing import Any, Self
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_bot_orchestrator import BotRegistry
 from algo_trade_core import AppConfig, ms_to_datetime, strategy_params
-from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub
+from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub, announce_daemon
 from algo_trade_pipeline._cycle import Cycle, Pipeline
 from algo_trade_token_selector import TokenSelector
 
@@ -90,6 +90,8 @@ class Daemon:
         Returns the ids of the restored bots.
         """
         restored: list[str] = []
+        # While this lock is held, `algo-trade bots list` knows a daemon runs the bots (see _presence).
+        await self._stack.enter_async_context(announce_daemon(self.db))
         if self.config.bots.enabled:
             self.hub = await self._stack.enter_async_context(
                 MarketDataHub(self.config.hyperliquid, rest=self._hyperliquid, store=self.db)

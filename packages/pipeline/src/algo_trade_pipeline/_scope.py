@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from algo_trade_core import AppConfig, strategy_params
+from algo_trade_core import AppConfig, parameter_set_hash, strategy_params
 from algo_trade_token_selector import SelectionScope
 
 if TYPE_CHECKING:
@@ -30,9 +30,7 @@ def traded_parameter_set(config: AppConfig, strategy: str | None = None) -> tupl
     Raises:
         ConfigError: a configured parameter set is invalid.
     """
-    # Imported here: the scheduler and the engine load numba, which commands that only read results
-    # (`token-selection`, `results latest`) should not wait for at start-up when it can be avoided.
-    from algo_trade_backtest import params_hash
+    # The jobs module is pure (no engine): commands that only read results start without numba.
     from algo_trade_backtest_scheduler import jobs_from_config
 
     name = strategy or config.token_selection.strategy
@@ -40,7 +38,7 @@ def traded_parameter_set(config: AppConfig, strategy: str | None = None) -> tupl
         if job.strategy == name:
             return job.params_hash, job.params_dict()
     params = strategy_params(config, name)
-    return params_hash(name, params), params
+    return parameter_set_hash(name, params), params
 
 
 def selection_scope(

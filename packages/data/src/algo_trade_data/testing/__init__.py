@@ -18,8 +18,8 @@ Importing this package loads ``aiohttp.web``; the product never imports it.
 
 from algo_trade_data.testing._database import (
     ADMIN_URL_ENV,
-    DEFAULT_ADMIN_URL,
     TABLES,
+    default_admin_url,
     resolve_admin_url,
     temporary_client,
     temporary_database,
@@ -46,7 +46,6 @@ from algo_trade_data.testing._real_candles import (
 
 __all__ = [
     "ADMIN_URL_ENV",
-    "DEFAULT_ADMIN_URL",
     "DEFAULT_MARKETS",
     "SHARED_DATA_ENV",
     "TABLES",
@@ -56,6 +55,7 @@ __all__ = [
     "FaultKind",
     "LoggedRequest",
     "ManualClock",
+    "default_admin_url",
     "fake_candles",
     "hyperliquid_file",
     "real_candle_arrays",

@@ -10,7 +10,9 @@
             yield client
 
 The admin URL (a superuser connection to an existing database, used to CREATE and DROP the test
-database) comes from ``$ALGO_TRADE_TEST_ADMIN_URL``, else the project-local cluster of ``make db-up``.
+database) comes from ``$ALGO_TRADE_TEST_ADMIN_URL``, else the ``postgres`` database of the
+project-local cluster of ``make db-up`` (on ``$ALGO_TRADE_PGPORT``, see
+:func:`algo_trade_core.local_database_url`).
 When the server cannot be reached these helpers raise :class:`~algo_trade_core.DatabaseError` saying
 how to start it: database tests fail loudly instead of skipping.
 """
@@ -26,13 +28,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from algo_trade_core import DatabaseConfig, DatabaseError
+from algo_trade_core import DatabaseConfig, DatabaseError, local_database_url
 from algo_trade_data._database import DatabaseClient, redact_url
 
 __all__ = [
     "ADMIN_URL_ENV",
-    "DEFAULT_ADMIN_URL",
     "TABLES",
+    "default_admin_url",
     "resolve_admin_url",
     "temporary_client",
     "temporary_database",
@@ -40,15 +42,19 @@ __all__ = [
 ]
 
 ADMIN_URL_ENV = "ALGO_TRADE_TEST_ADMIN_URL"
-DEFAULT_ADMIN_URL = "postgresql://algo_trade@127.0.0.1:54329/postgres"
 # Every table the migrations create, except schema_migrations.
 TABLES = ("ohlcv", "trades", "fills", "backtest_results", "backtest_runs", "token_selections", "bots")
 _PREFIX = "algo_trade_test_"
 
 
+def default_admin_url() -> str:
+    """Return the ``postgres`` database of the project-local cluster (port ``$ALGO_TRADE_PGPORT``)."""
+    return local_database_url("postgres")
+
+
 def resolve_admin_url(url: str | None = None) -> str:
-    """Return ``url``, else ``$ALGO_TRADE_TEST_ADMIN_URL``, else the local cluster's ``postgres`` database."""
-    return url or os.environ.get(ADMIN_URL_ENV) or DEFAULT_ADMIN_URL
+    """Return ``url``, else ``$ALGO_TRADE_TEST_ADMIN_URL``, else :func:`default_admin_url`."""
+    return url or os.environ.get(ADMIN_URL_ENV) or default_admin_url()
 
 
 def _database_url(url: str, database: str) -> str:

@@ -1,0 +1,83 @@
+"""What the packages promise each other: every exported name resolves, the product never imports the
+test kit, and importing a library package loads none of its heavy dependencies until a name is used."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = (
+    "algo_trade_core",
+    "algo_trade_data",
+    "algo_trade_backtest",
+    "algo_trade_backtest_scheduler",
+    "algo_trade_token_selector",
+    "algo_trade_bot_orchestrator",
+    "algo_trade_dashboard",
+    "algo_trade_cli",
+)
+TEST_KIT = "algo_trade_data.testing"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_every_exported_name_resolves(name: str) -> None:
+    package = importlib.import_module(name)
+    for export in package.__all__:
+        assert getattr(package, export) is not None, f"{name}.{export}"
+        assert export in dir(package), f"{name}.{export} missing from dir()"
+
+
+def _imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+            found.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_no_product_module_imports_the_test_kit() -> None:
+    kit = ROOT / "packages" / "data" / "src" / "algo_trade_data" / "testing"
+    sources = [p for p in ROOT.glob("packages/*/src/**/*.py") if kit not in p.parents]
+    assert len(sources) > 50
+    offenders = {
+        str(p.relative_to(ROOT)): names
+        for p in sources
+        if (names := [n for n in _imports(p) if n == TEST_KIT or n.startswith(f"{TEST_KIT}.")])
+    }
+    assert offenders == {}, "the product must not depend on the test kit"
+
+
+@pytest.mark.parametrize(
+    ("package", "heavy"),
+    [
+        ("algo_trade_data", ("aiohttp", "polars", "asyncpg", "numba")),
+        ("algo_trade_backtest_scheduler", ("numba", "polars", "apscheduler", "aiohttp")),
+        ("algo_trade_bot_orchestrator", ("numba", "polars", "aiohttp")),
+    ],
+)
+def test_importing_a_package_loads_no_heavy_dependency(package: str, heavy: tuple[str, ...]) -> None:
+    code = f"import sys, {package}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
+
+
+def test_the_store_client_does_not_load_polars_or_aiohttp() -> None:
+    code = (
+        "import sys\nfrom algo_trade_data import DatabaseClient, BacktestResultRecord\n"
+        "print(' '.join(m for m in ('polars', 'aiohttp', 'numba') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
