@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from algo_trade_data._db_candles import CandleStatus
     from algo_trade_data._db_dashboard import SymbolPresence
     from algo_trade_data._db_history import RunOverview
+    from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
@@ -76,6 +77,7 @@ else:
             "algo_trade_data._db_candles": ("CandleStatus",),
             "algo_trade_data._db_dashboard": ("SymbolPresence",),
             "algo_trade_data._db_history": ("RunOverview",),
+            "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
@@ -150,6 +152,8 @@ __all__ = [
     "SelectionRecord",
     "SubscriptionLimitError",
     "SymbolPresence",
+    "WalkForwardPeriodRecord",
+    "WalkForwardRunRecord",
     "WeightRateLimiter",
     "announce_daemon",
     "candles_to_frame",

@@ -3,7 +3,8 @@
 The table methods live in mixins: candles in :mod:`._db_candles`, backtest results, runs and
 selections in :mod:`._db_results`, bots and fills in :mod:`._db_bots`, the history views of the CLI
 (runs with what they stored, selections over time) in :mod:`._db_history`, the dashboard's (a
-token's metrics across sweeps, whether a token is known) in :mod:`._db_dashboard`.
+token's metrics across sweeps, whether a token is known) in :mod:`._db_dashboard`, walk-forward
+studies in :mod:`._db_walkforward`.
 
 Usage::
 
@@ -32,6 +33,7 @@ from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_dashboard import DashboardMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
+from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
     MigrationReport,
@@ -76,7 +78,9 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, DashboardMixin):
+class DatabaseClient(
+    CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, DashboardMixin, WalkForwardMixin
+):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

@@ -13,9 +13,11 @@ from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tab
 from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
 from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
+from algo_trade_evaluation._search import SEARCH_KEYS, RuleSearch, Variant, run_search, variants_from_grid
 from algo_trade_evaluation._select import SelectionStep, select_at
 from algo_trade_evaluation._series import SeriesStats, bar_returns, series_stats
 from algo_trade_evaluation._settings import WalkForwardSettings
+from algo_trade_evaluation._store import curves_of, records_of, store_walkforward
 from algo_trade_evaluation._walkforward import (
     PeriodResult,
     WalkForwardResult,
@@ -27,27 +29,33 @@ from algo_trade_evaluation._walkforward import (
 logger.disable("algo_trade_evaluation")
 
 __all__ = [
+    "SEARCH_KEYS",
     "BarGrid",
     "BookTables",
     "IcSummary",
     "PboResult",
     "PeriodResult",
     "RandomBaseline",
+    "RuleSearch",
     "SelectionStep",
     "SeriesStats",
     "SleeveRun",
     "TokenBars",
     "Turnover",
+    "Variant",
     "WalkForwardResult",
     "WalkForwardSettings",
     "bar_returns",
     "bars_from_frames",
     "book_tables",
+    "curves_of",
     "history_start",
     "ic_summary",
     "load_bars",
     "probability_of_backtest_overfitting",
     "random_baseline",
+    "records_of",
+    "run_search",
     "run_sleeves",
     "run_walkforward",
     "select_at",
@@ -55,5 +63,7 @@ __all__ = [
     "selection_steps",
     "series_stats",
     "spearman",
+    "store_walkforward",
     "turnover",
+    "variants_from_grid",
 ]

@@ -104,8 +104,13 @@ class SleeveRun:
     bots_started: int
 
     @property
+    def equity_start(self) -> float:
+        """The equity before the first bar: ``sleeves * capital``."""
+        return float(self.sleeves * self.capital)
+
+    @property
     def equity(self) -> FloatArray:
-        return self.sleeves * self.capital + self.pnl
+        return self.equity_start + self.pnl
 
     def boundary_equity(self, times: Sequence[datetime]) -> FloatArray:
         """Equity just before each re-selection time and at the end (``len(times) + 1`` values)."""

@@ -27,11 +27,25 @@ from algo_trade_evaluation._bars import TokenBars
 from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
 from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
-from algo_trade_evaluation._select import SelectionStep, select_at, walkforward_job
+from algo_trade_evaluation._select import (
+    SelectionStep,
+    WindowResults,
+    backtest_at,
+    decide_at,
+    walkforward_job,
+)
 from algo_trade_evaluation._series import SeriesStats, bar_returns, series_stats
 from algo_trade_evaluation._settings import WalkForwardSettings
 
-__all__ = ["PeriodResult", "WalkForwardResult", "run_walkforward", "selection_returns", "selection_steps"]
+__all__ = [
+    "PeriodResult",
+    "WalkForwardResult",
+    "decisions",
+    "run_walkforward",
+    "selection_returns",
+    "selection_steps",
+    "window_results",
+]
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -98,26 +112,32 @@ class WalkForwardResult:
 
     @property
     def verdict(self) -> str:
-        """One plain sentence: did selecting by backtest beat the universe and luck out of sample?"""
+        """Plain sentences: did selecting by backtest beat the universe and luck out of sample, and does
+        it make money with confidence?"""
         sel, uni = self.stats["selection"], self.stats["universe"]
         pct, p = self.statistics.get("random_percentile"), self.statistics.get("random_p_value")
-        psr = self.statistics.get("psr_vs_universe")
+        psr, psr_rel = self.statistics.get("psr"), self.statistics.get("psr_vs_universe")
         vs_universe = "beat" if sel.total_return > uni.total_return else "did not beat"
-        parts = [
-            f"Out of sample over {len(self.periods)} period(s), the selection returned "
+        text = (
+            f"Out of sample over {len(self.periods)} period(s) the selection returned "
             f"{sel.total_return:+.2%} and {vs_universe} trading every token ({uni.total_return:+.2%})"
-        ]
-        if pct is not None and p is not None:
-            parts.append(
-                f"ranked at the {pct:.0%} percentile of {self.random.draws} random picks (p = {p:.3f})"
-            )
-        strong = p is not None and p < 0.05 and psr is not None and psr > 0.95
-        tail = (
-            "the evidence that it adds value beyond luck is strong"
-            if strong
-            else "this is not distinguishable from luck"
         )
-        return "; ".join(parts) + f": {tail}."
+        if pct is not None and p is not None:
+            text += f", ranking at the {pct:.0%} percentile of {self.random.draws} random picks (p = {p:.3f})"
+        picks_better = p is not None and p < 0.05 and psr_rel is not None and psr_rel > 0.95
+        text += (
+            ". It picks better than chance."
+            if picks_better
+            else ". Its picks are not distinguishable from luck."
+        )
+        if psr is None:
+            return text + " Whether it makes money is not established (too few returns for a PSR)."
+        if psr > 0.95:
+            return text + f" It makes money with confidence (PSR {psr:.2f} that its Sharpe > 0)."
+        return text + (
+            f" Whether it makes money at all is not established (PSR {psr:.2f} that its Sharpe > 0; 0.95 "
+            "needed)."
+        )
 
     def summary_json(self) -> dict[str, Any]:
         return {
@@ -199,12 +219,14 @@ def run_walkforward(
     *,
     steps: list[SelectionStep] | None = None,
     tables: BookTables | None = None,
+    universe: SleeveRun | None = None,
     progress: Progress | None = None,
 ) -> WalkForwardResult:
     """Run the study on ``bars`` (each token's history, see :func:`~algo_trade_evaluation.load_bars`).
 
-    ``steps`` and ``tables`` computed for the same universe, interval, parameters and training window can
-    be passed in (a rule search shares them between variants that differ only in thresholds).
+    ``steps``, ``tables`` and ``universe`` computed for the same universe, interval, parameters, training
+    window and step can be passed in (a rule search shares them between variants that differ only in
+    thresholds).
 
     Raises:
         DataError: no token has a bar in the range.
@@ -226,7 +248,8 @@ def run_walkforward(
     notify("trading", 0, 3)
     selection = run_sleeves(bars, settings, times, approved, settings.criteria.top_n)
     notify("trading", 1, 3)
-    universe = run_sleeves(bars, settings, times, eligible, max(len(settings.symbols), 1))
+    if universe is None:
+        universe = run_sleeves(bars, settings, times, eligible, max(len(settings.symbols), 1))
     notify("trading", 2, 3)
     if tables is None:
         tables = book_tables(bars, settings, times, eligible)
@@ -277,6 +300,35 @@ def run_walkforward(
     )
 
 
+def window_results(
+    bars: dict[str, TokenBars],
+    settings: WalkForwardSettings,
+    times: list[datetime] | None = None,
+    progress: Progress | None = None,
+) -> list[WindowResults]:
+    """Every token's training-window backtest at every ``t_k`` (each on the bars before ``t_k`` only)."""
+    times = times if times is not None else settings.times()
+    notify = progress or (lambda phase, done, total: None)
+    job = walkforward_job(settings)
+    out = []
+    for k, t in enumerate(times):
+        out.append(backtest_at(t, bars, settings, job))
+        notify("selecting", k + 1, len(times))
+    return out
+
+
+def decisions(windows: list[WindowResults], settings: WalkForwardSettings) -> list[SelectionStep]:
+    """The selector's decision at every ``t_k`` on the windows' results, with ``settings.criteria``."""
+    latest: dict[str, BacktestResultRecord] = {}
+    steps: list[SelectionStep] = []
+    previous: tuple[str, ...] = ()
+    for window in windows:
+        step = decide_at(window, settings, latest, previous)
+        steps.append(step)
+        previous = step.approved
+    return steps
+
+
 def selection_steps(
     bars: dict[str, TokenBars],
     settings: WalkForwardSettings,
@@ -284,18 +336,7 @@ def selection_steps(
     progress: Progress | None = None,
 ) -> list[SelectionStep]:
     """The selection at every ``t_k`` (each on the bars before ``t_k`` only)."""
-    times = times if times is not None else settings.times()
-    notify = progress or (lambda phase, done, total: None)
-    job = walkforward_job(settings)
-    latest: dict[str, BacktestResultRecord] = {}
-    steps: list[SelectionStep] = []
-    previous: tuple[str, ...] = ()
-    for k, t in enumerate(times):
-        step = select_at(t, bars, settings, latest, previous, job=job)
-        steps.append(step)
-        previous = step.approved
-        notify("selecting", k + 1, len(times))
-    return steps
+    return decisions(window_results(bars, settings, times, progress), settings)
 
 
 def _periods(
