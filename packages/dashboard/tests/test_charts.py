@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algo_trade_dashboard._charts import drawdown, equity_from_fills, sma, strategy_averages
-from algo_trade_dashboard._downsample import bucket_size, minmax_indices, ohlc_buckets
+from algo_trade_dashboard._charts import equity_from_fills
+from algo_trade_dashboard._downsample import bucket_size, ohlc_buckets
 
 
 @given(n=st.integers(1, 3000), size=st.integers(1, 50), seed=st.integers(0, 2**16))
@@ -38,39 +38,6 @@ def test_bucket_size_keeps_every_series_within_the_limit() -> None:
     assert -(-525_600 // bucket_size(525_600)) <= 5000
     with pytest.raises(ValueError, match="max_points: expected >= 1, got 0"):
         bucket_size(10, 0)
-
-
-@given(n=st.integers(1, 20_000), limit=st.integers(10, 500), seed=st.integers(0, 2**16))
-@settings(max_examples=60, deadline=None)
-def test_minmax_keeps_the_extremes_and_the_ends(n: int, limit: int, seed: int) -> None:
-    values = np.random.default_rng(seed).normal(size=n).cumsum()
-    values[: min(5, n)] = np.nan  # an average before it exists
-    at = minmax_indices(values, limit)
-    assert at.shape[0] == n if n <= limit else at.shape[0] <= limit
-    assert list(at) == sorted(set(at.tolist()))
-    assert at[0] == 0
-    assert at[-1] == n - 1
-    finite = values[~np.isnan(values)]
-    if finite.size:
-        assert np.nanmax(values[at]) == finite.max()
-        assert np.nanmin(values[at]) == finite.min()
-
-
-def test_sma_is_the_mean_of_the_last_period_closes() -> None:
-    close = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
-    out = sma(close, 3)
-    assert np.isnan(out[:2]).all()
-    np.testing.assert_allclose(out[2:], [2.0, 3.0, 17 / 3])
-    assert np.isnan(sma(close, 9)).all()
-    assert strategy_averages(
-        "quad_ma", {"short_1": 5, "short_2": 10, "long_1": 20, "long_2": 50, "trend": 100}
-    )[-1] == ("trend", 100)
-    assert strategy_averages("ma_crossover", {"fast": 10, "slow": 30}) == [("fast", 10), ("slow", 30)]
-
-
-def test_drawdown_is_the_fraction_below_the_running_peak() -> None:
-    np.testing.assert_allclose(drawdown(np.array([100.0, 110.0, 99.0, 120.0, 90.0])), [0, 0, 0.1, 0, 0.25])
-    assert drawdown(np.array([])).shape == (0,)
 
 
 def test_equity_from_fills_matches_a_bar_by_bar_account() -> None:

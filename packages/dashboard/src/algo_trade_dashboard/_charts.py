@@ -1,12 +1,15 @@
 """What the charts draw, as JSON-ready columns (pure numpy; no I/O).
 
 Times go out in epoch **seconds** (the chart library's UTC timestamps); every series is reduced to at
-most :data:`~algo_trade_dashboard._downsample.MAX_POINTS` points and its reduction is reported.
+most :data:`~algo_trade_dashboard._downsample.MAX_POINTS` points and its reduction is reported. The
+strategy's averages, the drawdown and the min-max reduction of lines are the backtest package's
+(:func:`algo_trade_backtest.strategy_averages`, ``sma``, ``drawdown_curve``, ``minmax_indices``),
+shared with the CLI's ``backtest --plot``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,57 +17,20 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from algo_trade_dashboard._downsample import (
-    MAX_POINTS,
-    Reduction,
-    bucket_size,
-    minmax_indices,
-    ohlc_buckets,
-)
+from algo_trade_backtest import minmax_indices
+from algo_trade_dashboard._downsample import MAX_POINTS, Reduction, bucket_size, ohlc_buckets
 
 __all__ = [
     "CandleColumns",
     "Marker",
     "candle_columns",
-    "drawdown",
     "equity_from_fills",
     "line",
     "markers_json",
-    "sma",
-    "strategy_averages",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def sma(values: FloatArray, period: int) -> FloatArray:
-    """Simple moving average of the last ``period`` values; NaN until there are ``period`` of them.
-
-    The strategy's own averages (DESIGN.md section 6): a simple mean of the close, current bar included.
-    """
-    out = np.full(values.shape[0], np.nan)
-    if 1 <= period <= values.shape[0]:
-        sums = np.cumsum(np.concatenate(([0.0], values)))
-        out[period - 1 :] = (sums[period:] - sums[:-period]) / period
-    return out
-
-
-def strategy_averages(strategy: str, params: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """The moving averages of the close a strategy decides on: ``[("short_1", 5), ...]``."""
-    names = {
-        "quad_ma": ("short_1", "short_2", "long_1", "long_2", "trend"),
-        "ma_crossover": ("fast", "slow"),
-    }.get(strategy, ())
-    return [(name, int(params[name])) for name in names if name in params]
-
-
-def drawdown(equity: FloatArray) -> FloatArray:
-    """Fraction below the running peak at each point (0.2 = 20 % under the best equity so far)."""
-    if equity.shape[0] == 0:
-        return equity.copy()
-    peak = np.maximum.accumulate(equity)
-    return np.where(peak > 0, (peak - equity) / peak, 0.0)
 
 
 def equity_from_fills(

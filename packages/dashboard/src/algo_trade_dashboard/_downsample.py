@@ -6,7 +6,7 @@ A chart is about 1,500 pixels wide; a year of 1m bars is 525,600. Every endpoint
 - candles are merged into buckets of ``k`` consecutive bars (open of the first, highest high, lowest
   low, close of the last, summed volume), so no high or low is lost;
 - lines keep the minimum and maximum of each bucket (and the first and last point), so spikes and the
-  deepest drawdown stay visible.
+  deepest drawdown stay visible (:func:`algo_trade_backtest.minmax_indices`, shared with the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_POINTS", "Reduction", "bucket_size", "minmax_indices", "ohlc_buckets"]
+__all__ = ["MAX_POINTS", "Reduction", "bucket_size", "ohlc_buckets"]
 
 MAX_POINTS = 5000
 
@@ -67,25 +67,3 @@ def ohlc_buckets(
         close[ends],
         np.add.reduceat(volume, starts),
     )
-
-
-def minmax_indices(values: FloatArray, max_points: int = MAX_POINTS) -> IntArray:
-    """Indices that draw ``values`` in at most ``max_points`` points: each bucket's min and max.
-
-    The first and last points are always kept; NaN (an average before it exists) is never picked
-    as an extreme; a series that fits is returned whole.
-    """
-    n = values.shape[0]
-    if n <= max_points:
-        return np.arange(n, dtype=np.int64)
-    buckets = max(1, (max_points - 2) // 2)
-    size = -(-n // buckets)
-    padded = np.full(buckets * size, np.nan)
-    padded[:n] = values
-    rows = padded.reshape(buckets, size)
-    valid = ~np.isnan(rows).all(axis=1)
-    base = np.arange(buckets, dtype=np.int64) * size
-    lows = base + np.argmin(np.where(np.isnan(rows), np.inf, rows), axis=1)
-    highs = base + np.argmax(np.where(np.isnan(rows), -np.inf, rows), axis=1)
-    picked = np.concatenate(([0, n - 1], lows[valid], highs[valid])).astype(np.int64)
-    return np.unique(picked[picked < n])

@@ -19,19 +19,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from algo_trade_backtest import BacktestResult, params_from_mapping, run_backtest_frame, trade_return
-from algo_trade_bot_orchestrator import read_saved, strategy_warmup_bars
-from algo_trade_core import INTERVALS, BacktestConfig, interval_to_ms
-from algo_trade_dashboard._charts import (
-    Marker,
-    candle_columns,
-    drawdown,
-    equity_from_fills,
-    line,
-    markers_json,
+from algo_trade_backtest import (
+    BacktestResult,
+    drawdown_curve,
+    params_from_mapping,
+    run_backtest_frame,
     sma,
     strategy_averages,
+    trade_return,
 )
+from algo_trade_bot_orchestrator import read_saved, strategy_warmup_bars
+from algo_trade_core import INTERVALS, BacktestConfig, interval_to_ms
+from algo_trade_dashboard._charts import Marker, candle_columns, equity_from_fills, line, markers_json
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
 from algo_trade_dashboard._shapes import bots_json, result_json
 from algo_trade_dashboard._views import EXTRA_TOKEN_FIELDS
@@ -202,7 +201,7 @@ def _token_chart(
     }
     averages = []
     drawn_at = (candles.times_ms // 1000).tolist()
-    for name, period in strategy_averages(record.strategy_name, record.parameters or {}):
+    for name, period in strategy_averages(result.params):
         # One point per drawn candle: the average at the close of the candle's last bar.
         values = sma(close, period)[candles.last]
         averages.append(
@@ -216,7 +215,7 @@ def _token_chart(
     equity, eq_red = line(close_times, result.equity, name="equity")
     capital = float(result.execution.initial_capital)
     buy_hold, _ = line(close_times, capital * close / float(frame["open"][0]), name="buy & hold")
-    dd, dd_red = line(close_times, drawdown(result.equity), name="drawdown")
+    dd, dd_red = line(close_times, drawdown_curve(result.equity), name="drawdown")
     reductions["equity"] = None if eq_red is None else eq_red.to_json()
     reductions["drawdown"] = None if dd_red is None else dd_red.to_json()
     markers = []
