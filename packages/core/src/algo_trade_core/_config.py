@@ -15,6 +15,7 @@ from typing import Any, Literal
 from algo_trade_core._cron import cron_trigger
 from algo_trade_core._intervals import INTERVALS
 from algo_trade_core._local_database import local_database_url
+from algo_trade_core._redact import redact_secret, redact_url
 from algo_trade_core._schema import setting
 
 __all__ = [
@@ -118,6 +119,7 @@ class ServerConfig:
     token: str = setting(
         "",
         check=_token,
+        redact=redact_secret,
         help="Access token: sent as `Authorization: Bearer <token>` or entered once in the login form. "
         "Empty: no token (loopback only). Keep it out of this file: set ALGO_TRADE__SERVER__TOKEN.",
     )
@@ -140,6 +142,7 @@ class DatabaseConfig:
         factory=local_database_url,
         default_text='"postgresql://algo_trade@127.0.0.1:54329/algo_trade"',  # with ALGO_TRADE_PGPORT unset
         check=_scheme("postgresql", "postgres"),
+        redact=redact_url,
         help="PostgreSQL URL. By default the project-local cluster of `make db-up`, on the port in "
         "$ALGO_TRADE_PGPORT (54329 when unset), so it is not pinned here. Keep passwords out of this "
         "file: set ALGO_TRADE__DATABASE__URL instead.",

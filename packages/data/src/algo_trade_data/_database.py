@@ -21,12 +21,11 @@ from importlib.abc import Traversable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from loguru import logger
 
-from algo_trade_core import DatabaseConfig, DatabaseError
+from algo_trade_core import DatabaseConfig, DatabaseError, redact_url
 from algo_trade_data._db_base import _DB_ERRORS, _wrap, command_count, init_connection
 from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
@@ -56,15 +55,6 @@ _SERVER_SETTINGS = {
     "temp_buffers": "128MB",
     "random_page_cost": "1.1",
 }
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
