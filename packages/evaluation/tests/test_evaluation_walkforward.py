@@ -184,3 +184,34 @@ def test_bad_settings_and_empty_ranges_say_what_is_wrong(frames_1h: dict[str, pl
     settings = WalkForwardSettings.from_config(study_config(), start=future, end=future + timedelta(days=7))
     with pytest.raises(DataError, match="nothing to evaluate"):
         run_walkforward(bars_from_frames(frames_1h), settings)
+
+
+def test_random_draws_that_must_take_every_eligible_token_follow_the_bots_value_tables(
+    frames_1h: dict[str, pl.DataFrame],
+) -> None:
+    from algo_trade_evaluation import book_tables, random_baseline
+
+    bars = bars_from_frames(frames_1h)
+    settings = settings_for(frames_1h, weeks=5)
+    times = settings.times()
+    eligible = [s.eligible for s in selection_steps(bars, settings)]
+    eligible[2] = eligible[2][:3]  # some tokens leave for a period and come back: new bots then
+    tables = book_tables(bars, settings, times, eligible)
+    capital = settings.capital
+    baseline = random_baseline(
+        tables, eligible, [len(e) for e in eligible], draws=5, seed=3, capital=capital, sleeves=6
+    )
+    # Taking every eligible token leaves nothing to chance: every draw is the same path...
+    assert np.all(baseline.boundary_equity == baseline.boundary_equity[0])
+    # ...the one written out by hand: a bot per run of consecutive periods, closed when its run ends.
+    expected = [6 * capital]
+    realised = 0.0
+    start: dict[str, int] = {}
+    for k, tokens in enumerate(eligible):
+        for s in [s for s in start if s not in tokens]:
+            realised += tables.closed[s][start.pop(s)][k] - capital
+        for s in tokens:
+            start.setdefault(s, k)
+        table = tables.closed if k + 1 == len(eligible) else tables.marked
+        expected.append(6 * capital + realised + sum(table[s][a][k + 1] - capital for s, a in start.items()))
+    np.testing.assert_allclose(baseline.boundary_equity[0], expected, rtol=0, atol=1e-6)

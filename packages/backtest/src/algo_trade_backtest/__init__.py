@@ -49,6 +49,7 @@ from algo_trade_backtest._series import (
     sma,
     strategy_averages,
 )
+from algo_trade_backtest._state import DecimalBars
 
 logger.disable("algo_trade_backtest")
 
@@ -59,6 +60,7 @@ __all__ = [
     "BacktestReport",
     "BacktestResult",
     "BacktestTrade",
+    "DecimalBars",
     "ExitReason",
     "MonthlyReturn",
     "OpenPosition",

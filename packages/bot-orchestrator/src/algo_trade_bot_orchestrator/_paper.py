@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from algo_trade_backtest import BacktestTrade, StrategyRunner
+from algo_trade_backtest import BacktestTrade, DecimalBars, StrategyRunner
 from algo_trade_bot_orchestrator._config import BotConfig
 from algo_trade_bot_orchestrator._ports import BarLike
 from algo_trade_bot_orchestrator._status import PaperPosition
@@ -192,15 +192,52 @@ class PaperBook:
             raise RuntimeError(f"bot {self._config.bot_id}: the paper book is closed")
         first = np.asarray(timestamps)[:1]
         equity, closed = self._runner.run_bars(timestamps, open, high, low, close, volume)
-        if first.shape[0]:
-            start = ms_to_datetime(int(first[0]))
-            entries = sum(1 for t in closed if t.entry_time >= start)
-            position = self._runner.position
-            if position is not None and position.entry_time >= start:
-                entries += 1
-            self.num_trades += len(closed)
-            self.num_fills += len(closed) + entries
+        self._count(closed, int(first[0]) if first.shape[0] else None)
         return equity
+
+    def _count(self, closed: list[BacktestTrade], start_ms: int | None) -> None:
+        """Move the counters for bars run in a batch from ``start_ms`` (fills are not stamped)."""
+        if start_ms is None:
+            return
+        start = ms_to_datetime(start_ms)
+        entries = sum(1 for t in closed if t.entry_time >= start)
+        position = self._runner.position
+        if position is not None and position.entry_time >= start:
+            entries += 1
+        self.num_trades += len(closed)
+        self.num_fills += len(closed) + entries
+
+    def prepare(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> DecimalBars:
+        """A whole series validated and converted once, for :meth:`warm_up_prepared` and
+        :meth:`run_prepared` of any book of this strategy and parameters (see the runner's ``prepare``)."""
+        return self._runner.prepare(timestamps, open, high, low, close, volume)
+
+    def warm_up_prepared(self, prepared: DecimalBars, lo: int, hi: int) -> int:
+        """:meth:`warm_up` on bars ``lo..hi-1`` of a prepared series; returns the bars used."""
+        self._runner.warm_up_prepared(prepared, lo, hi)
+        return max(hi - lo, 0)
+
+    def run_prepared(self, prepared: DecimalBars, lo: int, hi: int) -> npt.NDArray[np.float64]:
+        """:meth:`run_bars` on bars ``lo..hi-1`` of a prepared series."""
+        if self._closed_cash is not None:
+            raise RuntimeError(f"bot {self._config.bot_id}: the paper book is closed")
+        start = int(prepared.kernel.time[lo]) if hi > lo else None
+        equity, closed = self._runner.run_prepared(prepared, lo, hi)
+        self._count(closed, start)
+        return equity
+
+    @property
+    def holds_position(self) -> bool:
+        """Whether a position is open (cheaper than :attr:`position`)."""
+        return self._closed_cash is None and self._runner.holds_position
 
     def close_value(self, open_price: float) -> float:
         """The cash a forced close at ``open_price`` would leave (:meth:`close_at_open` without doing it)."""

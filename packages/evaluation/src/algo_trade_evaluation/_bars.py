@@ -38,7 +38,8 @@ class TokenBars:
 
     @classmethod
     def of(cls, symbol: str, frame: pl.DataFrame) -> TokenBars:
-        frame = frame.sort("timestamp")
+        if not frame["timestamp"].is_sorted():  # sorting copies the frame: only when needed
+            frame = frame.sort("timestamp")
         ts = frame["timestamp"].dt.epoch("ms").to_numpy().astype(np.int64)
         if ts.shape[0] > 1 and not bool(np.all(np.diff(ts) > 0)):
             raise DataError(f"{symbol}: bar open times must be strictly increasing (duplicates in the data)")

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
+from algo_trade_backtest import DecimalBars
 from algo_trade_bot_orchestrator import BotConfig, FeedBar, PaperBook
 from algo_trade_core import datetime_to_ms, interval_to_ms
 
@@ -135,15 +135,36 @@ def _config(symbol: str, settings: WalkForwardSettings) -> BotConfig:
     )
 
 
-def _warm_book(tb: TokenBars, i: int, config: BotConfig) -> PaperBook:
+class _Prepared:
+    """Each token's bars validated and in the strategy's decimal units once, for every bot of it."""
+
+    def __init__(self, settings: WalkForwardSettings) -> None:
+        self.settings = settings
+        self._series: dict[str, DecimalBars] = {}
+        self._configs: dict[str, BotConfig] = {}
+
+    def config(self, symbol: str) -> BotConfig:
+        config = self._configs.get(symbol)
+        if config is None:
+            config = self._configs[symbol] = _config(symbol, self.settings)
+        return config
+
+    def book(self, tb: TokenBars) -> tuple[PaperBook, DecimalBars]:
+        book = PaperBook(self.config(tb.symbol))
+        series = self._series.get(tb.symbol)
+        if series is None:
+            series = self._series[tb.symbol] = book.prepare(*tb.arrays(0, len(tb)))
+        return book, series
+
+
+def _warm_book(prepared: _Prepared, tb: TokenBars, i: int) -> tuple[PaperBook, DecimalBars]:
     """A bot started at bar ``i``: warmed up on the bars before it, flat (the daemon's start)."""
-    book = PaperBook(config)
-    needed = max(config.warmup_bars, book.min_warmup_bars)
+    book, series = prepared.book(tb)
+    needed = max(prepared.settings.warmup_bars, book.min_warmup_bars)
     lo = max(i - needed, 0)
     if i > lo:
-        ts, o, h, lo_, c, v = tb.arrays(lo, i)
-        book.warm_up(pl.DataFrame({"t": ts, "open": o, "high": h, "low": lo_, "close": c, "volume": v}))
-    return book
+        book.warm_up_prepared(series, lo, i)
+    return book, series
 
 
 def _bar(tb: TokenBars, j: int, symbol: str, interval: str) -> FeedBar:
@@ -202,12 +223,13 @@ class _TokenTrading:
 
 
 def _trade_token(
-    tb: TokenBars, wanted: Sequence[bool], bounds: Sequence[int], settings: WalkForwardSettings
+    tb: TokenBars, wanted: Sequence[bool], bounds: Sequence[int], prepared: _Prepared
 ) -> _TokenTrading:
+    settings = prepared.settings
     symbol, interval, capital = tb.symbol, settings.interval, settings.capital
     out = _TokenTrading()
-    config = _config(symbol, settings)
     book: PaperBook | None = None
+    series: DecimalBars | None = None
     draining = False
     for k in range(len(wanted)):
         i_k, i_next = tb.index_at(bounds[k]), tb.index_at(bounds[k + 1])
@@ -223,13 +245,14 @@ def _trade_token(
                 draining = True
         if wanted[k]:
             if book is None:
-                book = _warm_book(tb, i_k, config)
+                book, series = _warm_book(prepared, tb, i_k)
                 out.started += 1
             draining = False
         if book is None or i_next <= i_k:
             continue
         if not draining:
-            out.track.add(tb.ts[i_k:i_next], book.run_bars(*tb.arrays(i_k, i_next)), capital)
+            assert series is not None  # set with the book
+            out.track.add(tb.ts[i_k:i_next], book.run_prepared(series, i_k, i_next), capital)
             continue
         for j in range(i_k, i_next):  # draining: exits only, bar by bar, until flat
             position = book.position
@@ -263,13 +286,14 @@ def run_sleeves(
     trades, fees, started = 0, 0.0, 0
     token_pnl: dict[str, list[float]] = {}
     approved_sets = [set(a) for a in approved]
+    prepared = _Prepared(settings)
     for symbol in settings.symbols:
         tb = bars.get(symbol)
         wanted = [symbol in a for a in approved_sets]
         if tb is None or not any(wanted):
             token_pnl[symbol] = [0.0] * len(times)
             continue
-        run = _trade_token(tb, wanted, bounds, settings)
+        run = _trade_token(tb, wanted, bounds, prepared)
         trades, fees, started = trades + run.trades, fees + run.fees, started + run.started
         ts, pnl = run.track.arrays()
         if ts.shape[0]:
@@ -323,21 +347,22 @@ def book_tables(
     k_count = len(times)
     marked: dict[str, dict[int, FloatArray]] = {}
     closed: dict[str, dict[int, FloatArray]] = {}
+    prepared = _Prepared(settings)
     for a in range(k_count):
         for symbol in starts[a]:
             tb = bars.get(symbol)
             if tb is None:
                 continue
-            config = _config(symbol, settings)
-            book = _warm_book(tb, tb.index_at(bounds[a]), config)
+            config = prepared.config(symbol)
+            book, series = _warm_book(prepared, tb, tb.index_at(bounds[a]))
             m = np.full(k_count + 1, np.nan)
             c = np.full(k_count + 1, np.nan)
             for b in range(a + 1, k_count + 1):
                 i_prev, i_b = tb.index_at(bounds[b - 1]), tb.index_at(bounds[b])
                 if i_b > i_prev:
-                    book.run_bars(*tb.arrays(i_prev, i_b))
+                    book.run_prepared(series, i_prev, i_b)
                 m[b] = book.equity
-                if book.position is None:
+                if not book.holds_position:
                     c[b] = book.equity
                 elif settings.on_remove == "drain" and b < k_count:
                     c[b] = _drained_value(book, config, tb, i_b, symbol, settings.interval)

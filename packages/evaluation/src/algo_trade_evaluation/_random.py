@@ -6,6 +6,8 @@ as the rule's bots would: a token drawn again keeps its bot and position, one no
 the next open (values from :class:`~algo_trade_evaluation._desk.BookTables`). Draws are reproducible from
 the seed. The rule's percentile in the distribution of total returns is a one-sided test of "selection
 adds nothing": ``p = (1 + #draws at least as good) / (1 + draws)``.
+
+All draws advance together, period by period, as arrays (draws x tokens).
 """
 
 from __future__ import annotations
@@ -75,6 +77,18 @@ class RandomBaseline:
         }
 
 
+def _tables(tables: BookTables, symbols: list[str], k_count: int) -> tuple[FloatArray, FloatArray]:
+    """``marked`` and ``closed`` as ``tokens x K (start) x (K + 1) (boundary)`` arrays (NaN: no bot)."""
+    marked = np.full((len(symbols), k_count, k_count + 1), np.nan)
+    closed = np.full((len(symbols), k_count, k_count + 1), np.nan)
+    for i, symbol in enumerate(symbols):
+        for a, row in tables.marked.get(symbol, {}).items():
+            marked[i, a] = row
+        for a, row in tables.closed.get(symbol, {}).items():
+            closed[i, a] = row
+    return marked, closed
+
+
 def random_baseline(
     tables: BookTables,
     eligible: Sequence[Sequence[str]],
@@ -88,22 +102,32 @@ def random_baseline(
     """Draw ``draws`` random selections of ``counts[k]`` tokens from ``eligible[k]`` at every ``t_k``."""
     rng = np.random.default_rng(seed)
     k_count = len(eligible)
+    symbols = sorted({s for e in eligible for s in e})
+    index = {s: i for i, s in enumerate(symbols)}
+    marked, closed = _tables(tables, symbols, k_count)
     base = sleeves * capital
     out = np.empty((draws, k_count + 1))
     out[:, 0] = base
-    pools = [np.array(sorted(e), dtype=object) for e in eligible]
-    for d in range(draws):
-        active: dict[str, int] = {}
-        realised = 0.0
-        for k in range(k_count):
-            pool = pools[k]
-            size = min(counts[k], pool.shape[0])
-            picked = set(rng.choice(pool, size=size, replace=False).tolist()) if size else set()
-            for symbol in [s for s in active if s not in picked]:
-                realised += tables.closed[symbol][active.pop(symbol)][k] - capital
-            for symbol in picked:
-                active.setdefault(symbol, k)
-            row = tables.closed if k + 1 == k_count else tables.marked
-            open_pnl = sum(row[s][a][k + 1] - capital for s, a in active.items())
-            out[d, k + 1] = base + realised + open_pnl
+    start = np.full((draws, len(symbols)), -1, dtype=np.int64)  # the period a token's bot started; -1: none
+    realised = np.zeros(draws)
+    rows = np.arange(draws)[:, None]
+    for k in range(k_count):
+        pool = np.array([index[s] for s in sorted(eligible[k])], dtype=np.int64)
+        size = min(counts[k], pool.shape[0])
+        picked = np.zeros((draws, len(symbols)), dtype=bool)
+        if size and draws:
+            order = np.argsort(rng.random((draws, pool.shape[0])), axis=1)[:, :size]
+            picked[rows, pool[order]] = True
+        active = start >= 0
+        leaving = active & ~picked
+        if leaving.any():
+            d, t = np.nonzero(leaving)
+            np.add.at(realised, d, closed[t, start[d, t], k] - capital)
+            start[leaving] = -1
+        start[picked & (start < 0)] = k
+        table = closed if k + 1 == k_count else marked
+        d, t = np.nonzero(start >= 0)
+        open_pnl = np.zeros(draws)
+        np.add.at(open_pnl, d, table[t, start[d, t], k + 1] - capital)
+        out[:, k + 1] = base + realised + open_pnl
     return RandomBaseline(out, draws, seed)
