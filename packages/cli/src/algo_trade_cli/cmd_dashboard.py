@@ -61,8 +61,8 @@ def dashboard(
 ) -> None:
     """Serve the read-only web dashboard: overview, selection audit, tokens, bots, runs.
 
-    Any address but a loopback one needs a token (ALGO_TRADE__SERVER__TOKEN); without one the dashboard
-    refuses to start (exit 2). Open the address it prints (http://127.0.0.1:8080 by default) in a browser.
+    Any address but a loopback one needs a token (ALGO_TRADE__SERVER__TOKEN); without one it refuses
+    to start (exit 2). Open the address it prints (http://127.0.0.1:8080 by default) in a browser.
     """
     cfg = resolve_config(config)
     server = replace(
