@@ -31,6 +31,7 @@ from algo_trade_core._errors import (
     DataError,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     RateLimited,
     UnknownSymbol,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "DatabaseError",
     "ExchangeError",
     "ExchangeUnavailable",
+    "ExchangeUnreachable",
     "Fill",
     "HyperliquidConfig",
     "MaCrossoverConfig",
