@@ -55,21 +55,7 @@ def result_json(record: BacktestResultRecord) -> dict[str, Any]:
 
 def run_json(o: RunOverview) -> dict[str, Any]:
     """A sweep as ``runs list --json`` prints it."""
-    run = o.run
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "seconds": o.seconds,
-        "tokens_ok": run.tokens_ok,
-        "tokens_failed": run.tokens_failed,
-        "results": o.results,
-        "interval": o.interval,
-        "window_start": o.window_start.isoformat() if o.window_start else None,
-        "window_end": o.window_end.isoformat() if o.window_end else None,
-        "errors": dict(run.errors),
-    }
+    return o.as_json()
 
 
 async def bots_json(db: DatabaseClient, records: Sequence[BotRecord]) -> list[dict[str, Any]]:
