@@ -17,7 +17,7 @@ space := $(empty) $(empty)
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 
-.PHONY: docs help uv sync demo test test-pkg test-pkgs print-packages lint bench db-up db-down db-status db-destroy timescaledb clean
+.PHONY: docs help uv sync demo test test-pkg test-pkgs print-packages lint bench db-up db-down db-status db-destroy timescaledb browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -50,10 +50,13 @@ timescaledb: ## Build and install TimescaleDB (Apache edition) for PostgreSQL 15
 demo: sync db-up ## The main job end to end on the embedded defaults
 	@bash scripts/demo.sh
 
-test: sync db-up ## Run every package's tests and the root tests/ (extra pytest options: PYTEST_ARGS="-m 'not slow'")
+browser: ## Install Debian's chromium + chromium-driver for the dashboard's browser tests (root; else they skip)
+	@bash scripts/browser.sh
+
+test: sync db-up browser ## Run every package's tests and the root tests/ (extra pytest options: PYTEST_ARGS="-m 'not slow'")
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-pkg: uv db-up ## Run one package's tests in an environment synced for it alone: make test-pkg PKG=data
+test-pkg: uv db-up browser ## Run one package's tests in an environment synced for it alone: make test-pkg PKG=data
 	@case " $(PACKAGES) " in *" $(PKG) "*) ;; *) echo "usage: make test-pkg PKG=<$(subst $(space),|,$(PACKAGES))>"; exit 2 ;; esac
 	@UV_PROJECT_ENVIRONMENT=.venv-pkg-$(PKG) $(UV) sync --package algo-trade-$(PKG) --exact --quiet
 	@.venv-pkg-$(PKG)/bin/python -m pytest -q $(PYTEST_ARGS) packages/$(PKG)/tests

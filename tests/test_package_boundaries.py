@@ -19,6 +19,7 @@ PACKAGES = (
     "algo_trade_backtest_scheduler",
     "algo_trade_token_selector",
     "algo_trade_bot_orchestrator",
+    "algo_trade_dashboard",
     "algo_trade_cli",
 )
 TEST_KIT = "algo_trade_data.testing"
@@ -80,3 +81,24 @@ def test_the_store_client_does_not_load_polars_or_aiohttp() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == []
+
+
+# What a backtest chart draws (the strategy's averages, drawdown, min-max reduction of a line) has one
+# home, so the CLI's --plot and the dashboard cannot draw the same backtest differently.
+CHART_HELPERS = ("sma", "strategy_averages", "minmax_indices", "drawdown", "drawdown_curve")
+CHART_HELPERS_HOME = Path("packages/backtest/src/algo_trade_backtest/_series.py")
+
+
+def test_chart_helpers_are_defined_once_in_the_backtest_package() -> None:
+    defined: dict[str, list[str]] = {}
+    for path in sorted(ROOT.glob("packages/*/src/**/*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in tree.body:  # module-level functions (a method of the same name is another thing)
+            if isinstance(node, ast.FunctionDef) and node.name in CHART_HELPERS:
+                defined.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert defined == {
+        "sma": [str(CHART_HELPERS_HOME)],
+        "strategy_averages": [str(CHART_HELPERS_HOME)],
+        "minmax_indices": [str(CHART_HELPERS_HOME)],
+        "drawdown_curve": [str(CHART_HELPERS_HOME)],
+    }

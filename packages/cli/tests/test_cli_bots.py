@@ -192,3 +192,10 @@ def test_prune_removes_old_stopped_and_failed_bots(bots: Cli) -> None:
     assert done["deleted"] == 3
     assert sorted(b["bot_id"] for b in bots.json("bots", "list", "--all")) == ["quad_ma:BTC", "quad_ma:ETH"]
     assert "nothing to prune" in bots("bots", "prune")
+
+
+def test_the_live_states_are_the_bot_orchestrators() -> None:
+    from algo_trade_bot_orchestrator import LIVE_STATES
+    from algo_trade_cli.cmd_bots import _LIVE
+
+    assert set(_LIVE) == LIVE_STATES

@@ -71,7 +71,7 @@ def test_init_writes_the_commented_file(cli: Cli, tmp_path: Path) -> None:
     text = path.read_text()
     assert text == config_toml() == (REPO / "config" / "Config.toml").read_text()
     assert "# When sweeps run, in UTC" in text
-    assert "# Where the web dashboard will listen. Nothing listens there yet" in text
+    assert "# The web dashboard (`algo-trade dashboard`; the daemon too when enabled)" in text
     cli("config", "init", str(path), code=1)  # refuses to overwrite without --force
     cli("config", "init", str(path), "--force")
     assert cli("config", "init", "--stdout", stdout_only=True) == text
@@ -90,3 +90,37 @@ def test_show_output_loads_back(cli: Cli, tmp_path: Path) -> None:
 def test_reference_is_the_committed_doc(cli: Cli) -> None:
     out = cli("config", "reference", stdout_only=True)
     assert out == config_reference() == (REPO / "docs" / "configuration.md").read_text()
+
+
+TOKEN = "dashboard-token-0123456789abcdef"
+PASSWORD = "pg-pass-4f9c2e"
+
+
+def test_show_redacts_the_token_and_the_database_password(cli: Cli, tmp_path: Path) -> None:
+    cli.env["ALGO_TRADE__SERVER__TOKEN"] = TOKEN
+    cli.env["ALGO_TRADE__DATABASE__URL"] = f"postgresql://trader:{PASSWORD}@db.internal:5432/algo_trade"
+    text = cli("config", "show", stdout_only=True)
+    data = cli.json("config", "show")
+    for shown in (text, str(data)):
+        assert TOKEN not in shown
+        assert PASSWORD not in shown
+    assert 'token = "***"' in text
+    assert 'url = "postgresql://trader:***@db.internal:5432/algo_trade"' in text
+    assert "# secrets are shown as ***" in text
+    assert data["server"]["token"] == "***"
+    assert data["database"]["url"] == "postgresql://trader:***@db.internal:5432/algo_trade"
+    # The rest is printed as it is: what a secret is not, is not hidden.
+    assert data["server"]["port"] == 8080
+    # The printout used as a configuration file fails loudly instead of serving with the token "***".
+    path = tmp_path / "shown.toml"
+    path.write_text(text)
+    del cli.env["ALGO_TRADE__SERVER__TOKEN"]
+    out = cli("config", "validate", "--config", str(path), code=2)
+    assert "server.token: expected an empty string (no token) or at least 16 characters" in out
+
+
+def test_show_leaves_an_unset_token_and_a_password_less_url_alone(cli: Cli) -> None:
+    cli.env.pop("ALGO_TRADE__SERVER__TOKEN", None)
+    data = cli.json("config", "show")
+    assert data["server"]["token"] == ""
+    assert data["database"]["url"] == cli.env["ALGO_TRADE__DATABASE__URL"]

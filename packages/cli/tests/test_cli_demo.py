@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import HL_FILES, Cli
 
+PASSWORD = "demo-pass-93e1"
+
 
 def test_demo_on_files_sweeps_selects_and_starts_bots(cli: Cli) -> None:
     if not HL_FILES.is_dir():
@@ -41,7 +43,13 @@ def test_demo_without_exchange_or_files_says_synthetic(cli: Cli, tmp_path: Path)
         "[scheduler]\ntoken_universe = ['AAA', 'BBB']\nbacktest_window_days = 3\n"
         "[token_selection]\nstrategy = 'quad_ma'\n"
     )
+    # A password in the database URL is never printed (the local cluster trusts and ignores it).
+    url = cli.env["ALGO_TRADE__DATABASE__URL"]
+    cli.env["ALGO_TRADE__DATABASE__URL"] = url.replace("://algo_trade@", f"://algo_trade:{PASSWORD}@", 1)
+    assert PASSWORD in cli.env["ALGO_TRADE__DATABASE__URL"]
     out = cli("demo", "--offline", "--config", str(cfg))
+    assert PASSWORD not in out
+    assert "results are stored in PostgreSQL at postgresql://algo_trade:***@" in out
     assert "SYNTHETIC" in out
     assert "2 token(s) ok" in out
     # Three days of synthetic 1m bars: the walk-forward shrinks its schedule to fit them, and says so.

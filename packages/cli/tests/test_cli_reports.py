@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 
 from algo_trade_backtest import backtest_report, run_backtest_frame
-from algo_trade_cli._plots import backtest_chart, minmax_indices, sma
+from algo_trade_cli._plots import backtest_chart
 from algo_trade_cli._plots_history import history_lines
 from algo_trade_cli.cmd_selection import cell_of, selection_grid
 from algo_trade_core import SelectionCriteria
@@ -269,23 +269,6 @@ def test_backtest_plot_is_written(own: Cli, tmp_path: Path) -> None:
 
 
 # --- chart data -----------------------------------------------------------------------------------
-
-
-def test_minmax_downsampling_keeps_the_extremes_and_the_ends() -> None:
-    values = np.sin(np.linspace(0, 50, 100_003)) + np.linspace(0, 1, 100_003)
-    values[77_777] = 10.0  # a one-bar spike
-    values[12_345] = -10.0
-    kept = minmax_indices(values, 1_000)
-    assert kept.shape[0] <= 1_000
-    assert {0, 77_777, 12_345, 100_002} <= set(kept.tolist())
-    assert (np.diff(kept) > 0).all()
-    assert minmax_indices(values[:500], 1_000).tolist() == list(range(500))
-
-
-def test_sma_matches_a_hand_computation() -> None:
-    out = sma(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 3)
-    assert np.isnan(out[:2]).all()
-    assert out[2:].tolist() == [2.0, 3.0, 4.0]
 
 
 @pytest.mark.parametrize(("strategy", "averages"), [("quad_ma", 5), ("ma_crossover", 2)])

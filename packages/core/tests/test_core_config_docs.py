@@ -80,11 +80,11 @@ def test_every_key_is_explained_in_the_file_and_the_reference() -> None:
             assert not allowed or comment.endswith(f"Allowed: {allowed}."), (name, spec.name, comment)
 
 
-def test_reference_states_the_override_rule_and_the_unused_server_section() -> None:
+def test_reference_states_the_override_rule_and_the_server_section() -> None:
     reference = config_reference()
     assert "ALGO_TRADE__<SECTION>__<KEY>=value" in reference
     assert "ALGO_TRADE__STRATEGY__QUAD_MA__TREND=200" in reference
-    assert "Nothing listens there yet" in reference
+    assert "set ALGO_TRADE__SERVER__TOKEN" in reference
     assert "| `port` | integer | `8080` | >= 1 and &lt;= 65535 |" in reference
     assert "| `fallback_min_sharpe` | number | `0.0` |" in reference
     assert SelectionCriteria().fallback_min_sharpe == 0.0

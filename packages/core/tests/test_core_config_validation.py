@@ -175,3 +175,15 @@ def test_check_config_validates_dataclasses_built_in_code() -> None:
         check_config(BacktestConfig(fee_rate=float("nan")), key_prefix="execution")
     with pytest.raises(ConfigError, match=r"^q\.short_1: expected an integer, got True$"):
         check_config(QuadMaConfig(short_1=True), key_prefix="q")
+
+
+def test_a_dashboard_token_comes_from_the_environment_and_a_short_one_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nhost = '192.0.2.10'\n")
+    token = "k3y-of-at-least-16-chars"
+    config = load_config(path, env={"ALGO_TRADE__SERVER__TOKEN": token})
+    assert (config.server.host, config.server.token, config.server.enabled) == ("192.0.2.10", token, False)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"ALGO_TRADE__SERVER__TOKEN": "shortsecret"})
+    (problem,) = info.value.problems
+    assert str(problem).startswith("ALGO_TRADE__SERVER__TOKEN: server.token: expected an empty string")
+    assert "shortsecret" not in str(info.value)  # a secret is never echoed into a message or a log

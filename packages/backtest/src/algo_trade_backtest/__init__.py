@@ -11,6 +11,8 @@ values of the closes and volumes (the exchange's quotes, not their binary approx
 - :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame.
 - :class:`StrategyRunner`: the same step bar by bar with paper execution, for live bots.
 - :func:`backtest_report`: the freqtrade-style report (durations, expectancy, CAGR, monthly returns).
+- :func:`strategy_averages`, :func:`sma`, :func:`drawdown_curve`, :func:`minmax_indices`: what a chart
+  of a backtest draws (the CLI's ``--plot`` and the dashboard share them).
 
 ``algo_trade_backtest._reference`` holds a slow pure-Python implementation used only by the tests.
 """
@@ -40,12 +42,20 @@ from algo_trade_backtest._report import (
 )
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
 from algo_trade_backtest._runner import StrategyRunner
+from algo_trade_backtest._series import (
+    MIN_LINE_POINTS,
+    drawdown_curve,
+    minmax_indices,
+    sma,
+    strategy_averages,
+)
 from algo_trade_backtest._state import DecimalBars
 
 logger.disable("algo_trade_backtest")
 
 __all__ = [
     "METRIC_NAMES",
+    "MIN_LINE_POINTS",
     "STRATEGIES",
     "BacktestReport",
     "BacktestResult",
@@ -64,12 +74,16 @@ __all__ = [
     "TradeExtreme",
     "backtest_report",
     "build_report",
+    "drawdown_curve",
+    "minmax_indices",
     "params_from_mapping",
     "params_hash",
     "prepare_bars",
     "run_backtest",
     "run_backtest_frame",
     "run_grid",
+    "sma",
+    "strategy_averages",
     "trade_return",
     "validate_execution",
     "validate_params",

@@ -7,7 +7,8 @@
 - :class:`BotConfig`, :class:`BotState`, :class:`BotStatus`: what a bot is, where it is, what it holds.
 - :class:`MemoryFeed`: an in-process feed with the hub's interface, for tests and replays.
 - :func:`read_saved` / :func:`status_from_record`: a stored ``bots`` row decoded (for the CLI, which reads
-  the database while a daemon runs elsewhere).
+  the database while a daemon runs elsewhere); :func:`bot_json`: the row as the CLI's ``bots list
+  --json`` and the dashboard show it.
 
 Names load on first use (:func:`~algo_trade_core.lazy_exports`).
 """
@@ -29,7 +30,14 @@ if TYPE_CHECKING:
     )
     from algo_trade_bot_orchestrator._paper import PaperBook, PaperFill, fill_id, strategy_warmup_bars
     from algo_trade_bot_orchestrator._ports import BarLike, BotStore, CandleSource, MarketFeed
-    from algo_trade_bot_orchestrator._record import RECORD_VERSION, SavedBot, read_saved, status_from_record
+    from algo_trade_bot_orchestrator._record import (
+        LIVE_STATES,
+        RECORD_VERSION,
+        SavedBot,
+        bot_json,
+        read_saved,
+        status_from_record,
+    )
     from algo_trade_bot_orchestrator._registry import BotRegistry
     from algo_trade_bot_orchestrator._status import BotStatus, PaperPosition
 else:
@@ -64,8 +72,10 @@ else:
                 "MarketFeed",
             ),
             "algo_trade_bot_orchestrator._record": (
+                "LIVE_STATES",
                 "RECORD_VERSION",
                 "SavedBot",
+                "bot_json",
                 "read_saved",
                 "status_from_record",
             ),
@@ -80,6 +90,7 @@ else:
 logger.disable("algo_trade_bot_orchestrator")
 
 __all__ = [
+    "LIVE_STATES",
     "RECORD_VERSION",
     "BarLike",
     "Bot",
@@ -100,6 +111,7 @@ __all__ = [
     "SavedBot",
     "StopMode",
     "bars_from_frame",
+    "bot_json",
     "fill_id",
     "read_saved",
     "status_from_record",

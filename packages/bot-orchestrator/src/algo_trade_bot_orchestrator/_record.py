@@ -24,9 +24,12 @@ from algo_trade_bot_orchestrator._config import BotConfig, BotState
 from algo_trade_bot_orchestrator._status import BotStatus, PaperPosition
 from algo_trade_data import BotRecord
 
-__all__ = ["RECORD_VERSION", "SavedBot", "read_saved", "status_from_record"]
+__all__ = ["LIVE_STATES", "RECORD_VERSION", "SavedBot", "bot_json", "read_saved", "status_from_record"]
 
 RECORD_VERSION = 1
+
+# The states a daemon runs (and brings back after a restart); the others are final.
+LIVE_STATES = frozenset({"created", "warming_up", "running", "paused", "stopping"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,3 +111,37 @@ def status_from_record(record: BotRecord) -> BotStatus:
         unsaved_fills=0,
         updated_at=record.updated_at.astimezone(UTC),
     )
+
+
+def bot_json(record: BotRecord, *, now: datetime, daemon_running: bool) -> dict[str, Any]:
+    """Return a stored bot as ``algo-trade bots list --json`` prints it and the dashboard serves it.
+
+    The one shape of a bot for people and scripts, read from the database (not from a live bot), so
+    the CLI and the dashboard cannot drift apart.
+
+    Args:
+        record: the bot's row.
+        now: the time ``last_seen_seconds`` is measured to (the row's last write).
+        daemon_running: whether a daemon holds the presence lock (``algo_trade_data.live_daemons``):
+            a row in a live state is ``trading`` only then (rows keep ``running`` after a daemon died).
+    """
+    saved = read_saved(record)
+    return {
+        "bot_id": record.bot_id,
+        "symbol": record.symbol,
+        "strategy": record.strategy_name,
+        "interval": record.interval,
+        "state": record.state,
+        "error": record.error,
+        "trading": record.state in LIVE_STATES and daemon_running,
+        "equity": None if record.equity is None else float(record.equity),
+        "position": None if saved.open_position is None else saved.open_position.to_json_dict(),
+        "num_trades": saved.num_trades,
+        "num_fills": saved.num_fills,
+        "realized_pnl": saved.realized_pnl,
+        "parameters": dict(record.parameters or {}),
+        "last_candle_time": None if record.last_candle_time is None else record.last_candle_time.isoformat(),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "last_seen_seconds": round((now - record.updated_at).total_seconds(), 1),
+    }

@@ -2,7 +2,8 @@
 
 Two halves: :func:`backtest_chart` turns a result into what is drawn (pure numpy; long series are
 reduced to the minimum and maximum of each bucket, so spikes and the deepest drawdown stay visible,
-while every trade keeps its marker), and :func:`plot_backtest` draws it with matplotlib (Agg, no
+while every trade keeps its marker; the averages, drawdown and reduction are the backtest package's,
+shared with the dashboard), and :func:`plot_backtest` draws it with matplotlib (Agg, no
 display needed).
 """
 
@@ -16,20 +17,18 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from algo_trade_backtest import BacktestReport, BacktestResult, Side
+from algo_trade_backtest import (
+    BacktestReport,
+    BacktestResult,
+    Side,
+    drawdown_curve,
+    minmax_indices,
+    sma,
+    strategy_averages,
+)
 from algo_trade_cli._format import fmt_duration, fmt_num, fmt_pct
-from algo_trade_core import MaCrossoverConfig, QuadMaConfig
 
-__all__ = [
-    "BacktestChart",
-    "TradeMarker",
-    "backtest_chart",
-    "minmax_indices",
-    "plot_backtest",
-    "pyplot",
-    "sma",
-    "strategy_averages",
-]
+__all__ = ["BacktestChart", "TradeMarker", "backtest_chart", "plot_backtest", "pyplot"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -47,45 +46,6 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def minmax_indices(values: FloatArray, max_points: int = MAX_POINTS) -> IntArray:
-    """Indices to draw ``values`` with at most ``max_points`` points: min and max of each bucket.
-
-    The first and last points are always kept; a series that fits is returned whole.
-    """
-    n = values.shape[0]
-    if n <= max_points:
-        return np.arange(n, dtype=np.int64)
-    buckets = max(1, (max_points - 2) // 2)
-    size = -(-n // buckets)
-    padded = np.full(buckets * size, np.nan)
-    padded[:n] = values
-    rows = padded.reshape(buckets, size)
-    valid = ~np.isnan(rows).all(axis=1)
-    base = np.arange(buckets, dtype=np.int64) * size
-    lows = base + np.nanargmin(np.where(np.isnan(rows), np.inf, rows), axis=1)
-    highs = base + np.nanargmax(np.where(np.isnan(rows), -np.inf, rows), axis=1)
-    picked = np.concatenate(([0, n - 1], lows[valid], highs[valid]))
-    return np.unique(picked[picked < n])
-
-
-def sma(values: FloatArray, period: int) -> FloatArray:
-    """Simple moving average of the last ``period`` values; NaN until there are ``period`` of them."""
-    out = np.full(values.shape[0], np.nan)
-    if period <= values.shape[0]:
-        sums = np.cumsum(np.concatenate(([0.0], values)))
-        out[period - 1 :] = (sums[period:] - sums[:-period]) / period
-    return out
-
-
-def strategy_averages(params: object) -> list[tuple[str, int]]:
-    """The moving averages of close a strategy decides on: ``[("short_1", 5), ...]``."""
-    if isinstance(params, QuadMaConfig):
-        return [(name, getattr(params, name)) for name in ("short_1", "short_2", "long_1", "long_2", "trend")]
-    if isinstance(params, MaCrossoverConfig):
-        return [("fast", params.fast), ("slow", params.slow)]
-    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +125,7 @@ def backtest_chart(
     equity = result.equity
     capital = float(result.execution.initial_capital)
     buy_hold = capital * close / first_open
-    peak = np.maximum.accumulate(equity)
-    drawdown = np.where(peak > 0, (peak - equity) / peak, 0.0)
+    drawdown = drawdown_curve(equity)
 
     price_at = minmax_indices(close, max_points)
     equity_at = minmax_indices(equity, max_points)

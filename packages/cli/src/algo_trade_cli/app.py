@@ -24,6 +24,7 @@ from algo_trade_cli import (
 from algo_trade_cli._common import console, setup_logging
 from algo_trade_cli._help import RootGroup
 from algo_trade_cli.cmd_backtest import backtest
+from algo_trade_cli.cmd_dashboard import dashboard
 from algo_trade_cli.cmd_demo import demo
 from algo_trade_cli.cmd_doctor import doctor
 from algo_trade_cli.cmd_sweep import scheduled_backtest, sweep, token_selection
@@ -51,6 +52,7 @@ app.command("token-selection")(token_selection)
 app.command("scheduled-backtest")(scheduled_backtest)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
+app.command("dashboard")(dashboard)  # a light module: the server (aiohttp, jinja2) is imported when it runs
 
 
 def _version() -> str:

@@ -27,34 +27,16 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Paper-trading bots as the database knows them.", no_args_is_help=True)
 
-# States a daemon runs (and brings back after a restart); the others are final.
+# States a daemon runs (and brings back after a restart); the others are final. The same as
+# algo_trade_bot_orchestrator.LIVE_STATES (a test keeps them equal): that import would load the engine.
 _LIVE = ("running", "paused", "stopping", "warming_up", "created")
 _PRUNABLE = ("stopped", "error")
 
 
 def _bot_json(record: BotRecord, now: datetime, daemons: int) -> dict[str, Any]:
-    from algo_trade_bot_orchestrator import read_saved
+    from algo_trade_bot_orchestrator import bot_json  # the one shape, shared with the dashboard
 
-    saved = read_saved(record)
-    return {
-        "bot_id": record.bot_id,
-        "symbol": record.symbol,
-        "strategy": record.strategy_name,
-        "interval": record.interval,
-        "state": record.state,
-        "error": record.error,
-        "trading": record.state in _LIVE and daemons > 0,
-        "equity": None if record.equity is None else float(record.equity),
-        "position": None if saved.open_position is None else saved.open_position.to_json_dict(),
-        "num_trades": saved.num_trades,
-        "num_fills": saved.num_fills,
-        "realized_pnl": saved.realized_pnl,
-        "parameters": dict(record.parameters or {}),
-        "last_candle_time": None if record.last_candle_time is None else record.last_candle_time.isoformat(),
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "last_seen_seconds": round((now - record.updated_at).total_seconds(), 1),
-    }
+    return bot_json(record, now=now, daemon_running=daemons > 0)
 
 
 async def _load(

@@ -20,6 +20,7 @@ from algo_trade_core import (
     dump_config,
     load_config,
     next_fire_times,
+    redact_config,
 )
 
 app = typer.Typer(help="Create, show and check the configuration file.", no_args_is_help=True)
@@ -75,14 +76,20 @@ def init(
 
 @app.command("show")
 def show(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Print the effective configuration (file plus environment overrides) and the next fire times."""
+    """Print the effective configuration (file plus environment overrides) and the next fire times.
+
+    Secrets are shown as *** ([server] token, the password of [database] url): the output is safe to
+    paste into an issue, and is not a working configuration.
+    """
     cfg, source = _load(config)
+    shown = redact_config(cfg)
     if as_json:
-        print(json.dumps(config_to_dict(cfg), indent=2))
+        print(json.dumps(config_to_dict(shown), indent=2))
         return
     print(f"# effective configuration from {source}")
     print(f"# next sweeps: {_fires(cfg)}")
-    print(dump_config(cfg), end="")
+    print("# secrets are shown as *** ([server] token, the password of [database] url)")
+    print(dump_config(shown), end="")
 
 
 @app.command("validate")

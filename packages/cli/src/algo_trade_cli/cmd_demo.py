@@ -15,7 +15,7 @@ from rich.panel import Panel
 from algo_trade_cli._common import ConfigOption, console, resolve_config, run_async
 from algo_trade_cli.cmd_data import expand_paths
 from algo_trade_cli.cmd_sweep import print_cycle_selection, print_summary
-from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms
+from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms, redact_url
 
 if TYPE_CHECKING:  # the demo's heavy parts (engine, polars, aiohttp) load when it runs
     from algo_trade_data import DatabaseClient
@@ -181,7 +181,7 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
     )
     console.print(
         Panel(
-            f"results are stored in PostgreSQL at {cfg.database.url}\n"
+            f"results are stored in PostgreSQL at {redact_url(cfg.database.url)}\n"
             "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
             "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"

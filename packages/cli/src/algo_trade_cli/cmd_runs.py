@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -27,25 +27,6 @@ _STATUS_STYLE = {
     "running": "cyan",
     "interrupted": "magenta",
 }
-
-
-def _json(o: RunOverview) -> dict[str, Any]:
-    run = o.run
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "seconds": o.seconds,
-        "tokens_ok": run.tokens_ok,
-        "tokens_failed": run.tokens_failed,
-        "results": o.results,
-        "interval": o.interval,
-        "window_start": o.window_start.isoformat() if o.window_start else None,
-        "window_end": o.window_end.isoformat() if o.window_end else None,
-        "errors": dict(run.errors),
-        "owner": None if run.owner_host is None else f"{run.owner_host}:{run.owner_pid}",
-    }
 
 
 def _errors(errors: dict[str, str], shown: int = 2, width: int = 60) -> str:
@@ -108,7 +89,7 @@ def list_(
         fail(f"--status: expected one of {', '.join(_STATUSES)}, got {status!r}", 2)
     overviews = run_async(_load(resolve_config(config), limit, status))
     if as_json:
-        print(json.dumps([_json(o) for o in overviews]))
+        print(json.dumps([o.as_json() for o in overviews]))
     elif not overviews:
         console.print("no runs stored yet: `algo-trade sweep` runs one")
     else:

@@ -26,7 +26,7 @@ from algo_trade_cli._common import (
 )
 from algo_trade_cli._runtime import open_runtime
 from algo_trade_cli._tables import selection_footnotes, selection_table, sweep_table
-from algo_trade_core import AppConfig
+from algo_trade_core import AppConfig, ConfigError
 
 if TYPE_CHECKING:  # the scheduler imports the engine (numba) and APScheduler: loaded when a sweep runs
     from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
@@ -311,6 +311,12 @@ async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
 
     async with open_runtime(cfg, exchange=True) as rt:
         daemon = Daemon(cfg, rt.db, rt.hyperliquid, on_cycle=show)
+        dashboard = None
+        if cfg.server.enabled:  # [server] enabled: the daemon serves the dashboard on its own store
+            from algo_trade_dashboard import DashboardServer
+
+            dashboard = DashboardServer(cfg, db=rt.db)
+            daemon.serve(dashboard)
         restored = await daemon.start()
         try:
             if restored:
@@ -325,6 +331,8 @@ async def _daemon(cfg: AppConfig, run_now: bool, max_runs: int | None) -> None:
                 f"scheduler: cron '{s.cron_expression}' (UTC), {universe}, "
                 f"next fire {daemon.next_fire_time()}; Ctrl+C stops"
             )
+            if dashboard is not None:
+                console.print(f"dashboard at {dashboard.url}", highlight=False)
             first = asyncio.create_task(daemon.scheduler.run_once()) if run_now else None
             await stop.wait()
         finally:
@@ -346,4 +354,11 @@ def scheduled_backtest(
     cfg = resolve_config(config)
     if not cfg.scheduler.enabled:
         fail("the scheduler is disabled in the configuration ([scheduler] enabled = false)", 2)
+    if cfg.server.enabled:
+        from algo_trade_dashboard import check_bind
+
+        try:
+            check_bind(cfg.server.host, cfg.server.token)
+        except ConfigError as exc:
+            fail(str(exc), 2)
     run_async(_daemon(cfg, run_now, max_runs))

@@ -58,6 +58,7 @@ from algo_trade_core._ratio_span import (
     ratio_span_text,
     short_ratio_warning,
 )
+from algo_trade_core._redact import REDACTED, redact_config, redact_secret, redact_url
 from algo_trade_core._stats import (
     annualised,
     deflated_sharpe_ratio,
@@ -98,6 +99,7 @@ __all__ = [
     "MIN_RATIO_DAYS",
     "MIN_RATIO_TRADES",
     "QUANTUM",
+    "REDACTED",
     "AlgoTradeError",
     "AppConfig",
     "BacktestConfig",
@@ -157,6 +159,9 @@ __all__ = [
     "per_period",
     "probabilistic_sharpe_ratio",
     "ratio_span_text",
+    "redact_config",
+    "redact_secret",
+    "redact_url",
     "sharpe_standard_error",
     "short_ratio_warning",
     "strategy_params",

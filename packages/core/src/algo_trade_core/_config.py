@@ -15,6 +15,7 @@ from typing import Any, Literal
 from algo_trade_core._cron import cron_trigger
 from algo_trade_core._intervals import INTERVALS
 from algo_trade_core._local_database import local_database_url
+from algo_trade_core._redact import redact_secret, redact_url
 from algo_trade_core._schema import setting
 
 __all__ = [
@@ -93,12 +94,41 @@ def _not_empty(value: str) -> str | None:
 StrategyName = Literal["quad_ma", "ma_crossover"]
 
 
+def _token(value: str) -> str | None:
+    if value and (len(value) < 16 or value != value.strip()):
+        return (
+            "expected an empty string (no token) or at least 16 characters without surrounding spaces, "
+            "e.g. the output of `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+        )
+    return None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServerConfig:
-    """Where the web dashboard will listen (nothing listens there yet)."""
+    """The web dashboard: `algo-trade dashboard`, or the daemon when ``enabled``."""
 
-    host: str = setting("127.0.0.1", help="Address the dashboard will bind to (not used yet).")
-    port: int = setting(8080, ge=1, le=65535, help="TCP port the dashboard will listen on (not used yet).")
+    enabled: bool = setting(
+        False, help="The daemon (`scheduled-backtest`) also serves the dashboard at host:port."
+    )
+    host: str = setting(
+        "127.0.0.1",
+        help="Address the dashboard binds to. Any address but a loopback one (127.0.0.0/8, ::1, "
+        "localhost) requires a token, and the dashboard refuses to start without one.",
+    )
+    port: int = setting(8080, ge=1, le=65535, help="TCP port the dashboard listens on.")
+    token: str = setting(
+        "",
+        check=_token,
+        redact=redact_secret,
+        help="Access token: sent as `Authorization: Bearer <token>` or entered once in the login form. "
+        "Empty: no token (loopback only). Keep it out of this file: set ALGO_TRADE__SERVER__TOKEN.",
+    )
+    poll_interval_s: float = setting(
+        5.0,
+        gt=0,
+        help="Seconds between the dashboard's reads of bot state, pushed to open pages as server-sent "
+        "events (the daemon may run in another process).",
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +142,7 @@ class DatabaseConfig:
         factory=local_database_url,
         default_text='"postgresql://algo_trade@127.0.0.1:54329/algo_trade"',  # with ALGO_TRADE_PGPORT unset
         check=_scheme("postgresql", "postgres"),
+        redact=redact_url,
         help="PostgreSQL URL. By default the project-local cluster of `make db-up`, on the port in "
         "$ALGO_TRADE_PGPORT (54329 when unset), so it is not pinned here. Keep passwords out of this "
         "file: set ALGO_TRADE__DATABASE__URL instead.",
@@ -411,8 +442,8 @@ class AppConfig:
 
     server: ServerConfig = setting(
         factory=ServerConfig,
-        help="Where the web dashboard will listen. Nothing listens there yet: the section is kept for the "
-        "dashboard to come, and no command reads it today.",
+        help="The web dashboard (`algo-trade dashboard`; the daemon too when enabled): read-only pages of "
+        "the selection, results and bots, on a loopback address unless a token is set.",
     )
     database: DatabaseConfig = setting(
         factory=DatabaseConfig,

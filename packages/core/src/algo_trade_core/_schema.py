@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 ValueCheck = Callable[[Any], str | None]
+Redactor = Callable[[Any], Any]
 _BOUND_SYMBOLS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
@@ -43,6 +44,7 @@ def setting(
     check: ValueCheck | None = None,
     params_of: str | None = None,
     default_text: str | None = None,
+    redact: Redactor | None = None,
 ) -> Any:
     """Declare a configuration key: its default, what it means and which values it accepts.
 
@@ -60,6 +62,8 @@ def setting(
         params_of: for a strategy parameter table, the sibling key that names its strategy.
         default_text: for a default that depends on the environment (``factory``): how the docs state
             it; the generated file then shows the key commented out while it holds that default.
+        redact: for a key that holds a secret: turns a value into what may be printed
+            (``algo_trade_core.redact_secret``, ``redact_url``); see ``redact_config``.
     """
     metadata = {
         "help": help,
@@ -71,6 +75,7 @@ def setting(
         "check": check,
         "params_of": params_of,
         "default_text": default_text,
+        "redact": redact,
     }
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -91,6 +96,7 @@ class FieldSpec:
     params_of: str | None
     default_text: str | None = None  # an environment-dependent default, in words
     factory: Callable[[], Any] | None = None  # builds the default now (``default`` is the first one)
+    redact: Redactor | None = None  # a secret: what may be printed of a value
 
     def current_default(self) -> Any:
         """The default as it would be built now (an environment-dependent one may have changed)."""
@@ -157,6 +163,7 @@ def _field_specs(cls: type[Any]) -> tuple[FieldSpec, ...]:
                 params_of=f.metadata.get("params_of"),
                 default_text=f.metadata.get("default_text"),
                 factory=None if f.default_factory is MISSING else f.default_factory,
+                redact=f.metadata.get("redact"),
             )
         )
     return tuple(specs)

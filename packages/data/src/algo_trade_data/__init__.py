@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from algo_trade_data._closed_bar import ClosedBar
     from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
     from algo_trade_data._db_coverage import CandleGap, CandleStatus, summarize_gaps
+    from algo_trade_data._db_dashboard import SymbolPresence
     from algo_trade_data._db_history import RunOverview
     from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
     from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
@@ -78,6 +79,7 @@ else:
             ),
             "algo_trade_data._closed_bar": ("ClosedBar",),
             "algo_trade_data._database": ("DatabaseClient", "RetentionReport", "redact_url"),
+            "algo_trade_data._db_dashboard": ("SymbolPresence",),
             "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
             "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
@@ -169,6 +171,7 @@ __all__ = [
     "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
+    "SymbolPresence",
     "WalkForwardPeriodRecord",
     "WalkForwardRunRecord",
     "WeightRateLimiter",

@@ -3,7 +3,8 @@
 The table methods live in mixins: candles in :mod:`._db_candles`, coverage and gaps in
 :mod:`._db_coverage`, backtest results, runs and selections in :mod:`._db_results`, run liveness in
 :mod:`._db_runs`, bots and fills in :mod:`._db_bots`, the history views of the CLI (runs with what
-they stored, selections over time) in :mod:`._db_history`, walk-forward studies in
+they stored, selections over time) in :mod:`._db_history`, the dashboard's (a token's metrics
+across sweeps, whether a token is known) in :mod:`._db_dashboard`, walk-forward studies in
 :mod:`._db_walkforward`.
 
 While the server is down, asyncpg's pool keeps trying to restore its minimum of connections and logs
@@ -29,16 +30,16 @@ from importlib.abc import Traversable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from loguru import logger
 
-from algo_trade_core import DatabaseConfig, DatabaseError
+from algo_trade_core import DatabaseConfig, DatabaseError, redact_url
 from algo_trade_data._db_base import _DB_ERRORS, _wrap, command_count, init_connection
 from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_coverage import CoverageMixin
+from algo_trade_data._db_dashboard import DashboardMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._db_runs import RunsMixin
@@ -95,15 +96,6 @@ def _quiet_pool_floor_warnings() -> None:
 _quiet_pool_floor_warnings()
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RetentionReport:
     """What :meth:`DatabaseClient.apply_retention` removed (rows older than ``cutoff``)."""
@@ -116,7 +108,14 @@ class RetentionReport:
 
 
 class DatabaseClient(
-    CandleStoreMixin, CoverageMixin, ResultsMixin, RunsMixin, BotsMixin, HistoryMixin, WalkForwardMixin
+    CandleStoreMixin,
+    CoverageMixin,
+    ResultsMixin,
+    RunsMixin,
+    BotsMixin,
+    HistoryMixin,
+    DashboardMixin,
+    WalkForwardMixin,
 ):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 

@@ -65,6 +65,25 @@ class RunOverview:
             return None
         return (self.run.finished_at - self.run.started_at).total_seconds()
 
+    def as_json(self) -> dict[str, Any]:
+        """The run as ``runs list --json`` prints it and the dashboard's ``/api/runs`` serves it."""
+        run = self.run
+        return {
+            "run_id": run.run_id,
+            "status": run.status,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "seconds": self.seconds,
+            "tokens_ok": run.tokens_ok,
+            "tokens_failed": run.tokens_failed,
+            "results": self.results,
+            "interval": self.interval,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "errors": dict(run.errors),
+            "owner": None if run.owner_host is None else f"{run.owner_host}:{run.owner_pid}",
+        }
+
 
 def _from_config(config: dict[str, Any]) -> tuple[str | None, datetime | None, datetime | None]:
     """Interval and window as the sweep recorded them in ``backtest_runs.config`` (best effort)."""

@@ -87,8 +87,12 @@ async def announce_daemon(db: DatabaseClient) -> AsyncIterator[None]:
 
 
 async def live_daemons(db: DatabaseClient) -> list[DaemonPresence]:
-    """Return the daemons whose lock is held on this database, oldest first."""
-    async with db.pool.acquire() as conn:
+    """Return the daemons whose lock is held on this database, oldest first.
+
+    Raises:
+        DatabaseError: the database cannot be read (like every other read of the store).
+    """
+    async with db._connection("reading the live daemons") as conn:  # the data package's own helper
         rows = await conn.fetch(_LIVE_QUERY, *DAEMON_LOCK)
     return [
         DaemonPresence(

@@ -1,5 +1,6 @@
 """The daemon: the scheduler's sweeps, each followed by the :class:`Pipeline` (selection → bot sync →
-retention), with the market-data hub and the bots it keeps running (no separate timer).
+retention), with the market-data hub and the bots it keeps running (no separate timer), and the
+services it is asked to run beside them (the web dashboard with ``[server] enabled = true``).
 
 The `scheduled-backtest` command runs it until Ctrl+C or SIGTERM; tests run it against the fake
 exchange with an injected clock.
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_bot_orchestrator import BotRegistry
@@ -62,6 +63,7 @@ class Daemon:
         self._on_cycle = on_cycle
         self._clock_ms = clock_ms
         self._stack = AsyncExitStack()
+        self._services: list[AbstractAsyncContextManager[Any]] = []
         self.scheduler = BacktestScheduler(
             config.scheduler,
             db,
@@ -81,9 +83,15 @@ class Daemon:
     def registry(self) -> BotRegistry | None:
         return self.pipeline.registry
 
+    def serve(self, service: AbstractAsyncContextManager[Any]) -> None:
+        """Run ``service`` with the daemon: entered by :meth:`start` before the first sweep, exited by
+        :meth:`stop` before the bots stop (e.g. ``algo_trade_dashboard.DashboardServer``, which the
+        pipeline does not import: the dashboard depends on the pipeline, not the other way round)."""
+        self._services.append(service)
+
     async def start(self) -> list[str]:
         """Open the market-data hub, restore the bots of a previous run, repair the candle history in
-        the background, start the cron job.
+        the background, start the services and the cron job.
 
         Returns the ids of the restored bots.
         """
@@ -114,6 +122,8 @@ class Daemon:
             await self._stack.enter_async_context(
                 BackgroundRepair(self._hyperliquid, self.db, s.token_universe, s.interval)
             )
+        for service in self._services:  # exited first on stop (the stack unwinds in reverse)
+            await self._stack.enter_async_context(service)
         self.scheduler.start()
         return restored
 

@@ -1,0 +1,111 @@
+"""The dashboard's /api/ payloads are the CLI's --json shapes, on one database filled by real sweeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from typer.testing import CliRunner
+
+from algo_trade_backtest_scheduler import BacktestScheduler
+from algo_trade_cli.app import app as cli_app
+from algo_trade_core import load_config
+from algo_trade_dashboard import create_app
+from algo_trade_data import BotRecord, DatabaseClient, announce_daemon
+from algo_trade_data.testing import real_candles, temporary_database
+from algo_trade_pipeline import Pipeline
+
+TOKENS = ("BTC", "ETH", "SOL")
+END = datetime(2025, 7, 26, 4, tzinfo=UTC)
+
+
+def settled(bots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bots without ``last_seen_seconds``: each side measures it to its own "now"."""
+    return [{k: v for k, v in b.items() if k != "last_seen_seconds"} for b in bots]
+
+
+def cli_json(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(cli_app, [*args, "--json"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+async def test_api_payloads_are_the_cli_json_shapes() -> None:
+    async with temporary_database() as url:
+        env = {
+            "ALGO_TRADE__DATABASE__URL": url,
+            "ALGO_TRADE__SCHEDULER__INTERVAL": "1h",
+            "ALGO_TRADE__SCHEDULER__TOKEN_UNIVERSE": json.dumps(list(TOKENS)),
+            "ALGO_TRADE__SCHEDULER__REFRESH_DATA": "false",
+            "ALGO_TRADE__TOKEN_SELECTION__MIN_NUM_TRADES": "3",
+            "COLUMNS": "200",
+        }
+        config = load_config(None, env=env)
+        db = await DatabaseClient.connect(config.database)
+        try:
+            for symbol in TOKENS:
+                await db.upsert_candles(real_candles(symbol, "1h"))
+            scheduler = BacktestScheduler.from_app_config(config, db, None)
+            try:
+                for as_of in (END - timedelta(days=1), END):
+                    summary = await scheduler.run_once(as_of, refresh=False)
+                    await Pipeline(config, db, clock=lambda at=as_of: at).after_sweep(summary)
+            finally:
+                await scheduler.shutdown()
+            await db.upsert_bot(
+                BotRecord(
+                    bot_id="quad_ma:SOL",
+                    symbol="SOL",
+                    strategy_name="quad_ma",
+                    parameters={},
+                    interval="1h",
+                    state="running",
+                    created_at=END,
+                    updated_at=END,
+                )
+            )
+        finally:
+            await db.close()
+        as_of = END + timedelta(hours=1)
+        cli_selection = await asyncio.to_thread(
+            cli_json, env, "token-selection", "--as-of", as_of.isoformat()
+        )
+        cli_runs, cli_bots, cli_history, cli_latest = [
+            await asyncio.to_thread(cli_json, env, *args)
+            for args in (
+                ("runs", "list", "--limit", "50"),
+                ("bots", "list", "--all"),
+                ("selection", "history", "--limit", "50"),
+                ("results", "latest"),
+            )
+        ]
+        app = create_app(config, clock=lambda: as_of)
+        async with TestClient(TestServer(app)) as client:
+
+            async def api(path: str) -> Any:
+                response = await client.get(path)
+                assert response.status == 200, path
+                return await response.json()
+
+            assert (await api("/api/runs?limit=50"))["runs"] == cli_runs
+            api_bots = (await api("/api/bots"))["bots"]
+            assert settled(api_bots) == settled(cli_bots)
+            assert cli_bots[0]["trading"] is False  # no daemon holds the presence lock
+            # Both measure the time since the row's last write to the wall clock (bots are live).
+            assert abs(api_bots[0]["last_seen_seconds"] - cli_bots[0]["last_seen_seconds"]) < 120
+            async with await DatabaseClient.connect(config.database) as daemon_db, announce_daemon(daemon_db):
+                trading_cli = await asyncio.to_thread(cli_json, env, "bots", "list", "--all")
+                trading_api = (await api("/api/bots"))["bots"]
+            assert trading_cli[0]["trading"] is True
+            assert settled(trading_api) == settled(trading_cli)
+            selection = await api("/api/selection?limit=50")
+            assert selection["stored"] is False
+            assert cli_selection.pop("stored") is True
+            assert {k: selection[k] for k in cli_selection} == cli_selection
+            assert selection["history"] == cli_history
+            assert len(cli_history["selections"]) == 3  # two sweeps and the CLI's own selection
+            run = await api(f"/api/runs/{cli_runs[0]['run_id']}")
+            assert sorted(run["results"], key=lambda r: r["symbol"]) == cli_latest
