@@ -14,10 +14,10 @@ from algo_trade_core._config import (
     QuadMaConfig,
     SchedulerConfig,
     SelectionCriteria,
-    TrackingConfig,
     ServerConfig,
     StrategyConfig,
     StrategyName,
+    TrackingConfig,
     strategy_params,
 )
 from algo_trade_core._config_docs import config_reference, config_toml

@@ -443,7 +443,7 @@ class TrackingConfig:
         help="Flag a bot when the probability that its live Sharpe ratio is above 0 falls below this.",
     )
     cusum_drift: float = setting(
-        0.05,
+        0.1,
         ge=0,
         help="CUSUM allowance k in standard deviations of the backtest's per-bar returns: shortfalls "
         "smaller than this per bar never accumulate.",
@@ -478,7 +478,8 @@ class TrackingConfig:
 
     def check(self) -> list[tuple[str, str]]:
         if not self.trade_rate_low < self.trade_rate_high:
-            return [("trade_rate_low", f"< trade_rate_high ({self.trade_rate_high}), got {self.trade_rate_low}")]
+            high, low = self.trade_rate_high, self.trade_rate_low
+            return [("trade_rate_low", f"< trade_rate_high ({high}), got {low}")]
         return []
 
 

@@ -57,9 +57,17 @@ class BarArrays:
 
     def upto(self, last_ms: int) -> BarArrays:
         """The bars opening at or before ``last_ms``."""
-        n = int(np.searchsorted(self.t, last_ms, side="right"))
+        return self.where(self.t <= last_ms)
+
+    def where(self, mask: npt.NDArray[np.bool_]) -> BarArrays:
+        """The bars where ``mask`` is true."""
         return BarArrays(
-            self.t[:n], self.open[:n], self.high[:n], self.low[:n], self.close[:n], self.volume[:n]
+            self.t[mask],
+            self.open[mask],
+            self.high[mask],
+            self.low[mask],
+            self.close[mask],
+            self.volume[mask],
         )
 
 
@@ -360,7 +368,7 @@ def reconcile(
     live_from = warmup_end_ms + step
     execution = config.execution
     empty_f = np.zeros(0)
-    base = {
+    base: dict[str, Any] = {
         "bot_id": config.bot_id,
         "step_ms": step,
         "live_from_ms": live_from,
@@ -393,8 +401,7 @@ def reconcile(
     warmup = strategy_warmup_bars(config.strategy, config.parameters)
     first = warmup_end_ms - max(config.warmup_bars, warmup) * step
     bars = bars.upto(last_bar_ms)
-    keep = bars.t > first
-    bars = BarArrays(*(a[keep] for a in (bars.t, bars.open, bars.high, bars.low, bars.close, bars.volume)))
+    bars = bars.where(bars.t > first)
     live_mask = bars.t >= live_from
     live_t = bars.t[live_mask]
     gaps = find_gaps(live_t, step, live_from, last_bar_ms)
@@ -429,8 +436,8 @@ def reconcile(
     bars_expected = (last_bar_ms - live_from) // step + 1
     if diverges_at is not None:
         status: Status = "diverged"
-        first = ms_to_datetime(diverges_at).isoformat()
-        message = f"the bot differs from the backtest from the bar opening {first} on"
+        at = ms_to_datetime(diverges_at).isoformat()
+        message = f"the bot differs from the backtest from the bar opening {at} on"
     elif gaps:
         status = "missing_bars"
         missing = sum(g.count for g in gaps)

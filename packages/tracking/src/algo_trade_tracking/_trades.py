@@ -151,7 +151,9 @@ def round_trips(fills: Sequence[TrackedFill]) -> list[RoundTrip]:
     for f in fills:
         if f.is_entry:
             if entry is not None:
-                raise ValueError(f"fill at bar {f.t}: an entry while a position is open (since bar {entry.t})")
+                raise ValueError(
+                    f"fill at bar {f.t}: an entry while a position is open (since bar {entry.t})"
+                )
             entry = f
         else:
             if entry is None:

@@ -1,0 +1,132 @@
+"""A bot's report: its reconciliation with the backtest over its bars, and its live path checked against
+the envelope of the backtest it was approved on. What ``algo-trade bots report`` prints and draws.
+
+JSON shape (:meth:`BotReport.to_json`)::
+
+    {"bot_id", "symbol", "strategy", "interval", "state",
+     "live_from": ISO time, "live_from_note": str,       # where the live bars start and how it is known
+     "reconciliation": Reconciliation.to_json(),         # status, trades matched/missed/extra, lags,
+                                                         # slippage and fee paid vs modelled, PnL gap, gaps
+     "basis": str | null,                                # which backtest the envelope stands on
+     "envelope": Envelope.to_json() | null,              # null: no stored result to judge by
+     "divergence": DivergenceCheck.to_json() | null}     # ok, reasons with numbers, every figure
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from algo_trade_backtest import run_backtest
+from algo_trade_core import TrackingConfig, ms_to_datetime
+from algo_trade_tracking._envelope import (
+    DivergenceCheck,
+    Envelope,
+    LiveTrack,
+    check_divergence,
+    envelope_of_backtest,
+)
+from algo_trade_tracking._load import Basis, BotHistory, TrackingStore, load_basis, load_bot_history
+from algo_trade_tracking._reconcile import Reconciliation, reconcile
+
+__all__ = ["BotReport", "build_report", "envelope_band", "report_bot"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BotReport:
+    """One bot measured against its own backtest (see the module docstring)."""
+
+    history: BotHistory
+    reconciliation: Reconciliation
+    basis: Basis | None
+    envelope: Envelope | None
+    live: LiveTrack
+    divergence: DivergenceCheck | None
+
+    @property
+    def bot_id(self) -> str:
+        return self.history.config.bot_id
+
+    def to_json(self) -> dict[str, Any]:
+        cfg = self.history.config
+        return {
+            "bot_id": cfg.bot_id,
+            "symbol": cfg.symbol,
+            "strategy": cfg.strategy,
+            "interval": cfg.interval,
+            "state": self.history.record.state,
+            "live_from": ms_to_datetime(self.reconciliation.live_from_ms).isoformat(),
+            "live_from_note": self.history.warmup_end_note,
+            "reconciliation": self.reconciliation.to_json(),
+            "basis": None if self.basis is None else self.basis.note,
+            "envelope": None if self.envelope is None else self.envelope.to_json(),
+            "divergence": None if self.divergence is None else self.divergence.to_json(),
+        }
+
+
+def build_report(
+    history: BotHistory, basis: Basis | None, settings: TrackingConfig, *, seed: int = 0
+) -> BotReport:
+    """Reconcile the bot and check it against the envelope of ``basis`` (pure: no I/O).
+
+    Raises:
+        ValueError: the bot's fills cannot be paired, or the bars are invalid (from :func:`reconcile`).
+    """
+    cfg = history.config
+    rec = reconcile(
+        cfg,
+        history.bars,
+        history.fills,
+        warmup_end_ms=history.warmup_end_ms,
+        last_bar_ms=history.last_bar_ms,
+        bars_seen=history.bars_seen,
+    )
+    last = history.last_bar_ms
+    closed = sum(1 for f in history.fills if not f.is_entry and (last is None or f.t <= last))
+    live = LiveTrack(equity=rec.live_equity, capital=cfg.execution.initial_capital, trades=closed)
+    envelope: Envelope | None = None
+    check: DivergenceCheck | None = None
+    if basis is not None and basis.bars.t.shape[0] >= 2:
+        b = basis.bars
+        result = run_backtest(
+            b.t,
+            b.open,
+            b.high,
+            b.low,
+            b.close,
+            b.volume,
+            strategy=cfg.strategy,  # type: ignore[arg-type]  # validated by BotConfig
+            params=dict(basis.result.parameters or cfg.parameters),
+            execution=cfg.execution,
+            interval=cfg.interval,
+        )
+        envelope = envelope_of_backtest(
+            result, settings, horizon_bars=max(live.bars, 1), basis=basis.note, seed=seed
+        )
+        check = check_divergence(envelope, live)
+    return BotReport(
+        history=history, reconciliation=rec, basis=basis, envelope=envelope, live=live, divergence=check
+    )
+
+
+async def report_bot(db: TrackingStore, bot_id: str, settings: TrackingConfig, *, seed: int = 0) -> BotReport:
+    """Read a bot and the backtest it was approved on from the database, and build its report.
+
+    Raises:
+        DataError: no such bot, or its row cannot be replayed (the message names the bot).
+    """
+    history = await load_bot_history(db, bot_id)
+    basis = await load_basis(db, history.config, history.start)
+    return build_report(history, basis, settings, seed=seed)
+
+
+def envelope_band(envelope: Envelope, bars: int) -> dict[str, np.ndarray]:
+    """The envelope's curves at every live bar 1..``bars`` (for plots)."""
+    x = np.arange(1, bars + 1, dtype=np.float64)
+    h = envelope.horizons.astype(np.float64)
+    return {
+        name: np.interp(x, h, getattr(envelope, name))
+        for name in ("drawdown_limit", "trades_low", "trades_high", "growth_low", "growth_mid", "growth_high")
+    }
