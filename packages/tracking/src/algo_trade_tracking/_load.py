@@ -15,7 +15,7 @@ import polars as pl
 
 from algo_trade_backtest import params_hash
 from algo_trade_bot_orchestrator import BotConfig, read_saved, strategy_warmup_bars
-from algo_trade_core import DataError, datetime_to_ms, interval_to_ms, ms_to_datetime
+from algo_trade_core import ConfigError, DataError, datetime_to_ms, interval_to_ms, ms_to_datetime
 from algo_trade_data import BacktestResultRecord, BotRecord, FillRecord
 from algo_trade_tracking._reconcile import BarArrays
 from algo_trade_tracking._trades import TrackedFill, recorded_fills
@@ -96,7 +96,7 @@ async def load_bot_history(db: TrackingStore, bot_id: str) -> BotHistory:
         raise DataError(f"no bot {bot_id!r} in the database")
     try:
         saved = read_saved(record)
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:
         raise DataError(f"bot {bot_id}: its stored state cannot be read: {exc}") from None
     if saved.config is None:
         raise DataError(f"bot {bot_id}: the row holds no configuration (position.config), nothing to replay")

@@ -78,6 +78,17 @@ def _bps(live: Decimal, expected: Decimal, side: int) -> float:
     return float((live / expected - 1) * side) * 10_000.0
 
 
+def _same(a: TrackedFill, b: TrackedFill) -> bool:
+    """Same bar, price, quantity and reason; fees equal up to the stored rounding."""
+    return (
+        a.t == b.t
+        and a.price == b.price
+        and a.qty == b.qty
+        and a.reason == b.reason
+        and abs(a.fee - b.fee) <= FEE_TOLERANCE
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TradeMatch:
     """One expected and/or live round trip: ``matched``, ``missed`` (only the backtest traded) or
@@ -136,14 +147,7 @@ class TradeMatch:
             return False
         if e.exit is not None and lv.exit is not None:
             pairs.append((e.exit, lv.exit))
-        return all(
-            a.t == b.t
-            and a.price == b.price
-            and a.qty == b.qty
-            and a.reason == b.reason
-            and abs(a.fee - b.fee) <= FEE_TOLERANCE
-            for a, b in pairs
-        )
+        return all(_same(a, b) for a, b in pairs)
 
     @property
     def starts_ms(self) -> int:
@@ -153,7 +157,7 @@ class TradeMatch:
             trip = e if e is not None else lv
             assert trip is not None
             return trip.entry.t
-        if e.entry.t != lv.entry.t or e.entry.price != lv.entry.price or e.entry.qty != lv.entry.qty:
+        if not _same(e.entry, lv.entry):
             return min(e.entry.t, lv.entry.t)
         exits = [f.t for f in (e.exit, lv.exit) if f is not None]
         return min(exits) if exits else e.entry.t
