@@ -64,7 +64,7 @@ def plot_bot_report(path: Path, report: BotReport) -> None:
     ax_eq.axhline(0.0, color="black", linewidth=0.6, linestyle=":")
     ax_eq.yaxis.set_major_formatter(lambda v, _: f"{v:+.1%}")
     ax_eq.set_ylabel("return on capital")
-    ax_eq.legend(loc="upper left", fontsize=8)
+    ax_eq.legend(loc="lower left", fontsize=8)
     ax_eq.grid(alpha=0.3)
 
     wealth = np.concatenate(([capital], rec.live_equity))
