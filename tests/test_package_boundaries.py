@@ -20,6 +20,7 @@ PACKAGES = (
     "algo_trade_token_selector",
     "algo_trade_bot_orchestrator",
     "algo_trade_dashboard",
+    "algo_trade_tracking",
     "algo_trade_cli",
 )
 TEST_KIT = "algo_trade_data.testing"

@@ -33,6 +33,7 @@ from algo_trade_tracking._load import (
 from algo_trade_tracking._reconcile import BarArrays, Reconciliation, TradeMatch, reconcile
 from algo_trade_tracking._report import BotReport, build_report, envelope_band, report_bot
 from algo_trade_tracking._trades import (
+    FillArrays,
     RoundTrip,
     TrackedFill,
     backtest_fills,
@@ -51,6 +52,7 @@ __all__ = [
     "DivergenceCheck",
     "DivergenceReason",
     "Envelope",
+    "FillArrays",
     "Gap",
     "LiveTrack",
     "Reconciliation",

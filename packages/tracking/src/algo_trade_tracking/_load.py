@@ -16,9 +16,9 @@ import polars as pl
 from algo_trade_backtest import params_hash
 from algo_trade_bot_orchestrator import BotConfig, read_saved, strategy_warmup_bars
 from algo_trade_core import ConfigError, DataError, datetime_to_ms, interval_to_ms, ms_to_datetime
-from algo_trade_data import BacktestResultRecord, BotRecord, FillRecord
+from algo_trade_data import BacktestResultRecord, BotRecord
 from algo_trade_tracking._reconcile import BarArrays
-from algo_trade_tracking._trades import TrackedFill, recorded_fills
+from algo_trade_tracking._trades import FillArrays
 
 __all__ = ["Basis", "BotHistory", "TrackingStore", "bars_of_frame", "load_basis", "load_bot_history"]
 
@@ -28,14 +28,7 @@ class TrackingStore(Protocol):
 
     async def get_bot(self, bot_id: str) -> BotRecord | None: ...
 
-    async def list_fills(
-        self,
-        bot_id: str | None = None,
-        symbol: str | None = None,
-        *,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[FillRecord]: ...
+    async def query_fill_columns(self, bot_id: str, *, since: datetime | None = None) -> pl.DataFrame: ...
 
     async def query_candles(
         self, symbol: str, interval: str, start: datetime, end: datetime, exchange: str = ...
@@ -77,7 +70,7 @@ class BotHistory:
     last_bar_ms: int | None
     bars_seen: int
     bars: BarArrays  # the store's bars from the warm-up to the last bar acted on
-    fills: list[TrackedFill]  # the bot's fills since its warm-up ended
+    fills: FillArrays  # the bot's fills since its warm-up ended
 
     @property
     def start(self) -> datetime:
@@ -116,9 +109,9 @@ async def load_bot_history(db: TrackingStore, bot_id: str) -> BotHistory:
     frame = await db.query_candles(
         config.symbol, config.interval, ms_to_datetime(first), ms_to_datetime(end + 1), config.exchange
     )
-    fills = await db.list_fills(bot_id=bot_id, since=ms_to_datetime(warmup_end + step))
+    fills = await db.query_fill_columns(bot_id, since=ms_to_datetime(warmup_end + step))
     try:
-        tracked = recorded_fills(fills)
+        tracked = FillArrays.of_frame(fills)
     except ValueError as exc:
         raise DataError(f"bot {bot_id}: {exc}") from None
     return BotHistory(

@@ -16,10 +16,8 @@ Statuses: ``exact``, ``diverged`` (``diverges_at`` is the bar where the first di
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -29,19 +27,22 @@ from algo_trade_backtest import BacktestResult, run_backtest
 from algo_trade_bot_orchestrator import BotConfig, strategy_warmup_bars
 from algo_trade_core import interval_to_ms, ms_to_datetime
 from algo_trade_tracking._gaps import Gap, find_gaps
+from algo_trade_tracking._matching import Comparison, compare, realised_pnl
 from algo_trade_tracking._trades import (
     OPEN_PRICED,
+    REASONS,
+    FillArrays,
     RoundTrip,
     TrackedFill,
-    backtest_fills,
     equity_from_fills,
-    round_trips,
+    same_value,
 )
 
 __all__ = ["BarArrays", "Reconciliation", "TradeMatch", "reconcile"]
 
+OPEN_PRICED_CODES = np.array([REASONS.index(r) for r in sorted(OPEN_PRICED)], dtype=np.int64)
+
 Status = Literal["exact", "diverged", "missing_bars", "no_bars"]
-FEE_TOLERANCE = Decimal("0.00000002")  # two units of the stored 8th decimal: rounding, not a difference
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +72,22 @@ class BarArrays:
         )
 
 
-def _bps(live: Decimal, expected: Decimal, side: int) -> float:
-    """How much worse ``live`` is than ``expected`` for a fill of ``side``, in basis points (> 0: worse)."""
-    if expected == 0:
+def _bps(live: float, expected: float, side: int) -> float:
+    """How much worse ``live`` is than ``expected`` for a fill of ``side``, in basis points (> 0: worse);
+    0 within the store's rounding."""
+    if expected == 0 or same_value(live, expected):
         return 0.0
-    return float((live / expected - 1) * side) * 10_000.0
+    return (live / expected - 1.0) * side * 10_000.0
 
 
 def _same(a: TrackedFill, b: TrackedFill) -> bool:
-    """Same bar, price, quantity and reason; fees equal up to the stored rounding."""
+    """Same bar and reason; price, quantity and fee equal up to the store's 8-decimal rounding."""
     return (
         a.t == b.t
-        and a.price == b.price
-        and a.qty == b.qty
         and a.reason == b.reason
-        and abs(a.fee - b.fee) <= FEE_TOLERANCE
+        and same_value(a.price, b.price)
+        and same_value(a.qty, b.qty)
+        and same_value(a.fee, b.fee)
     )
 
 
@@ -169,11 +171,11 @@ class TradeMatch:
             return {
                 "side": t.side,
                 "entry_time": ms_to_datetime(t.entry.t).isoformat(),
-                "entry_price": float(t.entry.price),
+                "entry_price": t.entry.price,
                 "exit_time": None if t.exit is None else ms_to_datetime(t.exit.t).isoformat(),
-                "exit_price": None if t.exit is None else float(t.exit.price),
+                "exit_price": None if t.exit is None else t.exit.price,
                 "exit_reason": None if t.exit is None else t.exit.reason,
-                "qty": float(t.entry.qty),
+                "qty": t.entry.qty,
                 "fees": t.fees,
                 "pnl": None if t.exit is None else t.pnl,
             }
@@ -192,32 +194,6 @@ class TradeMatch:
         }
 
 
-def _match(expected: list[RoundTrip], live: list[RoundTrip], step: int, max_lag: int) -> list[TradeMatch]:
-    """Greedy in time order: each expected trip takes the nearest unused live trip of its side whose
-    entry is at most ``max_lag`` bars away."""
-    starts = [t.entry.t for t in live]
-    used = [False] * len(live)
-    out: list[TradeMatch] = []
-    for e in expected:
-        lo = bisect_left(starts, e.entry.t - max_lag * step)
-        best: int | None = None
-        for j in range(lo, len(live)):
-            if starts[j] > e.entry.t + max_lag * step:
-                break
-            if used[j] or live[j].side != e.side:
-                continue
-            if best is None or abs(starts[j] - e.entry.t) < abs(starts[best] - e.entry.t):
-                best = j
-        if best is None:
-            out.append(TradeMatch("missed", e, None, step))
-        else:
-            used[best] = True
-            out.append(TradeMatch("matched", e, live[best], step))
-    out.extend(TradeMatch("extra", None, t, step) for j, t in enumerate(live) if not used[j])
-    out.sort(key=lambda m: (m.expected or m.live).entry.t)  # type: ignore[union-attr]  # one is set
-    return out
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Reconciliation:
     """A bot against the backtest over its bars (see the module docstring). Money in USD."""
@@ -233,7 +209,7 @@ class Reconciliation:
     bars_seen_by_bot: int  # live bars the bot counted
     gaps: list[Gap]
     compared_until_ms: int | None  # fills before this bar are compared (the first missing bar, or all)
-    matches: list[TradeMatch]
+    comparison: Comparison = field(repr=False)
     slippage_modelled_bps: float
     slippage_paid_bps: float | None  # mean over the bot's fills priced at a bar's open
     fee_rate_modelled: float
@@ -255,16 +231,59 @@ class Reconciliation:
     def first_missing_ms(self) -> int | None:
         return self.gaps[0].first_ms if self.gaps else None
 
+    @property
+    def matches(self) -> list[TradeMatch]:
+        """Every row of the comparison as objects (built on demand: the arrays are the fast path)."""
+        c = self.comparison
+
+        def trip(
+            f: FillArrays, entries: npt.NDArray[np.int64], exits: npt.NDArray[np.int64], i: int
+        ) -> RoundTrip | None:
+            if i < 0:
+                return None
+            j = int(exits[i])
+            return RoundTrip(f.fill(int(entries[i])), None if j < 0 else f.fill(j))
+
+        out = []
+        for e, lv in zip(c.pair_exp.tolist(), c.pair_live.tolist(), strict=True):
+            kind: Literal["matched", "missed", "extra"] = (
+                "matched" if e >= 0 and lv >= 0 else "missed" if e >= 0 else "extra"
+            )
+            out.append(
+                TradeMatch(
+                    kind,
+                    trip(c.expected, c.exp_entry, c.exp_exit, e),
+                    trip(c.live, c.live_entry, c.live_exit, lv),
+                    self.step_ms,
+                )
+            )
+        return out
+
     def _count(self, kind: str) -> int:
-        return sum(1 for m in self.matches if m.kind == kind)
+        c = self.comparison
+        has_e, has_l = c.pair_exp >= 0, c.pair_live >= 0
+        mask = {"matched": has_e & has_l, "missed": has_e & ~has_l, "extra": has_l & ~has_e}[kind]
+        return int(mask.sum())
 
     @property
     def expected_trades(self) -> int:
-        return sum(1 for m in self.matches if m.expected is not None)
+        return int((self.comparison.pair_exp >= 0).sum())
 
     @property
     def live_trades(self) -> int:
-        return sum(1 for m in self.matches if m.live is not None)
+        return int((self.comparison.pair_live >= 0).sum())
+
+    def _lags(self, exits: bool) -> float | None:
+        c = self.comparison
+        m = c.matched
+        e, lv = c.pair_exp[m], c.pair_live[m]
+        if exits:
+            ex, lx = c.exp_exit[e], c.live_exit[lv]
+            closed = (ex >= 0) & (lx >= 0)
+            lag = (c.live.t[lx[closed]] - c.expected.t[ex[closed]]) // self.step_ms
+        else:
+            lag = (c.live.t[c.live_entry[lv]] - c.expected.t[c.exp_entry[e]]) // self.step_ms
+        return float(np.abs(lag).max()) if lag.size else None
 
     @property
     def trade_count_ratio(self) -> float | None:
@@ -274,10 +293,6 @@ class Reconciliation:
     @property
     def pnl_gap(self) -> float:
         return self.pnl_live - self.pnl_backtest
-
-    def _extreme(self, values: Sequence[int | float | None]) -> float | None:
-        present = [abs(v) for v in values if v is not None]
-        return max(present) if present else None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape ``algo-trade bots report --json`` prints under ``reconciliation``."""
@@ -305,8 +320,8 @@ class Reconciliation:
             "matched": self._count("matched"),
             "missed": self._count("missed"),
             "extra": self._count("extra"),
-            "max_entry_lag_bars": self._extreme([m.entry_lag_bars for m in self.matches]),
-            "max_exit_lag_bars": self._extreme([m.exit_lag_bars for m in self.matches]),
+            "max_entry_lag_bars": self._lags(exits=False),
+            "max_exit_lag_bars": self._lags(exits=True),
             "slippage_modelled_bps": self.slippage_modelled_bps,
             "slippage_paid_bps": self.slippage_paid_bps,
             "fee_rate_modelled": self.fee_rate_modelled,
@@ -322,31 +337,28 @@ class Reconciliation:
         }
 
 
-def _slippage_paid(fills: Sequence[TrackedFill], bars: BarArrays) -> float | None:
+def _slippage_paid(fills: FillArrays, bars: BarArrays) -> float | None:
     """Mean adverse distance of the open-priced fills from their bar's open, in basis points."""
-    paid = []
-    for f in fills:
-        if f.reason not in OPEN_PRICED:
-            continue
-        i = int(np.searchsorted(bars.t, f.t))
-        if i < bars.t.shape[0] and bars.t[i] == f.t and bars.open[i] > 0:
-            paid.append((float(f.price) / bars.open[i] - 1.0) * f.side * 10_000.0)
-    return float(np.mean(paid)) if paid else None
+    at_open = fills.where(np.isin(fills.reason, OPEN_PRICED_CODES))
+    if not len(at_open) or bars.t.shape[0] == 0:
+        return None
+    i = np.minimum(np.searchsorted(bars.t, at_open.t), bars.t.shape[0] - 1)
+    found = (bars.t[i] == at_open.t) & (bars.open[i] > 0)
+    if not found.any():
+        return None
+    paid = (at_open.price[found] / bars.open[i][found] - 1.0) * at_open.side[found] * 10_000.0
+    return float(np.mean(paid))
 
 
-def _fee_rate(fills: Sequence[TrackedFill]) -> float | None:
-    notional = sum(f.notional for f in fills)
-    return float(sum(f.fee for f in fills)) / notional if notional > 0 else None
-
-
-def _realised(trips: Sequence[RoundTrip]) -> float:
-    return sum(t.pnl for t in trips if t.exit is not None)
+def _fee_rate(fills: FillArrays) -> float | None:
+    notional = float((fills.price * fills.qty).sum())
+    return float(fills.fee.sum()) / notional if notional > 0 else None
 
 
 def reconcile(
     config: BotConfig,
     bars: BarArrays,
-    fills: Sequence[TrackedFill],
+    fills: Sequence[TrackedFill] | FillArrays,
     *,
     warmup_end_ms: int,
     last_bar_ms: int | None,
@@ -390,7 +402,7 @@ def reconcile(
             bars_in_store=0,
             gaps=[],
             compared_until_ms=None,
-            matches=[],
+            comparison=compare(FillArrays.of([]), FillArrays.of([]), step, max_lag_bars),
             slippage_paid_bps=None,
             fee_rate_paid=None,
             fees_live=0.0,
@@ -423,19 +435,16 @@ def reconcile(
         execution=execution,
         interval=config.interval,
     )
-    expected_all = backtest_fills(result, since_ms=live_from)
-    live_all = [f for f in fills if live_from <= f.t <= last_bar_ms]
-
-    def before(fs: Sequence[TrackedFill]) -> list[TrackedFill]:
-        return [f for f in fs if cutoff is None or f.t < cutoff]
-
-    expected, live = before(expected_all), before(live_all)
-    matches = _match(round_trips(expected), round_trips(live), step, max_lag_bars)
-    differing = [m.starts_ms for m in matches if not m.exact]
-    diverges_at = min(differing) if differing else None
-    closed = [m for m in matches if m.expected is not None and m.live is not None]
-    exp_trips = [m.expected for m in closed if m.expected is not None]
-    live_trips = [m.live for m in closed if m.live is not None]
+    expected_all = FillArrays.of_backtest(result, since_ms=live_from)
+    live_all = fills if isinstance(fills, FillArrays) else FillArrays.of(fills)
+    live_all = live_all.where((live_all.t >= live_from) & (live_all.t <= last_bar_ms))
+    expected, live = expected_all, live_all
+    if cutoff is not None:
+        expected, live = expected.where(expected.t < cutoff), live.where(live.t < cutoff)
+    comparison = compare(expected, live, step, max_lag_bars)
+    differing = comparison.starts[~comparison.exact]
+    diverges_at = int(differing.min()) if differing.size else None
+    pnl_backtest, pnl_live = realised_pnl(comparison)
 
     bars_expected = (last_bar_ms - live_from) // step + 1
     if diverges_at is not None:
@@ -451,7 +460,7 @@ def reconcile(
         )
     else:
         status = "exact"
-        message = f"all {len(matches)} trades match the backtest exactly"
+        message = f"all {comparison.rows} trades match the backtest exactly"
     return Reconciliation(
         **base,
         status=status,
@@ -460,13 +469,13 @@ def reconcile(
         bars_in_store=int(live_t.shape[0]),
         gaps=gaps,
         compared_until_ms=cutoff,
-        matches=matches,
+        comparison=comparison,
         slippage_paid_bps=_slippage_paid(live, bars),
         fee_rate_paid=_fee_rate(live),
-        fees_live=float(sum(f.fee for f in live)),
-        fees_backtest=float(sum(f.fee for f in expected)),
-        pnl_live=_realised(live_trips),
-        pnl_backtest=_realised(exp_trips),
+        fees_live=float(live.fee.sum()),
+        fees_backtest=float(expected.fee.sum()),
+        pnl_live=pnl_live,
+        pnl_backtest=pnl_backtest,
         diverges_at_ms=diverges_at,
         live_t=live_t,
         live_equity=equity_from_fills(live_t, bars.close[live_mask], live_all, execution.initial_capital),

@@ -84,7 +84,10 @@ def build_report(
         bars_seen=history.bars_seen,
     )
     last = history.last_bar_ms
-    closed = sum(1 for f in history.fills if not f.is_entry and (last is None or f.t <= last))
+    fills = history.fills
+    closed = int(
+        ((fills.reason != 0) & (fills.t <= (last if last is not None else fills.t.max(initial=0)))).sum()
+    )
     live = LiveTrack(equity=rec.live_equity, capital=cfg.execution.initial_capital, trades=closed)
     envelope: Envelope | None = None
     check: DivergenceCheck | None = None
