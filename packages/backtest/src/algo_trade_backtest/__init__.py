@@ -11,6 +11,7 @@ values of the closes and volumes (the exchange's quotes, not their binary approx
 - :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame.
 - :class:`StrategyRunner`: the same step bar by bar with paper execution, for live bots.
 - :func:`backtest_report`: the freqtrade-style report (durations, expectancy, CAGR, monthly returns).
+- :func:`volatility_regime`: a token's volatility regime (low / normal / high) before a time.
 
 ``algo_trade_backtest._reference`` holds a slow pure-Python implementation used only by the tests.
 """
@@ -19,7 +20,7 @@ from loguru import logger
 
 from algo_trade_backtest._engine import prepare_bars, run_backtest, run_backtest_frame
 from algo_trade_backtest._grid import run_grid
-from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics
+from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics, result_psr
 from algo_trade_backtest._params import (
     STRATEGIES,
     StrategyName,
@@ -28,6 +29,13 @@ from algo_trade_backtest._params import (
     params_hash,
     validate_execution,
     validate_params,
+)
+from algo_trade_backtest._regime import (
+    RegimeReading,
+    hourly_closes,
+    regime_history_days,
+    regime_step_ms,
+    volatility_regime,
 )
 from algo_trade_backtest._report import (
     BacktestReport,
@@ -56,6 +64,7 @@ __all__ = [
     "OpenPosition",
     "PerformanceMetrics",
     "RawMetrics",
+    "RegimeReading",
     "Side",
     "SideSummary",
     "StrategyName",
@@ -64,13 +73,18 @@ __all__ = [
     "TradeExtreme",
     "backtest_report",
     "build_report",
+    "hourly_closes",
     "params_from_mapping",
     "params_hash",
     "prepare_bars",
+    "regime_history_days",
+    "regime_step_ms",
+    "result_psr",
     "run_backtest",
     "run_backtest_frame",
     "run_grid",
     "trade_return",
     "validate_execution",
     "validate_params",
+    "volatility_regime",
 ]
