@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         BacktestRunRecord,
         BotRecord,
         FillRecord,
+        RunTrials,
         SelectionRecord,
     )
     from algo_trade_data._refresh import (
@@ -101,6 +102,7 @@ else:
                 "BacktestRunRecord",
                 "BotRecord",
                 "FillRecord",
+                "RunTrials",
                 "SelectionRecord",
             ),
             "algo_trade_data._refresh": (
@@ -147,6 +149,7 @@ __all__ = [
     "RefreshSummary",
     "RetentionReport",
     "RunOverview",
+    "RunTrials",
     "SelectionRecord",
     "SubscriptionLimitError",
     "WalkForwardPeriodRecord",

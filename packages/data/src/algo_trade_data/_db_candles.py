@@ -71,6 +71,30 @@ GROUP BY symbol
 """
 
 
+# The regime's closes (algo_trade_backtest.hourly_closes in SQL): for bars shorter than an hour the close
+# of the last bar opened in each hour, keyed by the hour's start (epoch ms); the window function reads
+# the primary key in order, so no sort. Bars of an hour or longer are returned as they are.
+_HOURLY_CLOSES_QUERY = """
+SELECT coalesce(array_agg(hour_ms ORDER BY hour_ms), '{}'), coalesce(array_agg(close ORDER BY hour_ms), '{}')
+FROM (
+    SELECT hour * 3600000 AS hour_ms, close::float8 AS close
+    FROM (
+        SELECT floor(date_part('epoch', timestamp) / 3600)::int8 AS hour, close,
+               lead(floor(date_part('epoch', timestamp) / 3600)::int8) OVER (ORDER BY timestamp) AS next_hour
+        FROM ohlcv
+        WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
+    ) AS bars
+    WHERE next_hour IS DISTINCT FROM hour
+) AS hours
+"""
+_BAR_CLOSES_QUERY = """
+SELECT coalesce(array_agg((date_part('epoch', timestamp) * 1000)::int8 ORDER BY timestamp), '{}'),
+       coalesce(array_agg(close::float8 ORDER BY timestamp), '{}')
+FROM ohlcv
+WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
+"""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CandleStatus:
     """What the store holds for one (symbol, exchange, interval) series.
@@ -207,6 +231,28 @@ class CandleStoreMixin(_DatabaseBase):
         async with self._connection("query_candles") as conn:
             text = await conn.fetchval(WINDOW_QUERY, symbol, exchange, interval, start, end)
         return decode_window(text, symbol=symbol, exchange=exchange, interval=interval)
+
+    async def query_hourly_closes(
+        self,
+        symbol: str,
+        interval: str,
+        start: datetime,
+        end: datetime,
+        exchange: str = "hyperliquid",
+    ) -> tuple[list[int], list[float]]:
+        """Return the closes a volatility regime is computed on, for bars with ``start <= t < end``.
+
+        For bars shorter than an hour: the close of the last bar opened in each hour, keyed by the
+        hour's start (epoch ms), computed in the database (one query, about 5,000 rows back for 210
+        days of 1m bars); for longer bars, each bar's open time and close. The same as
+        ``algo_trade_backtest.hourly_closes`` on the bars themselves.
+        """
+        require_aware(start, "start")
+        require_aware(end, "end")
+        query = _HOURLY_CLOSES_QUERY if interval_to_ms(interval) < 3_600_000 else _BAR_CLOSES_QUERY
+        async with self._connection("query_hourly_closes") as conn:
+            row = await conn.fetchrow(query, symbol, exchange, interval, start, end)
+        return list(row[0]), list(row[1])
 
     async def candle_status(
         self,
