@@ -17,8 +17,9 @@ from loguru import logger
 
 from algo_trade_backtest import run_backtest
 from algo_trade_backtest_scheduler._jobs import BacktestJob
+from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS, token_regime
 from algo_trade_backtest_scheduler._window import Window, window_for
-from algo_trade_core import AlgoTradeError, BacktestConfig, SchedulerConfig
+from algo_trade_core import AlgoTradeError, BacktestConfig, Regime, SchedulerConfig
 from algo_trade_data import BacktestResultRecord, BacktestRunRecord
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class TokenOutcome:
     refreshed_bars: int = 0
     results: list[BacktestResultRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    regime: Regime | None = None  # volatility regime at the window's end (None: too little history)
 
 
 @dataclass(slots=True)
@@ -95,8 +97,12 @@ def backtest_token(
     run_id: str,
     stamp: datetime,
     exchange: str,
+    regime: Regime | None = None,
 ) -> list[BacktestResultRecord]:
-    """Run every job on one token's window (in a worker thread: the numba kernels release the GIL)."""
+    """Run every job on one token's window (in a worker thread: the numba kernels release the GIL).
+
+    ``regime`` is the token's volatility regime at the window's end (stored with each result).
+    """
     arrays = _arrays(frame)
     coverage = window.coverage(frame.height)
     records = []
@@ -122,6 +128,7 @@ def backtest_token(
                 exchange=exchange,
                 interval=window.interval,
                 params_hash=job.params_hash,
+                regime=regime,
                 **fields,
             )
         )
@@ -140,11 +147,14 @@ async def run_sweep(
     as_of: datetime | None = None,
     refresh: bool | None = None,
     progress: ProgressCallback | None = None,
+    regime_lookback_days: int = DEFAULT_REGIME_LOOKBACK_DAYS,
 ) -> RunSummary:
     """Run one sweep over ``symbols`` and store every result plus the run row in one transaction.
 
     A token that fails (no data, garbled data, exchange error) is recorded and the others go on. When
-    the final insert fails, nothing of the run's results is stored and the run is marked failed.
+    the final insert fails, nothing of the run's results is stored and the run is marked failed. Each
+    result carries the token's volatility regime at the window's end, ranked against its windows over
+    the ``regime_lookback_days`` before (``[token_selection] regime_lookback_days``).
     """
     started = datetime.now(UTC)
     run_id = uuid.uuid4().hex
@@ -234,6 +244,20 @@ async def run_sweep(
     await asyncio.gather(*(load(s) for s in symbols if outcomes[s].ok))
     timings["load"] = time.perf_counter() - t0
 
+    # 2b. each token's volatility regime: one query of hourly closes over the window and the lookback
+    t0 = time.perf_counter()
+
+    async def classify(symbol: str) -> None:
+        try:
+            outcomes[symbol].regime = await token_regime(
+                db, symbol, window, config.backtest_window_days, regime_lookback_days, config.exchange
+            )
+        except AlgoTradeError as exc:  # the regime is an input, not the result: stored as unknown
+            outcomes[symbol].notes.append(f"regime unknown: {exc}")
+
+    await asyncio.gather(*(classify(s) for s in frames))
+    timings["regime"] = time.perf_counter() - t0
+
     # 3. backtests in the worker pool, never on the event loop
     t0 = time.perf_counter()
     loop = asyncio.get_running_loop()
@@ -251,6 +275,7 @@ async def run_sweep(
                 run_id,
                 started,
                 config.exchange,
+                outcomes[symbol].regime,
             )
         except (ValueError, AlgoTradeError) as exc:
             outcomes[symbol].ok, outcomes[symbol].error = False, f"backtest failed: {exc}"
