@@ -9,11 +9,10 @@ import numpy as np
 import polars as pl
 
 from algo_trade_backtest import hourly_closes, run_backtest_frame, volatility_regime
-from algo_trade_backtest_scheduler import BacktestScheduler, window_for
+from algo_trade_backtest_scheduler import BacktestScheduler, HourlyCloseCache, window_for
 from algo_trade_core import SchedulerConfig, datetime_to_ms
 from algo_trade_data import DatabaseClient
 from algo_trade_data.testing import real_candles
-
 
 FIRST = datetime(2025, 3, 20, 9, 30, tzinfo=UTC)
 
@@ -78,3 +77,66 @@ async def test_each_result_carries_the_regime_its_token_was_in_and_its_moments(d
     assert None not in {seen[s, t] for s, t in seen if s != "SUI"}
     assert len(set(seen.values())) >= 3  # not a constant
     assert summary.timings["regime"] >= 0.0
+
+
+async def test_a_scheduler_reads_only_the_hours_added_since_its_last_sweep(db: DatabaseClient) -> None:
+    frames = {s: real_candles(s, "5m") for s in ("BTC", "ETH")}
+    await db.upsert_candles(pl.concat(list(frames.values())))
+    config = SchedulerConfig(
+        token_universe=tuple(frames), interval="5m", backtest_window_days=20, refresh_data=False
+    )
+    cached = BacktestScheduler(config, db, None, regime_lookback_days=60)
+    as_of = datetime(2025, 6, 1, 12, 10, tzinfo=UTC)
+
+    def hours(since: datetime, until: datetime) -> int:  # hours with a bar, summed over the tokens
+        return sum(
+            hourly_closes(*_arrays(f.filter(pl.col("timestamp").is_between(since, until, "left"))), "5m")[
+                0
+            ].size
+            for f in frames.values()
+        )
+
+    end = datetime(2025, 6, 1, 12, tzinfo=UTC)  # the regime's windows end on a whole hour
+    try:
+        first = await cached.run_once(as_of)
+        read = cached.regime_cache.rows_read
+        assert read == hours(end - timedelta(days=80), end) > 2 * 79 * 24  # the window and the lookback
+        for days in (1, 3):  # later sweeps: only the new hours, and the same regimes as read afresh
+            later = await cached.run_once(as_of + timedelta(days=days))
+            fresh = BacktestScheduler(config, db, None, regime_lookback_days=60)
+            try:
+                again = await fresh.run_once(as_of + timedelta(days=days))
+            finally:
+                await fresh.shutdown()
+            assert {r.symbol: r.regime for r in later.results} == {r.symbol: r.regime for r in again.results}
+        assert cached.regime_cache.rows_read == read + hours(end, end + timedelta(days=3))
+        assert {r.regime for r in first.results} <= {"low", "normal", "high"}
+        # A sweep back in time reads its range again (it starts before what is held).
+        before = cached.regime_cache.rows_read
+        await cached.run_once(as_of - timedelta(days=1))
+        back = end - timedelta(days=1)
+        assert cached.regime_cache.rows_read == before + hours(back - timedelta(days=80), back)
+    finally:
+        await cached.shutdown()
+
+
+async def test_the_cache_reads_everything_again_once_a_day(db: DatabaseClient) -> None:
+    frame = real_candles("SOL", "1h").filter(pl.col("timestamp") < datetime(2025, 2, 1, tzinfo=UTC))
+    await db.upsert_candles(frame)
+    now = {"s": 0.0}
+    cache = HourlyCloseCache(clock=lambda: now["s"])
+    start, end = (
+        datetime_to_ms(datetime(2025, 1, 1, tzinfo=UTC)),
+        datetime_to_ms(datetime(2025, 1, 20, tzinfo=UTC)),
+    )
+    _, closes = await cache.closes(db, "SOL", "1h", "hyperliquid", start, end)
+    changed = frame.filter(pl.col("timestamp") == datetime(2025, 1, 2, tzinfo=UTC)).with_columns(
+        pl.col("close") * 1.01, pl.col("high") * 1.01
+    )
+    await db.upsert_candles(changed)  # a bar rewritten in the past (an import of corrected data)
+    now["s"] = 3600.0
+    _, held = await cache.closes(db, "SOL", "1h", "hyperliquid", start, end + 3_600_000)
+    assert held[:-1].tolist() == closes.tolist()  # within the day: what it holds, plus the new hour
+    now["s"] = 86_401.0
+    _, again = await cache.closes(db, "SOL", "1h", "hyperliquid", start, end + 3_600_000)
+    assert again[24] == changed["close"][0] != closes[24]

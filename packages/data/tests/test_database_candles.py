@@ -311,6 +311,14 @@ async def test_hourly_closes_are_each_hours_last_close_computed_in_the_database(
     assert times == [int(t.timestamp() * 1000) for t in expected["hour"]]
     assert closes == expected["close"].to_list()
     assert T0 + timedelta(hours=4) not in expected["hour"].to_list()
+    # The plain PostgreSQL statement and TimescaleDB's (time_bucket + last) give the same closes.
+    from algo_trade_data._db_candles import _HOURLY_CLOSES_PLAIN, _HOURLY_CLOSES_TIMESCALEDB
+
+    variants = [_HOURLY_CLOSES_PLAIN] + ([_HOURLY_CLOSES_TIMESCALEDB] if clean_db.timescaledb_enabled else [])
+    async with clean_db.pool.acquire() as conn:
+        for query in variants:
+            row = await conn.fetchrow(query, "SOL", "hyperliquid", "1m", start, end)
+            assert (list(row[0]), list(row[1])) == (times, closes)
     # Hourly and longer bars are their own closes.
     hourly_times, hourly_closes = await clean_db.query_hourly_closes("SOL", "1h", T0, T0 + timedelta(hours=5))
     assert hourly_times == [int((T0 + timedelta(hours=h)).timestamp() * 1000) for h in range(5)]

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
 from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
-from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS
+from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS, HourlyCloseCache
 from algo_trade_backtest_scheduler._sweep import ProgressCallback, RunSummary, run_sweep
 from algo_trade_core import (
     AlgoTradeError,
@@ -57,6 +57,7 @@ class BacktestScheduler:
     ) -> None:
         self.config = config
         self.regime_lookback_days = regime_lookback_days  # [token_selection] regime_lookback_days
+        self.regime_cache = HourlyCloseCache()  # hourly closes kept between sweeps
         self._clock = clock  # where "now" ends the window (default: the wall clock); replays pin it
         self.execution = execution or BacktestConfig()
         self.jobs: list[BacktestJob] = jobs_from_config(config, strategies or StrategyConfig())
@@ -122,6 +123,7 @@ class BacktestScheduler:
                 refresh=refresh,
                 progress=progress,
                 regime_lookback_days=self.regime_lookback_days,
+                regime_cache=self.regime_cache,
             )
             self.runs.append(summary)
             # Inside the lock: shutdown() waits for selection and bot sync too, not only the sweep.

@@ -17,7 +17,11 @@ from loguru import logger
 
 from algo_trade_backtest import run_backtest
 from algo_trade_backtest_scheduler._jobs import BacktestJob
-from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS, token_regime
+from algo_trade_backtest_scheduler._regimes import (
+    DEFAULT_REGIME_LOOKBACK_DAYS,
+    HourlyCloseCache,
+    token_regime,
+)
 from algo_trade_backtest_scheduler._window import Window, window_for
 from algo_trade_core import AlgoTradeError, BacktestConfig, Regime, SchedulerConfig
 from algo_trade_data import BacktestResultRecord, BacktestRunRecord
@@ -148,13 +152,15 @@ async def run_sweep(
     refresh: bool | None = None,
     progress: ProgressCallback | None = None,
     regime_lookback_days: int = DEFAULT_REGIME_LOOKBACK_DAYS,
+    regime_cache: HourlyCloseCache | None = None,
 ) -> RunSummary:
     """Run one sweep over ``symbols`` and store every result plus the run row in one transaction.
 
     A token that fails (no data, garbled data, exchange error) is recorded and the others go on. When
     the final insert fails, nothing of the run's results is stored and the run is marked failed. Each
     result carries the token's volatility regime at the window's end, ranked against its windows over
-    the ``regime_lookback_days`` before (``[token_selection] regime_lookback_days``).
+    the ``regime_lookback_days`` before (``[token_selection] regime_lookback_days``); a scheduler
+    passes its ``regime_cache`` so that each sweep reads only the hourly closes added since the last.
     """
     started = datetime.now(UTC)
     run_id = uuid.uuid4().hex
@@ -246,11 +252,12 @@ async def run_sweep(
 
     # 2b. each token's volatility regime: one query of hourly closes over the window and the lookback
     t0 = time.perf_counter()
+    cache = regime_cache or HourlyCloseCache()
 
     async def classify(symbol: str) -> None:
         try:
             outcomes[symbol].regime = await token_regime(
-                db, symbol, window, config.backtest_window_days, regime_lookback_days, config.exchange
+                db, symbol, window, config.backtest_window_days, regime_lookback_days, config.exchange, cache
             )
         except AlgoTradeError as exc:  # the regime is an input, not the result: stored as unknown
             outcomes[symbol].notes.append(f"regime unknown: {exc}")
