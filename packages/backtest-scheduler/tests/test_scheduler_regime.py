@@ -140,3 +140,37 @@ async def test_the_cache_reads_everything_again_once_a_day(db: DatabaseClient) -
     now["s"] = 86_401.0
     _, again = await cache.closes(db, "SOL", "1h", "hyperliquid", start, end + 3_600_000)
     assert again[24] == changed["close"][0] != closes[24]
+
+
+async def test_bars_stored_at_or_after_the_windows_end_do_not_move_the_regime(db: DatabaseClient) -> None:
+    end = datetime(2025, 5, 1, tzinfo=UTC)
+    frames = {s: real_candles(s, "1h") for s in ("BTC", "DOGE", "SUI")}
+    wild = []
+    for frame in frames.values():  # from `end` on, every bar x4 and /4 in turn: +-139 % hourly returns
+        later = (frame["timestamp"] >= end).to_numpy()
+        scale = pl.Series(np.where(later, np.where(np.cumsum(later) % 2 == 1, 4.0, 0.25), 1.0))
+        wild.append(frame.with_columns(*(pl.col(c) * scale for c in ("open", "high", "low", "close"))))
+    await db.upsert_candles(pl.concat(wild))
+    config = SchedulerConfig(
+        token_universe=tuple(frames), interval="1h", backtest_window_days=30, refresh_data=False
+    )
+    scheduler = BacktestScheduler(config, db, None, regime_lookback_days=90)
+    try:
+        at_end = await scheduler.run_once(end)
+        one_bar_later = await scheduler.run_once(end + timedelta(hours=1))
+    finally:
+        await scheduler.shutdown()
+    expected = {
+        symbol: volatility_regime(
+            *_arrays(frame.filter(pl.col("timestamp") < end)),
+            end_ms=datetime_to_ms(end),
+            window_days=30,
+            lookback_days=90,
+            interval="1h",
+        ).regime
+        for symbol, frame in frames.items()
+    }
+    assert {r.symbol: r.regime for r in at_end.results} == expected
+    assert None not in expected.values()
+    # The stored change is one the regime sees: the bar opening at `end` alone makes every window high.
+    assert {r.regime for r in one_bar_later.results} == {"high"}

@@ -3,8 +3,9 @@ exactly as the live sweep and selection decide them, and out-of-sample returns r
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -19,6 +20,7 @@ from algo_trade_evaluation import (
     run_walkforward,
     selection_steps,
 )
+from algo_trade_evaluation._select import token_regime_at
 from algo_trade_pipeline import Pipeline
 
 from .conftest import common_range, study_config
@@ -54,6 +56,28 @@ def test_regimes_at_t_k_do_not_see_later_bars(frames_1h: dict[str, pl.DataFrame]
         assert after[k].approved == steps[k].approved
     assert all(r is not None for step in steps for r in step.regimes.values())
     assert len({r for step in steps for r in step.regimes.values()}) >= 2
+
+
+def _wild_from(frame: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """Every bar opening at or after ``t`` scaled by 4 and 1/4 in turn: each of those hourly returns is
+    about +-139 %, so a single one of them inside a window makes its volatility several times larger."""
+    later = (frame["timestamp"] >= t).to_numpy()
+    factor = np.where(np.cumsum(later) % 2 == 1, 4.0, 0.25)
+    scale = pl.Series(np.where(later, factor, 1.0))
+    return frame.with_columns(*(pl.col(c) * scale for c in ("open", "high", "low", "close")))
+
+
+def test_the_regime_at_t_k_reads_no_bar_opening_at_or_after_t_k(frames_1h: dict[str, pl.DataFrame]) -> None:
+    settings = gated_settings(frames_1h)
+    bars = bars_from_frames(frames_1h)
+    for t_k in settings.times():
+        wild = bars_from_frames({s: _wild_from(f, t_k) for s, f in frames_1h.items()})
+        before = {s: token_regime_at(bars[s], t_k, settings) for s in settings.symbols}
+        assert {s: token_regime_at(wild[s], t_k, settings) for s in settings.symbols} == before
+        assert None not in before.values()
+        # The change is one the regime would see: the bar opening at t_k alone makes every window high.
+        one_bar_later = t_k + timedelta(hours=1)
+        assert {token_regime_at(wild[s], one_bar_later, settings) for s in settings.symbols} == {"high"}
 
 
 async def test_regimes_and_gates_decide_as_the_live_sweep_and_selection_do(
