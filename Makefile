@@ -17,7 +17,7 @@ space := $(empty) $(empty)
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 
-.PHONY: help uv sync demo test test-pkg test-pkgs print-packages lint bench db-up db-down db-status db-destroy timescaledb clean
+.PHONY: docs help uv sync demo test test-pkg test-pkgs print-packages lint bench db-up db-down db-status db-destroy timescaledb clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -62,6 +62,12 @@ test-pkgs: uv db-up ## Run every package's isolated suite (make test-pkg for eac
 	@failed=""; for p in $(PACKAGES); do echo "== make test-pkg PKG=$$p"; \
 	  $(MAKE) --no-print-directory test-pkg PKG=$$p || failed="$$failed $$p"; done; \
 	  if [ -n "$$failed" ]; then echo "test-pkgs: FAILED:$$failed"; exit 1; fi; echo "test-pkgs: all $(words $(PACKAGES)) packages passed"
+
+docs: sync ## Regenerate the generated references: config/Config.toml, docs/configuration.md, docs/cli.md
+	@$(PY) -m algo_trade_cli config init --stdout > config/Config.toml
+	@$(PY) -m algo_trade_cli config reference > docs/configuration.md
+	@$(PY) -c "from algo_trade_cli._reference import cli_reference; print(cli_reference(), end='')" > docs/cli.md
+	@echo "regenerated config/Config.toml, docs/configuration.md, docs/cli.md"
 
 lint: sync ## ruff and mypy --strict over every package
 	@.venv/bin/ruff check conftest.py packages tests benchmarks scripts

@@ -19,7 +19,7 @@ from algo_trade_core import (
     StrategyConfig,
 )
 from algo_trade_data import DatabaseClient, HyperliquidClient, WeightRateLimiter
-from algo_trade_data.testing import FakeHyperliquid
+from algo_trade_data.testing import FakeHyperliquid, ManualClock
 
 from .conftest import TOKENS, real_1m
 
@@ -38,13 +38,16 @@ def scheduler_config(symbols: tuple[str, ...], **kw: object) -> SchedulerConfig:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def client_for(fake: FakeHyperliquid, **kw: object) -> HyperliquidClient:
+def client_for(fake: FakeHyperliquid, clock: ManualClock | None = None, **kw: object) -> HyperliquidClient:
+    """A client of the fake; with ``clock``, its limiter's waits (and backoff sleeps) take no real time."""
     cfg = replace(
         HyperliquidConfig(api_url=fake.url, backoff_base_s=0.01, backoff_max_s=0.2, max_retries=6), **kw
     )  # type: ignore[arg-type]
-    return HyperliquidClient(
-        cfg, limiter=WeightRateLimiter(cfg.weight_per_minute), now_ms=lambda: fake.now_ms
-    )
+    if clock is None:
+        limiter = WeightRateLimiter(cfg.weight_per_minute)
+        return HyperliquidClient(cfg, limiter=limiter, now_ms=lambda: fake.now_ms)
+    limiter = WeightRateLimiter(cfg.weight_per_minute, clock=clock.monotonic, sleep=clock.sleep)
+    return HyperliquidClient(cfg, limiter=limiter, now_ms=lambda: fake.now_ms, sleep=clock.sleep)
 
 
 @pytest.fixture
@@ -148,7 +151,9 @@ async def test_429_storm_backs_off_and_completes(
 ) -> None:
     fake, _, now = market
     fake.inject("status", times=8, status=429, request_type="candleSnapshot")
-    async with client_for(fake, max_retries=10) as hl:
+    # Each 429 empties the local bucket and lowers the budget: a manual clock waits that out at once
+    # (its concurrent sleeps add up, hence the generous deadline).
+    async with client_for(fake, ManualClock(), max_retries=10, retry_deadline_s=3600.0) as hl:
         scheduler = BacktestScheduler(scheduler_config(TOKENS[:4]), db, hl)
         try:
             summary = await scheduler.run_once(datetime.fromtimestamp(now / 1000, UTC))
@@ -189,6 +194,9 @@ async def test_database_lost_mid_batch_marks_run_failed_and_next_run_succeeds(
                 assert failed.status == "failed"
                 assert failed.error is not None
                 assert failed.results == []
+                # Honest: no token whose results were not stored counts as ok.
+                assert (failed.tokens_ok, failed.tokens_failed) == (0, 3)
+                assert set(failed.errors.values()) >= {"results not stored (the final write failed)"}
                 async with db.pool.acquire() as conn:
                     assert await conn.fetchval("SELECT count(*) FROM backtest_results") == 0
                     await conn.execute("DELETE FROM test_fail_inserts")

@@ -205,3 +205,42 @@ async def test_a_restarted_daemon_resumes_its_bots_on_the_hub(
         )
     finally:
         await restarted.shutdown_all()
+
+
+async def test_bars_a_bot_warms_up_on_or_replays_over_rest_are_stored(
+    fake: FakeHyperliquid, setup: Setup, clean_db: Any, eventually: Eventually
+) -> None:
+    # The store starts empty: the warm-up comes from REST, and so do the bars a restored bot replays
+    # after a kill. Both are bars the hub never saw; once they leave the exchange's 5000-bar window
+    # nothing else has them, so they must land in ohlcv.
+    hub, registry, rest = setup
+    await registry.sync_bots_with_approved_tokens(["BTC"], "ma_crossover")
+    btc = registry.get_bot("ma_crossover:BTC")
+    source = frame_of("BTC")
+
+    async def stored(first: int, last: int) -> pl.DataFrame:
+        return await clean_db.query_candles(
+            "BTC", "1m", ms_to_datetime(T0 + first * STEP), ms_to_datetime(T0 + (last + 1) * STEP)
+        )
+
+    warm = await stored(0, WARM - 1)
+    assert warm.height >= strategy_warmup_bars("ma_crossover", FAST_CROSS)
+    first = int(warm["timestamp"].dt.epoch("ms")[0] - T0) // STEP
+    assert warm["close"].to_list() == source["close"][first:WARM].to_list()
+
+    fake.ws.start_replay("BTC", "1m", start_index=WARM, updates_per_bar=UPDATES)
+    await eventually(lambda: hub.is_subscribed("BTC", "1m"))
+    await fake.ws.step(updates=1 + UPDATES * 20)
+    await eventually(closed_upto(btc, WARM + 19))
+    btc.kill()
+    await eventually(lambda: btc.done)
+    await eventually(lambda: fake.ws.subscriber_count("BTC", "1m") == 0)
+    await fake.ws.step(updates=UPDATES * 30)  # bars WARM+20 .. WARM+49 close while nobody listens
+    restarted = BotRegistry(clean_db, hub, candles=rest, clock_ms=lambda: fake.now_ms, checkpoint_s=0.0)
+    try:
+        assert await restarted.restore() == ["ma_crossover:BTC"]
+        replayed = await stored(WARM + 20, WARM + 49)
+        assert replayed.height == 30
+        assert replayed["close"].to_list() == source["close"][WARM + 20 : WARM + 50].to_list()
+    finally:
+        await restarted.shutdown_all()

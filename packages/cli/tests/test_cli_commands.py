@@ -69,9 +69,10 @@ def test_import_all_default_tokens_and_status_counts_match_the_files(cli: Cli) -
     for symbol in TOKENS_20:
         for interval in ("1h", "1m"):
             frame = pl.read_ipc(HL_FILES / f"{symbol}_USDC_USDC-{interval}-futures.feather")
+            traded = frame.filter(pl.col("volume").cum_max() > 0)  # pre-listing zero-volume bars dropped
             row = status[(symbol, interval)]
-            assert row["bars"] == frame.height, (symbol, interval)
-            assert row["first"].startswith(frame["date"][0].strftime("%Y-%m-%dT%H:%M"))
+            assert row["bars"] == traded.height, (symbol, interval)
+            assert row["first"].startswith(traded["date"][0].strftime("%Y-%m-%dT%H:%M"))
             assert row["gaps"] == 0
     table = cli("data", "status", "--symbol", "kPEPE")
     assert "kPEPE" in table

@@ -50,3 +50,17 @@ def test_demo_without_exchange_or_files_says_synthetic(cli: Cli, tmp_path: Path)
     synthetic = [r for r in latest if r["symbol"] in ("AAA", "BBB")]
     assert len(synthetic) == 2
     assert {r["exchange"] for r in synthetic} == {"synthetic"}
+
+
+async def test_the_exchange_probe_does_not_wait_out_a_spent_rate_limit_budget() -> None:
+    from algo_trade_cli.cmd_demo import _exchange_reachable
+    from algo_trade_core import AppConfig, HyperliquidConfig
+    from algo_trade_data.testing import FakeHyperliquid
+
+    async with FakeHyperliquid() as fake:
+        fake.consume_weight(1_580)  # another client spent the budget: 429 with Retry-After 20 s
+        # A budget of its own: the process shares one limiter per URL and budget, and the pause this
+        # 429 sets must not reach a later test whose fake gets the same port.
+        cfg = AppConfig(hyperliquid=HyperliquidConfig(api_url=fake.url, weight_per_minute=1199))
+        assert await _exchange_reachable(cfg) is False  # the demo goes on offline at once
+        assert [r.status for r in fake.requests] == [429]

@@ -32,13 +32,17 @@ async def doctor_url() -> AsyncIterator[str]:
 
 
 @contextmanager
-def fake_exchange() -> Iterator[str]:
-    """A fake Hyperliquid served from another thread's event loop (the CLI runs its own loop)."""
+def fake_exchange(spent: float = 0.0) -> Iterator[str]:
+    """A fake Hyperliquid served from another thread's event loop (the CLI runs its own loop).
+
+    ``spent``: request weight another client on the same IP has already used (429s until it refills).
+    """
     ready, release = threading.Event(), threading.Event()
     url: list[str] = []
 
     async def serve() -> None:
         async with FakeHyperliquid() as fake:
+            fake.consume_weight(spent)
             url.append(fake.url)
             ready.set()
             await asyncio.to_thread(release.wait)
@@ -54,13 +58,17 @@ def fake_exchange() -> Iterator[str]:
 
 
 def config(
-    tmp_path: Path, universe: list[str], api_url: str = "http://127.0.0.1:1", refresh: bool = False
+    tmp_path: Path,
+    universe: list[str],
+    api_url: str = "http://127.0.0.1:1",
+    refresh: bool = False,
+    *extra: str,
 ) -> str:
     path = tmp_path / "doctor.toml"
     path.write_text(
         f"[scheduler]\ntoken_universe = {universe!r}\nbacktest_window_days = 1\ninterval = '1m'\n"
         f"exchange = 'synthetic'\nrefresh_data = {str(refresh).lower()}\n"
-        f"[hyperliquid]\napi_url = '{api_url}'\n"
+        f"[hyperliquid]\napi_url = '{api_url}'\n" + "".join(f"{line}\n" for line in extra)
     )
     return str(path)
 
@@ -143,3 +151,16 @@ def test_coverage_levels() -> None:
     assert empty.fix is not None
     assert "algo-trade sweep -i 1h --as-of 2025-07-26T04:00" in empty.fix
     assert coverage_check("1h", 30, 720, {"BTC": 0}, latest=None, refresh=True).status == "WARN"
+
+
+def test_a_spent_rate_limit_budget_is_an_answer_not_a_wait(doctor_url: str, tmp_path: Path) -> None:
+    # 1,580 of 1,200 weight spent: the fake answers 429 with Retry-After 20 s. The probe reports it
+    # instead of waiting it out (429s are otherwise retried until [hyperliquid] retry_deadline_s).
+    with fake_exchange(spent=1_580) as api:
+        # A budget of its own: the process shares one limiter per URL and budget, and the pause this
+        # 429 sets must not reach a later test whose fake gets the same port.
+        cfg = config(tmp_path, ["BTC"], api, False, "weight_per_minute = 1199")
+        found = checks(Cli(doctor_url), "--config", cfg, code=0)
+    assert found["exchange"]["status"] == "WARN"
+    assert "RateLimited" in found["exchange"]["detail"]
+    assert "HTTP 429" in found["exchange"]["detail"]

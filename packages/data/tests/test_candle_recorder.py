@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 
@@ -78,3 +79,39 @@ async def test_a_flush_writes_one_frame_equal_to_the_per_series_frames() -> None
 def test_batch_frame_of_nothing_is_an_empty_candle_frame() -> None:
     frame = batch_frame({})
     assert (frame.height, frame.schema) == (0, CANDLE_FRAME_SCHEMA)
+
+
+class GatedStore(FrameStore):
+    """A FrameStore whose first write waits until the test opens the gate (a slow database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def upsert_candles(self, frame: pl.DataFrame) -> int:
+        self.writing.set()
+        await self.gate.wait()
+        return await super().upsert_candles(frame)
+
+
+async def test_a_flush_returns_only_once_the_write_in_flight_is_stored_too() -> None:
+    store = GatedStore()
+    recorder = CandleRecorder(store, flush_s=0.0)
+    recorder.start()
+    try:
+        recorder.add("BTC", "1m", bar(T0))
+        recorder.add("BTC", "1m", bar(T0 + MINUTE))
+        await asyncio.wait_for(store.writing.wait(), 10)  # the writer task took both bars
+        assert recorder.pending == 0
+        flush = asyncio.create_task(recorder.flush())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not flush.done()  # "flushed" means stored: it waits for the batch being written
+        store.gate.set()
+        assert await asyncio.wait_for(flush, 10)
+        [frame] = store.frames
+        assert frame["timestamp"].dt.epoch("ms").to_list() == [T0, T0 + MINUTE]
+    finally:
+        store.gate.set()
+        await recorder.stop()

@@ -240,10 +240,14 @@ async def test_the_real_hyperliquid_files_import_with_matching_counts(clean_db: 
     results = await import_candle_files(clean_db, files)
     assert [r.error for r in results if not r.ok] == []
     expected = {}
-    for path in files:
+    for path, result in zip(files, results, strict=True):
         name = parse_freqtrade_name(path.name)
         assert name is not None
-        expected[(name.symbol, name.interval)] = pl.read_ipc(path).height
+        source = pl.read_ipc(path)
+        leading_zero_volume = source["volume"].cum_max().eq(0).sum()  # before the listing: dropped
+        assert result.dropped_zero_volume == leading_zero_volume
+        expected[(name.symbol, name.interval)] = source.height - leading_zero_volume
+    assert sum(r.dropped_zero_volume for r in results) == 90 + 1 + 21  # POL 1h and 1m, S 1h
     status = await clean_db.candle_status()
     assert {(s.symbol, s.interval): s.bars for s in status} == expected
     symbols = {symbol for symbol, _ in expected}

@@ -17,6 +17,7 @@ from algo_trade_core import (
     CandleValidationError,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     HyperliquidConfig,
     RateLimited,
 )
@@ -237,18 +238,33 @@ async def test_429_without_retry_after_uses_exponential_backoff(
     assert 429 in [r.status for r in fake.requests]
 
 
-async def test_persistent_429_raises_rate_limited(clock: ManualClock) -> None:
-    async with FakeHyperliquid(now_ms=NOW, clock=clock.monotonic) as fake:
+async def test_persistent_429_is_retried_until_the_deadline_not_a_retry_count(clock: ManualClock) -> None:
+    # Without Retry-After the pause is the backoff (0.5 s doubling to 4 s) and the adapted budget paces
+    # the tries: far more than max_retries (2) of them fit in the 600 s deadline, and the error quotes
+    # the budget the server was seen to grant.
+    async with FakeHyperliquid(now_ms=NOW, clock=clock.monotonic, send_retry_after=False) as fake:
         fake.consume_weight(10**9)
-        async with make_client(fake, clock, max_retries=2) as client:
+        async with make_client(fake, clock, max_retries=2, retry_deadline_s=600.0) as client:
             with pytest.raises(RateLimited) as info:
                 await client.candle_snapshot("BTC", "1m", T0, T0 + MINUTE)
     message = str(info.value)
     assert "candleSnapshot BTC 1m" in message
-    assert "after 3 attempts" in message
     assert "429" in message
-    assert info.value.retry_after is not None
-    assert [r.status for r in fake.requests] == [429] * 3
+    assert "600 s deadline" in message
+    assert "the server accepted only about 0 weight" in message  # observed, not the configured 1200
+    assert len(fake.requests) > 10
+    assert {r.status for r in fake.requests} == {429}
+    assert clock.now - 1_000.0 <= 600.0 + 30.0  # past the deadline by at most one pause and one refill
+
+
+async def test_a_retry_after_beyond_the_deadline_fails_at_once(clock: ManualClock) -> None:
+    async with FakeHyperliquid(now_ms=NOW, clock=clock.monotonic) as fake:
+        fake.consume_weight(10**9)  # Retry-After: 600 s (capped)
+        async with make_client(fake, clock, retry_deadline_s=120.0) as client:
+            with pytest.raises(RateLimited) as info:
+                await client.candle_snapshot("BTC", "1m", T0, T0 + MINUTE)
+    assert info.value.retry_after == 600.0
+    assert [r.status for r in fake.requests] == [429]
 
 
 # -- faults ---------------------------------------------------------------------------------------
@@ -370,16 +386,27 @@ async def test_http_4xx_is_not_retried_and_shows_the_body(fake: FakeHyperliquid,
     assert len(fake.requests) == 1
 
 
-async def test_unreachable_exchange_raises_exchange_unavailable(clock: ManualClock) -> None:
+async def test_refused_connection_is_unreachable_at_once_without_retries(clock: ManualClock) -> None:
     async with FakeHyperliquid() as fake:
-        url = fake.url
-    cfg = HyperliquidConfig(api_url=url, max_retries=1, backoff_base_s=0.01, backoff_max_s=0.01)
+        url = fake.url  # closed again: nothing listens on the port any more
+    cfg = HyperliquidConfig(api_url=url, max_retries=5, backoff_base_s=0.01, backoff_max_s=0.01)
     limiter = WeightRateLimiter(1200, clock=clock.monotonic, sleep=clock.sleep)
     async with HyperliquidClient(cfg, limiter=limiter, sleep=clock.sleep) as client:
         with pytest.raises(
-            ExchangeUnavailable, match=r"meta: exchange unavailable after 2 attempts.*connection failed"
+            ExchangeUnreachable, match=r"meta: Hyperliquid is unreachable: connection refused"
         ):
             await client.meta()
+    assert clock.sleeps == []  # not retried: asking again would find nothing listening either
+    assert limiter.available == 1200  # the weight of a request that never left is given back
+
+
+async def test_unresolvable_host_is_unreachable_at_once(clock: ManualClock) -> None:
+    cfg = HyperliquidConfig(api_url="http://api.hyperliquid.invalid", max_retries=5)  # RFC 2606
+    limiter = WeightRateLimiter(1200, clock=clock.monotonic, sleep=clock.sleep)
+    async with HyperliquidClient(cfg, limiter=limiter, sleep=clock.sleep) as client:
+        with pytest.raises(ExchangeUnreachable, match=r"'api.hyperliquid.invalid' does not resolve"):
+            await client.candle_snapshot("BTC", "1m", T0, T0 + MINUTE)
+    assert clock.sleeps == []
 
 
 # -- universe -------------------------------------------------------------------------------------

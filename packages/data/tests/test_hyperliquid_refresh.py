@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
-from algo_trade_core import HyperliquidConfig
+from algo_trade_core import HyperliquidConfig, datetime_to_ms, interval_to_ms
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
+from algo_trade_data._db_coverage import CandleGap
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._ratelimit import WeightRateLimiter
 from algo_trade_data._refresh import CandleStore, refresh_candles, refresh_many
@@ -54,6 +56,37 @@ class MemoryStore:
             self.frames[key] = merged.unique("timestamp", keep="last", maintain_order=True).sort("timestamp")
         self.upserts.append(frame.height)
         return frame.height
+
+    async def candle_gaps(
+        self,
+        symbols: str | Iterable[str] | None = None,
+        interval: str | None = None,
+        exchange: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        edges: bool = False,
+    ) -> list[CandleGap]:
+        """Missing 1m-grid bars of one series between ``start`` and ``end`` (what refresh asks for)."""
+        assert isinstance(symbols, str)
+        assert interval is not None
+        assert start is not None
+        assert end is not None
+        step = interval_to_ms(interval)
+        frame = self.frames.get((symbols, interval, exchange or "hyperliquid"))
+        have = set() if frame is None else set(frame["timestamp"].dt.epoch("ms").to_list())
+        missing = [t for t in range(datetime_to_ms(start), datetime_to_ms(end) + 1, step) if t not in have]
+        gaps: list[CandleGap] = []
+        for t in missing:
+            if gaps and datetime_to_ms(gaps[-1].end) == t - step:
+                gaps[-1] = replace(gaps[-1], end=dt(t))
+            else:
+                gaps.append(
+                    CandleGap(
+                        symbol=symbols, exchange="hyperliquid", interval=interval, start=dt(t), end=dt(t)
+                    )
+                )
+        return gaps
 
     def frame(self, symbol: str, interval: str = "1m") -> pl.DataFrame:
         return self.frames[(symbol, interval, "hyperliquid")]
@@ -215,7 +248,8 @@ async def test_refresh_many_bounds_concurrency(fake: FakeHyperliquid, client: Hy
     )
     assert summary.ok
     assert summary.truncated == ["BTC", "ETH", "SOL"]
-    coins = [r.body["req"]["coin"] for r in fake.requests]
+    assert [r.type for r in fake.requests][:1] == ["meta"]  # one probe first
+    coins = [r.body["req"]["coin"] for r in fake.requests_of("candleSnapshot")]
     assert coins == ["BTC", "ETH", "SOL"]  # one at a time, in order
     with pytest.raises(ValueError, match="concurrency >= 1"):
         await refresh_many(client, store, ["BTC"], "1m", dt(T0), None, concurrency=0)

@@ -14,7 +14,12 @@ from loguru import logger
 
 from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
 from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS, HourlyCloseCache
-from algo_trade_backtest_scheduler._sweep import ProgressCallback, RunSummary, run_sweep
+from algo_trade_backtest_scheduler._sweep import (
+    ProgressCallback,
+    RunSummary,
+    mark_interrupted_runs,
+    run_sweep,
+)
 from algo_trade_core import (
     AlgoTradeError,
     AppConfig,
@@ -70,6 +75,7 @@ class BacktestScheduler:
         )
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._recovery: asyncio.Task[None] | None = None
         self.runs: deque[RunSummary] = deque(maxlen=20)  # the latest sweeps (a daemon runs for months)
 
     @classmethod
@@ -150,6 +156,7 @@ class BacktestScheduler:
         """
         if self._scheduler is not None:
             return
+        self._recovery = asyncio.get_running_loop().create_task(self._mark_interrupted())
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             self._fire,
@@ -167,6 +174,13 @@ class BacktestScheduler:
             "scheduler started: cron '{}', next fire {}", self.config.cron_expression, self.next_fire_time()
         )
 
+    async def _mark_interrupted(self) -> None:
+        """Runs a killed process left at ``running`` are marked at start, not only at the next sweep."""
+        try:
+            await mark_interrupted_runs(self._db)
+        except AlgoTradeError as exc:  # the first sweep tries again
+            logger.warning("could not mark interrupted runs at start: {}", exc)
+
     def next_fire_time(self) -> datetime | None:
         if self._scheduler is None:
             return None
@@ -178,6 +192,9 @@ class BacktestScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._recovery is not None:
+            await asyncio.gather(self._recovery, return_exceptions=True)
+            self._recovery = None
         async with self._lock:  # a sweep in progress finishes its transaction and follow-up first
             if self._owns_executor:
                 await asyncio.to_thread(self._executor.shutdown, wait=True)

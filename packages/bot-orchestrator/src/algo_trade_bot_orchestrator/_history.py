@@ -54,8 +54,11 @@ async def load_history(
     """Return the closed bars of ``config``'s market opening in ``[start_ms, end_ms]``, ascending.
 
     The store comes first (the hub records every closed bar); when it lacks bars of the window and a
-    REST source is given, the exchange tops it up (it keeps only the latest 5000 bars). A REST failure
-    is logged and what the store had is returned.
+    REST source is given, the exchange tops it up (it keeps only the latest 5000 bars). Every bar that
+    comes from REST is written to the store too: they are the bars the hub missed while the process
+    was down, and once they leave the exchange's window nothing else has them. A REST failure is
+    logged and what the store had is returned; a store that refuses the write is logged too (the
+    bars still serve the bot, and the next refresh repairs the hole).
     """
     step = interval_to_ms(config.interval)
     expected = (end_ms - start_ms) // step + 1
@@ -72,20 +75,29 @@ async def load_history(
     )
     if frame.height < expected and candles is not None:
         try:
-            rest = bars_frame(
-                await candles.candle_snapshot(
-                    config.symbol,
-                    config.interval,
-                    start_ms,
-                    end_ms,
-                    now_ms=now_ms,
-                )
+            fetched = await candles.candle_snapshot(
+                config.symbol,
+                config.interval,
+                start_ms,
+                end_ms,
+                now_ms=now_ms,
             )
         except Exception as exc:  # the store's bars still serve; say why the rest is missing
             logger.warning("bot {}: REST candles unavailable: {!r}", config.bot_id, exc)
         else:
-            frame = pl.concat([frame, rest]).unique("t", keep="first")
+            await _record(config, store, fetched)
+            frame = pl.concat([frame, bars_frame(fetched)]).unique("t", keep="first")
     return frame.filter(pl.col("t").is_between(start_ms, end_ms)).sort("t")
+
+
+async def _record(config: BotConfig, store: BotStore, fetched: pl.DataFrame) -> None:
+    """Write bars fetched over REST to the store (the exchange's frame is the store's schema)."""
+    if fetched.is_empty() or config.exchange != "hyperliquid":
+        return
+    try:
+        await store.upsert_candles(fetched)
+    except Exception as exc:  # the bot trades on; the hole is repaired by the next refresh
+        logger.warning("bot {}: could not store {} REST bars: {!r}", config.bot_id, fetched.height, exc)
 
 
 def history_bars(config: BotConfig, frame: pl.DataFrame) -> Iterator[FeedBar]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from loguru import logger
 
 from algo_trade_bot_orchestrator._ports import BotStore
-from algo_trade_data import BotRecord, FillRecord
+from algo_trade_data import BotRecord, FillRecord, backoff_delay
 
 __all__ = ["StoreWriter"]
 
@@ -89,7 +89,6 @@ class StoreWriter:
             self._task = None
 
     async def _run(self) -> None:
-        backoff = self._backoff_s
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -107,6 +106,9 @@ class StoreWriter:
                 except Exception as exc:  # any failure: see the class docstring
                     self.failures += 1
                     self.last_error = str(exc)
+                    backoff = backoff_delay(
+                        self.failures - 1, base_s=self._backoff_s, max_s=self._max_backoff_s, jitter="none"
+                    )
                     if self.failures == 1 or self.failures % 10 == 0:
                         logger.warning(
                             "bot {}: store write failed ({} in a row, {} fills waiting), retry in {:.1f} s: "
@@ -118,11 +120,9 @@ class StoreWriter:
                             exc,
                         )
                     await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2.0, self._max_backoff_s)
                     continue
                 if self.failures:
                     logger.info("bot {}: store writes resumed after {} failures", self._bot_id, self.failures)
                 self.failures = 0
                 self.last_error = None
-                backoff = self._backoff_s
             self._idle.set()

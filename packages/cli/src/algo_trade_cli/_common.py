@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any, NoReturn, TypeVar
@@ -19,7 +19,14 @@ import typer
 from loguru import logger
 from rich.console import Console, ConsoleDimensions
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from algo_trade_cli._inputs import InputError, check_interval, parse_utc
 from algo_trade_core import AlgoTradeError, AppConfig, load_config
@@ -38,6 +45,7 @@ __all__ = [
     "resolve_interval",
     "run_async",
     "setup_logging",
+    "valid_symbols",
 ]
 
 T = TypeVar("T")
@@ -143,15 +151,33 @@ def resolve_interval(value: str | None, cfg: AppConfig, option: str = "--interva
 
 
 def progress_bar() -> Progress:
-    """The progress bar of long commands (import, fetch, sweep); it disappears when done."""
+    """The progress bar of long commands (import, fetch, repair, sweep); it disappears when done.
+
+    Steps advance whatever happened to them (a failed token is a step done), so the bar always
+    reaches its end, and the remaining time is estimated from the steps so far.
+    """
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
+
+
+def valid_symbols(symbols: Iterable[str], option: str = "--symbol") -> list[str]:
+    """Return ``symbols`` when each follows the exchange's naming; else exit 2 naming the bad one."""
+    from algo_trade_data import symbol_problem  # loads only the naming rules (no polars, no aiohttp)
+
+    out = list(symbols)
+    for symbol in out:
+        problem = symbol_problem(symbol)
+        if problem is not None:
+            fail(f"{option}: {problem}", 2)
+    return out
 
 
 def setup_logging(verbose: bool = False) -> None:

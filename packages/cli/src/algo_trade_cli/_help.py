@@ -32,6 +32,7 @@ EXAMPLES: dict[str, str] = {
     "db init": "algo-trade db init",
     "db status": "algo-trade db status --json",
     "data fetch": "algo-trade data fetch -s BTC -s ETH --interval 1h --days 30",
+    "data repair": "algo-trade data repair -s BTC -s ETH --interval 1m",
     "data import": "algo-trade data import ./user_data/data/hyperliquid --interval 1h",
     "data export": "algo-trade data export -s BTC --interval 1h -o btc-1h.parquet",
     "data status": "algo-trade data status --symbol BTC",

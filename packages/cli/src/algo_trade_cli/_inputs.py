@@ -19,6 +19,7 @@ __all__ = [
     "SymbolMatch",
     "check_interval",
     "match_symbol",
+    "pair_base",
     "parse_timerange",
     "parse_utc",
     "resolve_window",
@@ -137,6 +138,13 @@ class SymbolMatch:
 _PAIR = re.compile(r"^(?P<base>.+?)(?:[/_:-]?(?:USDT|USDC|USD|PERP|BUSD))+(?:[/_:-].*)?$", re.IGNORECASE)
 
 
+def pair_base(text: str) -> str:
+    """The coin of a pair as other venues write it (BTCUSDT, BTC/USDC:USDC, BTC-PERP → BTC), else ``text``."""
+    given = text.strip()
+    pair = _PAIR.match(given)
+    return given if pair is None else pair["base"]
+
+
 def match_symbol(text: str, known: Iterable[str]) -> SymbolMatch:
     """Map ``btc``, ``BTCUSDT``, ``BTC/USDC:USDC`` or ``kpepe`` to a known name (BTC, kPEPE).
 
@@ -154,10 +162,7 @@ def match_symbol(text: str, known: Iterable[str]) -> SymbolMatch:
     by_folded: dict[str, list[str]] = {}
     for name in names:
         by_folded.setdefault(name.casefold(), []).append(name)
-    candidates = [given]
-    pair = _PAIR.match(given)
-    if pair is not None:
-        candidates.append(pair["base"])
+    candidates = list(dict.fromkeys([given, pair_base(given)]))
     for candidate in candidates:
         hits = by_folded.get(candidate.casefold(), [])
         if len(hits) == 1:

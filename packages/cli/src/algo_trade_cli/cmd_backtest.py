@@ -20,8 +20,9 @@ from algo_trade_cli._common import (
     resolve_config,
     resolve_interval,
     run_async,
+    valid_symbols,
 )
-from algo_trade_cli._inputs import InputError, resolve_window
+from algo_trade_cli._inputs import InputError, pair_base, resolve_window
 from algo_trade_core import AlgoTradeError, AppConfig, interval_to_ms, strategy_params
 
 if TYPE_CHECKING:  # the engine (numba) and polars load when a backtest runs, not for `--help`
@@ -156,6 +157,8 @@ def backtest(
     from algo_trade_backtest import params_from_mapping, run_backtest_frame
 
     cfg = resolve_config(config)
+    if symbol is not None:  # BTCUSDT or BTC/USDC:USDC map to BTC below; quotes and spaces never do
+        valid_symbols([pair_base(symbol)])
     try:
         t0, t1 = resolve_window(start, end, timerange)
     except InputError as exc:

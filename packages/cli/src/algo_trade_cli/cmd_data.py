@@ -1,11 +1,11 @@
-"""`algo-trade data fetch|import|export|status`."""
+"""`algo-trade data fetch|repair|import|export|status`."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -21,12 +21,16 @@ from algo_trade_cli._common import (
     resolve_config,
     resolve_interval,
     run_async,
+    valid_symbols,
 )
 from algo_trade_cli._format import fmt_time
 from algo_trade_core import INTERVALS, AppConfig
 
+if TYPE_CHECKING:
+    from algo_trade_data import FileImportResult
+
 app = typer.Typer(
-    help="Candle history: fetch from Hyperliquid, import and export files, show what is stored.",
+    help="Candle history: fetch from Hyperliquid, repair holes, import and export files, show the store.",
     no_args_is_help=True,
 )
 
@@ -53,57 +57,78 @@ def expand_paths(paths: list[Path], interval: str | None) -> list[Path]:
     return out
 
 
+def _import_row(r: FileImportResult) -> tuple[str, ...]:
+    note = "[green]ok[/]" if r.ok else f"[red]{r.error}[/]"
+    if r.ok and r.dropped_zero_volume:
+        note += f" ({r.dropped_zero_volume:,} leading zero-volume bars dropped)"
+    return (
+        r.path.name,
+        r.symbol or "",
+        r.interval or "",
+        f"{r.rows:,}",
+        fmt_time(r.first),
+        fmt_time(r.last),
+        note,
+    )
+
+
+def _import_json(r: FileImportResult) -> dict[str, Any]:
+    return {
+        "path": str(r.path),
+        "symbol": r.symbol,
+        "interval": r.interval,
+        "rows": r.rows,
+        "written": r.written,
+        "dropped_zero_volume": r.dropped_zero_volume,
+        "error": r.error,
+    }
+
+
+def _import_table(title: str, results: list[FileImportResult]) -> Table:
+    table = Table(title=title)
+    for col in ("file", "symbol", "interval", "rows", "first", "last", "result"):
+        table.add_column(col, justify="right" if col == "rows" else "left")
+    for r in results:
+        table.add_row(*_import_row(r))
+    return table
+
+
 async def _import(
     cfg: AppConfig, paths: list[Path], symbol: str | None, interval: str | None, exchange: str, as_json: bool
 ) -> int:
-    from algo_trade_data import DatabaseClient, import_candle_files
+    from algo_trade_data import DatabaseClient, ImportInterrupted, import_candle_files
 
     files = expand_paths(paths, interval)
     if not files:
         fail("no candle files found in " + ", ".join(map(str, paths)))
+    interrupted: ImportInterrupted | None = None
+    results: list[FileImportResult] = []
     async with await DatabaseClient.connect(cfg.database) as db:
         with progress_bar() as progress:
             task = progress.add_task("importing", total=len(files))
-            results = await import_candle_files(
-                db,
-                files,
-                symbol=symbol,
-                interval=interval,
-                exchange=exchange,
-                on_result=lambda r: progress.advance(task),
-            )
+            try:
+                results = await import_candle_files(
+                    db,
+                    files,
+                    symbol=symbol,
+                    interval=interval,
+                    exchange=exchange,
+                    on_result=lambda r: progress.advance(task),
+                )
+            except ImportInterrupted as exc:
+                interrupted = exc
+    if interrupted is not None:  # say what is stored before the error
+        if as_json:
+            print(json.dumps([_import_json(r) for r in interrupted.results]))
+        elif interrupted.results:
+            console.print(_import_table("handled before the database failed", interrupted.results))
+        fail(f"{type(interrupted).__name__}: {interrupted}")
     failed = [r for r in results if not r.ok]
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "path": str(r.path),
-                        "symbol": r.symbol,
-                        "interval": r.interval,
-                        "rows": r.rows,
-                        "written": r.written,
-                        "error": r.error,
-                    }
-                    for r in results
-                ]
-            )
-        )
+        print(json.dumps([_import_json(r) for r in results]))
     else:
-        table = Table(title=f"imported {len(results) - len(failed)} of {len(results)} file(s)")
-        for col in ("file", "symbol", "interval", "rows", "first", "last", "result"):
-            table.add_column(col, justify="right" if col == "rows" else "left")
-        for r in results:
-            table.add_row(
-                r.path.name,
-                r.symbol or "",
-                r.interval or "",
-                f"{r.rows:,}",
-                fmt_time(r.first),
-                fmt_time(r.last),
-                "[green]ok[/]" if r.ok else f"[red]{r.error}[/]",
-            )
-        console.print(table)
+        title = f"imported {len(results) - len(failed)} of {len(results)} file(s)"
+        console.print(_import_table(title, results))
     return 1 if failed else 0
 
 
@@ -127,6 +152,8 @@ async def _status(
                         "last": r.last.isoformat(),
                         "gaps": r.gaps,
                         "missing_bars": r.missing_bars,
+                        "unrecoverable_gaps": r.unrecoverable_gaps,
+                        "unrecoverable_bars": r.unrecoverable_bars,
                     }
                     for r in rows
                 ]
@@ -137,9 +164,11 @@ async def _status(
         console.print("no candles stored yet: `algo-trade data import FILES` or `algo-trade data fetch`")
         return
     table = Table(title="candle store")
-    for col in ("symbol", "exchange", "interval", "bars", "first bar", "last bar", "gaps", "missing"):
-        table.add_column(col, justify="right" if col in ("bars", "gaps", "missing") else "left")
+    numeric = ("bars", "gaps", "missing", "unrecoverable")
+    for col in ("symbol", "exchange", "interval", "bars", "first bar", "last bar", *numeric[1:]):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for r in rows:
+        lost = f"[red]{r.unrecoverable_bars:,}[/]" if r.unrecoverable_bars else "0"
         table.add_row(
             r.symbol,
             r.exchange,
@@ -149,46 +178,20 @@ async def _status(
             fmt_time(r.last),
             str(r.gaps),
             f"{r.missing_bars:,}",
+            lost,
         )
     console.print(table)
-
-
-async def _fetch(cfg: AppConfig, symbols: list[str], interval: str, days: float, as_json: bool) -> int:
-    from algo_trade_data import DatabaseClient, HyperliquidClient, refresh_many
-
-    end = datetime.now(UTC)
-    start = end - timedelta(days=days)
-    async with await DatabaseClient.connect(cfg.database) as db, HyperliquidClient(cfg.hyperliquid) as hl:
-        with progress_bar() as progress:
-            progress.add_task(f"fetching {len(symbols)} token(s) {interval}", total=None)
-            summary = await refresh_many(hl, db, symbols, interval, start, end)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "reports": {
-                        s: {
-                            "fetched": r.fetched,
-                            "stored": r.stored,
-                            "truncated": r.truncated,
-                            "message": r.message,
-                        }
-                        for s, r in summary.reports.items()
-                    },
-                    "failures": summary.failures,
-                }
-            )
+    repairable = sum(r.repairable_bars for r in rows)
+    lost_total = sum(r.unrecoverable_bars for r in rows)
+    if repairable:
+        console.print(
+            f"{repairable:,} missing bar(s) are still on the exchange: `algo-trade data repair` fills them"
         )
-    else:
-        table = Table(title=f"fetch {interval} since {fmt_time(start)}")
-        for col in ("symbol", "fetched", "stored", "last bar", "note"):
-            table.add_column(col)
-        for s, r in summary.reports.items():
-            table.add_row(s, str(r.fetched), str(r.stored), fmt_time(r.last_bar), r.message)
-        for s, reason in summary.failures.items():
-            table.add_row(s, "", "", "", f"[red]{reason}[/]")
-        console.print(table)
-    return 1 if summary.failures else 0
+    if lost_total:
+        console.print(
+            f"{lost_total:,} missing bar(s) are older than the exchange keeps (5000 bars per series) and "
+            "can only come from files (`algo-trade data import`)"
+        )
 
 
 @app.command("import")
@@ -207,6 +210,8 @@ def import_(
     cfg = resolve_config(config)
     if interval is not None and interval not in INTERVALS:
         fail(f"--interval: expected one of {', '.join(INTERVALS)}, got {interval!r}", 2)
+    if symbol is not None:
+        valid_symbols([symbol])
     raise typer.Exit(run_async(_import(cfg, paths, symbol, interval, exchange, as_json)))
 
 
@@ -218,7 +223,9 @@ def status(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Per symbol and interval: bar count, first and last bar, gaps."""
+    """Per symbol and interval: bar count, first and last bar, gaps, and the gaps no repair can fill."""
+    if symbol is not None:
+        valid_symbols([symbol])
     run_async(_status(resolve_config(config), symbol, interval, exchange, as_json))
 
 
@@ -239,11 +246,48 @@ def fetch(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fetch the candles the store lacks from Hyperliquid (only the missing tail)."""
+    """Fetch the candles the store lacks from Hyperliquid: the tail, and the holes the exchange still has."""
+    from algo_trade_cli._data_exchange import fetch_candles
+
     cfg = resolve_config(config)
     iv = resolve_interval(interval, cfg)
-    symbols = symbol or list(cfg.scheduler.token_universe)
-    raise typer.Exit(run_async(_fetch(cfg, symbols, iv, days or cfg.scheduler.backtest_window_days, as_json)))
+    symbols = valid_symbols(symbol or list(cfg.scheduler.token_universe))
+    days = days or cfg.scheduler.backtest_window_days
+    raise typer.Exit(run_async(fetch_candles(cfg, symbols, iv, days, as_json)))
+
+
+@app.command("repair")
+def repair(
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option("--symbol", "-s", help="Repeatable; default: every stored Hyperliquid series."),
+    ] = None,
+    interval: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--interval",
+            "-i",
+            "--timeframe",
+            "-t",
+            help="Repeatable; default: every stored interval.",
+            show_default=False,
+            metavar="<interval>",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill the holes of the stored history while the exchange still has them; name the lost ones.
+
+    Hyperliquid keeps only the latest 5000 bars per coin and interval (1m: 3.5 days): what fell out
+    of that window can only come from files (`data import`).
+    """
+    from algo_trade_cli._data_exchange import repair_stored
+
+    cfg = resolve_config(config)
+    intervals = [resolve_interval(iv, cfg) for iv in interval or []]
+    symbols = None if not symbol else valid_symbols(symbol)
+    raise typer.Exit(run_async(repair_stored(cfg, symbols, intervals or None, as_json)))
 
 
 ExportFormat = Literal["csv", "parquet", "feather"]
@@ -303,6 +347,7 @@ def export(
     Example: algo-trade data export -s BTC --interval 1h -o BTC_USDC_USDC-1h-futures.feather
     """
     cfg = resolve_config(config)
+    valid_symbols([symbol])
     fmt = export_format(out, file_format)
     iv = resolve_interval(interval, cfg)
     t0 = parse_time(start, "--start") or datetime(1970, 1, 1, tzinfo=UTC)

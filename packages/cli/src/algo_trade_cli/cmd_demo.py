@@ -30,7 +30,8 @@ def _clock(present: datetime | None) -> Callable[[], datetime] | None:
 async def _exchange_reachable(cfg: AppConfig) -> bool:
     from algo_trade_data import HyperliquidClient
 
-    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0)
+    # A probe: one short try, and a 429 (the budget spent) is an answer, not a reason to wait.
+    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0, retry_deadline_s=3.0)
     try:
         async with HyperliquidClient(probe) as hl:
             await hl.meta()
@@ -52,6 +53,8 @@ async def _from_exchange(cfg: AppConfig, db: DatabaseClient) -> tuple[str, datet
             summary = await refresh_many(
                 hl, db, list(cfg.scheduler.token_universe), cfg.scheduler.interval, start, now
             )
+    if summary.unreachable is not None:  # went away after the probe: the store's candles are used
+        console.print(f"[red]nothing fetched:[/] {summary.unreachable}", highlight=False)
     for symbol, reason in summary.failures.items():
         console.print(f"[red]{symbol}[/]: {reason}")
     if summary.truncated:

@@ -193,7 +193,8 @@ async def _coverage_checks(cfg: AppConfig, db: DatabaseClient, now: datetime) ->
 async def _exchange_check(cfg: AppConfig) -> Check:
     from algo_trade_data import HyperliquidClient
 
-    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0)
+    # A probe: one short try, and a 429 (the budget spent) is an answer, not a reason to wait.
+    probe = replace(cfg.hyperliquid, request_timeout_s=3.0, max_retries=0, retry_deadline_s=3.0)
     started = time.perf_counter()
     try:
         async with HyperliquidClient(probe) as hl:

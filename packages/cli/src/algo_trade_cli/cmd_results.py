@@ -18,6 +18,7 @@ from algo_trade_cli._common import (
     fail,
     resolve_config,
     run_async,
+    valid_symbols,
 )
 from algo_trade_cli._tables import results_table
 from algo_trade_core import AppConfig, bars_span_days, short_ratio_warning
@@ -145,6 +146,7 @@ def history(
     Example: algo-trade results history SOL --plot sol.png --csv sol.csv
     """
     cfg = resolve_config(config)
+    valid_symbols([symbol], "SYMBOL")
     records = run_async(_history(cfg, symbol, strategy or cfg.token_selection.strategy, limit))
     if not records:
         fail(f"no stored results for {symbol}")

@@ -19,8 +19,14 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Stored backtest sweeps (runs) and how they went.", no_args_is_help=True)
 
-_STATUSES = ("ok", "partial", "failed", "running")
-_STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red", "running": "cyan"}
+_STATUSES = ("ok", "partial", "failed", "running", "interrupted")
+_STATUS_STYLE = {
+    "ok": "green",
+    "partial": "yellow",
+    "failed": "bold red",
+    "running": "cyan",
+    "interrupted": "magenta",
+}
 
 
 def _json(o: RunOverview) -> dict[str, Any]:
@@ -38,6 +44,7 @@ def _json(o: RunOverview) -> dict[str, Any]:
         "window_start": o.window_start.isoformat() if o.window_start else None,
         "window_end": o.window_end.isoformat() if o.window_end else None,
         "errors": dict(run.errors),
+        "owner": None if run.owner_host is None else f"{run.owner_host}:{run.owner_pid}",
     }
 
 

@@ -22,6 +22,7 @@ from algo_trade_cli._common import (
     resolve_config,
     resolve_interval,
     run_async,
+    valid_symbols,
 )
 from algo_trade_cli._runtime import open_runtime
 from algo_trade_cli._tables import selection_footnotes, selection_table, sweep_table
@@ -43,6 +44,8 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.tokens_failed} failed in {summary.seconds:.2f}s ({phases})"
     )
     console.print(line)
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if summary.error:
         console.print(f"[red]{summary.error}[/]")
 
@@ -103,6 +106,7 @@ async def _sweep(
                     "tokens_ok": summary.tokens_ok,
                     "tokens_failed": summary.tokens_failed,
                     "errors": summary.errors,
+                    "notes": summary.notes,
                     "seconds": summary.seconds,
                     "timings": summary.timings,
                     "window": {
@@ -171,7 +175,7 @@ def sweep(
         backtest_window_days=window_days or cfg.scheduler.backtest_window_days,
     )
     if symbol:
-        scheduler_cfg = replace(scheduler_cfg, token_universe=tuple(dict.fromkeys(symbol)))
+        scheduler_cfg = replace(scheduler_cfg, token_universe=tuple(dict.fromkeys(valid_symbols(symbol))))
     cfg = replace(cfg, scheduler=scheduler_cfg)
     symbols = list(scheduler_cfg.token_universe) if symbol else None
     raise typer.Exit(run_async(_sweep(cfg, parse_time(as_of, "--as-of"), refresh, as_json, symbols)))

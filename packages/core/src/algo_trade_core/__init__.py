@@ -33,6 +33,7 @@ from algo_trade_core._errors import (
     DataError,
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     RateLimited,
     UnknownSymbol,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "DatabaseError",
     "ExchangeError",
     "ExchangeUnavailable",
+    "ExchangeUnreachable",
     "Fill",
     "HyperliquidConfig",
     "MaCrossoverConfig",

@@ -172,7 +172,14 @@ class HyperliquidConfig:
     max_retries: int = setting(
         5,
         ge=0,
-        help="Retries of a request after HTTP 429, 5xx or a timeout, with exponential backoff and jitter.",
+        help="Retries of a request after HTTP 5xx, a timeout or a dropped connection, with exponential "
+        "backoff and jitter (HTTP 429 is bounded by retry_deadline_s instead).",
+    )
+    retry_deadline_s: float = setting(
+        300.0,
+        gt=0,
+        help="Seconds after a request's start until which HTTP 429s are retried; each retry waits for "
+        "the per-minute budget to recover (the server's Retry-After, the local budget adapted to it).",
     )
     backoff_base_s: float = setting(0.5, gt=0, help="First retry delay in seconds; it doubles on each retry.")
     backoff_max_s: float = setting(30.0, gt=0, help="Longest retry delay in seconds.")

@@ -8,7 +8,8 @@
     │   └── CandleValidationError  one candle (or file row) breaks an OHLCV invariant
     ├── ExchangeError              the exchange misbehaved
     │   ├── RateLimited            HTTP 429 or our own budget: back off, then retry
-    │   ├── ExchangeUnavailable    5xx, timeouts, refused connections: retry with backoff
+    │   ├── ExchangeUnavailable    5xx, timeouts, dropped connections: retry with backoff
+    │   │   └── ExchangeUnreachable  DNS failure, connection refused: not there; work offline, no retry
     │   └── UnknownSymbol          the exchange does not list (or delisted) this coin: skip it
     └── DatabaseError              the database refused or went away: the batch was rolled back
 """
@@ -27,6 +28,7 @@ __all__ = [
     "DatabaseError",
     "ExchangeError",
     "ExchangeUnavailable",
+    "ExchangeUnreachable",
     "RateLimited",
     "UnknownSymbol",
 ]
@@ -98,7 +100,15 @@ class RateLimited(ExchangeError):
 
 
 class ExchangeUnavailable(ExchangeError):
-    """The exchange could not be reached or answered 5xx / timed out: retry with backoff."""
+    """The exchange answered 5xx, timed out or dropped the connection: retry with backoff."""
+
+
+class ExchangeUnreachable(ExchangeUnavailable):
+    """The exchange's host cannot be reached at all (DNS failure, connection refused, no route).
+
+    Not worth retrying request by request: nothing answers. Skip the exchange (work on stored
+    candles) and try again on the next command or cycle.
+    """
 
 
 class UnknownSymbol(ExchangeError):

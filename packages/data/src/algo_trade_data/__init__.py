@@ -22,13 +22,15 @@ if TYPE_CHECKING:
     )
     from algo_trade_data._closed_bar import ClosedBar
     from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
-    from algo_trade_data._db_candles import CandleStatus
+    from algo_trade_data._db_coverage import CandleGap, CandleStatus, summarize_gaps
     from algo_trade_data._db_history import RunOverview
+    from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
     from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
         FileImportResult,
+        ImportInterrupted,
         import_candle_files,
         parse_freqtrade_name,
         read_candle_file,
@@ -60,6 +62,9 @@ if TYPE_CHECKING:
         refresh_candles,
         refresh_many,
     )
+    from algo_trade_data._repair import BackgroundRepair, RepairSummary, repair_candles, stored_series
+    from algo_trade_data._retry import backoff_delay
+    from algo_trade_data._symbols import check_symbol, symbol_problem
     from algo_trade_data._synthetic import SYNTHETIC_EXCHANGE, synthetic_candles
 else:
     __getattr__, __dir__ = lazy_exports(
@@ -74,13 +79,15 @@ else:
             ),
             "algo_trade_data._closed_bar": ("ClosedBar",),
             "algo_trade_data._database": ("DatabaseClient", "RetentionReport", "redact_url"),
-            "algo_trade_data._db_candles": ("CandleStatus",),
+            "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
+            "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
             "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
                 "FileImportResult",
+                "ImportInterrupted",
                 "import_candle_files",
                 "parse_freqtrade_name",
                 "read_candle_file",
@@ -112,6 +119,14 @@ else:
                 "refresh_candles",
                 "refresh_many",
             ),
+            "algo_trade_data._repair": (
+                "BackgroundRepair",
+                "RepairSummary",
+                "repair_candles",
+                "stored_series",
+            ),
+            "algo_trade_data._retry": ("backoff_delay",),
+            "algo_trade_data._symbols": ("check_symbol", "symbol_problem"),
             "algo_trade_data._synthetic": ("SYNTHETIC_EXCHANGE", "synthetic_candles"),
         },
     )
@@ -123,11 +138,14 @@ __all__ = [
     "CANDLE_FRAME_SCHEMA",
     "DAEMON_LOCK",
     "MAX_WS_SUBSCRIPTIONS",
+    "RUN_HEARTBEAT_S",
     "SYNTHETIC_EXCHANGE",
+    "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
     "BotRecord",
     "CandleFileFormat",
+    "CandleGap",
     "CandleRecorder",
     "CandleStatus",
     "CandleStore",
@@ -140,6 +158,7 @@ __all__ = [
     "HubStats",
     "HyperliquidCandle",
     "HyperliquidClient",
+    "ImportInterrupted",
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
@@ -147,6 +166,7 @@ __all__ = [
     "PerpMarket",
     "RefreshReport",
     "RefreshSummary",
+    "RepairSummary",
     "RetentionReport",
     "RunOverview",
     "RunTrials",
@@ -156,7 +176,9 @@ __all__ = [
     "WalkForwardRunRecord",
     "WeightRateLimiter",
     "announce_daemon",
+    "backoff_delay",
     "candles_to_frame",
+    "check_symbol",
     "discover_migrations",
     "import_candle_files",
     "live_daemons",
@@ -166,7 +188,12 @@ __all__ = [
     "redact_url",
     "refresh_candles",
     "refresh_many",
+    "repair_candles",
     "shared_limiter",
+    "stored_series",
+    "summarize_gaps",
+    "symbol_problem",
     "synthetic_candles",
+    "this_host",
     "write_candle_file",
 ]

@@ -4,6 +4,12 @@ The invariants are those of :func:`algo_trade_core.validate_candle_values` (posi
 ``low <= min(open, close)``, ``high >= max(open, close)``, volume finite and ``>= 0``), plus, for
 files, strictly increasing open times per series and open times aligned to the interval. All checks
 run as polars expressions over the whole frame; only the first bad row is then described in Python.
+
+Sane magnitudes: a price must be below :data:`MAX_PRICE` (1e12; BTC trades near 1e5, and the largest
+per-1000 ``k`` quote is far below) and a bar's volume below :data:`MAX_VOLUME` (1e15 base units, which
+leaves room for the volume of a memecoin quoted per token). A value beyond is a unit mix-up or a
+corrupt file, not a market, and the engine's float arithmetic would not survive it (1e300 squared is
+infinite). Symbols must follow the exchange's naming (:mod:`algo_trade_data._symbols`).
 """
 
 from __future__ import annotations
@@ -14,11 +20,34 @@ from typing import Any
 import polars as pl
 
 from algo_trade_core import INTERVALS
+from algo_trade_data._symbols import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN, symbol_problem
 
-__all__ = ["PRICE_COLUMNS", "VALUE_COLUMNS", "CandleProblem", "find_candle_problem"]
+__all__ = [
+    "MAX_PRICE",
+    "MAX_VOLUME",
+    "PRICE_COLUMNS",
+    "VALUE_COLUMNS",
+    "CandleProblem",
+    "find_candle_problem",
+    "magnitude_problem",
+]
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e15
+
+
+def magnitude_problem(o: float, h: float, lo: float, c: float, v: float) -> str | None:
+    """Return which value of a (finite, valid) bar is beyond the sane bounds, or None."""
+    for name, value in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        if value >= MAX_PRICE:
+            return f"{name} {value:g} is not a plausible price (expected below {MAX_PRICE:g})"
+    if v >= MAX_VOLUME:
+        return f"volume {v:g} is not a plausible bar volume (expected below {MAX_VOLUME:g})"
+    return None
+
+
 _DAY_MS = 86_400_000
 
 
@@ -64,7 +93,9 @@ def find_candle_problem(
     checks: list[tuple[str, pl.Expr]] = [(f"null:{c}", pl.col(c).is_null()) for c in required]
     checks += [(f"finite:{c}", ~pl.col(c).is_finite()) for c in VALUE_COLUMNS]
     checks += [(f"positive:{c}", pl.col(c) <= 0) for c in PRICE_COLUMNS]
+    checks += [(f"magnitude:{c}", pl.col(c) >= MAX_PRICE) for c in PRICE_COLUMNS]
     checks += [
+        ("magnitude:volume", pl.col("volume") >= MAX_VOLUME),
         ("volume", pl.col("volume") < 0),
         ("high_low", pl.col("high") < pl.col("low")),
         ("low", pl.col("low") > pl.min_horizontal("open", "close")),
@@ -72,6 +103,15 @@ def find_candle_problem(
     ]
     if "trades" in frame.columns:
         checks.append(("trades", pl.col("trades") < 0))
+    if "symbol" in frame.columns:
+        # Each distinct name is checked once (a million bars carry a few dozen names; the regex per row
+        # cost a sixth of a bulk upsert's preparation); rows are looked at only when a name is bad.
+        names = frame.get_column("symbol").drop_nulls().unique()
+        wrong = names.filter(
+            ~names.str.contains(SYMBOL_PATTERN) | (names.str.len_chars() > MAX_SYMBOL_LENGTH)
+        )
+        if wrong.len():
+            checks.append(("symbol", pl.col("symbol").is_in(wrong)))
     series = [c for c in ("symbol", "exchange", "interval") if c in frame.columns]
     previous = pl.col("timestamp").shift(1)
     previous = previous.over(series) if series else previous
@@ -104,6 +144,12 @@ def _describe(check: str, row: dict[str, Any], previous_ts: Any) -> str:
         return f"{column} is not a finite number ({row[column]})"
     if kind == "positive":
         return f"{column} must be positive, got {row[column]}"
+    if kind == "magnitude":
+        limit = MAX_VOLUME if column == "volume" else MAX_PRICE
+        what = "bar volume" if column == "volume" else "price"
+        return f"{column} {row[column]:g} is not a plausible {what} (expected below {limit:g})"
+    if kind == "symbol":
+        return f"symbol {symbol_problem(row['symbol'])}"
     messages = {
         "volume": lambda: f"volume must be >= 0, got {v}",
         "high_low": lambda: f"high {h} is below low {lo}",

@@ -2,10 +2,13 @@
 
 The live feed closes a bar per coin per interval; writing each one as it closes would make 100 coins
 cost 100 store round trips per bar. :class:`CandleRecorder` buffers bars and writes them with one
-``upsert_candles`` call per batch (every ``flush_s`` seconds, or as soon as ``batch_bars`` are
-pending). A failing store is logged and retried with exponential backoff; the bars stay pending
-(the newest ``max_pending`` of them, should the store stay down for days), and :meth:`add` never
-blocks or raises, so recording can never delay or stop the feed.
+``upsert_candles`` call per batch: ``flush_s`` seconds after the first bar of a batch arrived (the
+bars of every coin close at the same boundary and arrive within milliseconds, so a short linger
+catches them all), or as soon as ``batch_bars`` are pending. Nothing waits longer than ``flush_s``,
+so a process killed without warning loses at most that much; :meth:`stop` writes the rest. A failing
+store is logged and retried with exponential backoff; the bars stay pending (the newest
+``max_pending`` of them, should the store stay down for days), and :meth:`add` never blocks or
+raises, so recording can never delay or stop the feed.
 
 The flush runs on the event loop that delivers the bars, so it builds the batch's frame in one go:
 plain row tuples and ONE ``pl.DataFrame`` (about 1 ms for 100 coins x 5 bars). Building a frame per
@@ -23,6 +26,7 @@ from loguru import logger
 
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA, EXCHANGE, HyperliquidCandle
 from algo_trade_data._refresh import CandleStore
+from algo_trade_data._retry import backoff_delay
 
 __all__ = ["CandleRecorder"]
 
@@ -43,7 +47,7 @@ class CandleRecorder:
         self,
         store: CandleStore,
         *,
-        flush_s: float = 1.0,
+        flush_s: float = 0.25,
         batch_bars: int = 500,
         max_pending: int = 200_000,
     ) -> None:
@@ -56,7 +60,11 @@ class CandleRecorder:
         self.failures = 0
         self._pending: _Batch = {}
         self._count = 0
-        self._wakeup = asyncio.Event()
+        self._has_pending = asyncio.Event()  # a batch has started: write it within flush_s
+        self._full = asyncio.Event()  # batch_bars reached: write it now
+        # One write at a time: a flush() called while the writer task's batch is in flight waits for
+        # it, so "flushed" means every bar added before the call is stored (or pending after a failure).
+        self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -69,8 +77,9 @@ class CandleRecorder:
         if candle.t not in bucket:
             self._count += 1
         bucket[candle.t] = candle
+        self._has_pending.set()
         if self._count >= self.batch_bars:
-            self._wakeup.set()
+            self._full.set()
 
     def start(self) -> None:
         """Start the writer task (needs a running event loop)."""
@@ -92,7 +101,15 @@ class CandleRecorder:
             return False
 
     async def flush(self) -> bool:
-        """Write every pending bar now (one upsert); return whether the store took them."""
+        """Write every pending bar now (one upsert); return whether the store took them.
+
+        A write already in flight (the writer task's) completes first: when this returns True, every
+        bar added before the call is in the store.
+        """
+        async with self._writing:
+            return await self._write_pending()
+
+    async def _write_pending(self) -> bool:
         if not self._pending:
             return True
         batch, self._pending, self._count = self._pending, {}, 0
@@ -115,12 +132,17 @@ class CandleRecorder:
         failures = 0
         while True:
             if failures:
-                await asyncio.sleep(min(_MAX_BACKOFF_S, self.flush_s * 2.0**failures))
+                await asyncio.sleep(
+                    backoff_delay(failures, base_s=self.flush_s, max_s=_MAX_BACKOFF_S, jitter="none")
+                )
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.flush_s)
-            self._wakeup.clear()
+                await self._has_pending.wait()  # idle until a bar arrives
+                with contextlib.suppress(TimeoutError):  # linger: the rest of the burst joins the batch
+                    await asyncio.wait_for(self._full.wait(), timeout=self.flush_s)
+            self._full.clear()
             failures = 0 if await self.flush() else failures + 1
+            if not self._pending:
+                self._has_pending.clear()
 
     def _requeue(self, batch: _Batch) -> None:
         for key, bucket in batch.items():

@@ -27,6 +27,8 @@ from algo_trade_core import (
     ms_to_datetime,
     validate_candle_values,
 )
+from algo_trade_data._candle_checks import magnitude_problem
+from algo_trade_data._symbols import EXCHANGE
 
 __all__ = [
     "CANDLE_FRAME_SCHEMA",
@@ -37,8 +39,6 @@ __all__ = [
     "parse_candle",
     "parse_candles",
 ]
-
-EXCHANGE = "hyperliquid"
 
 CANDLE_FRAME_SCHEMA = pl.Schema(
     {
@@ -147,13 +147,8 @@ def parse_candle(obj: Any, *, coin: str, interval: str, index: int = 0) -> Hyper
     if ints["n"] < 0:
         raise CandleValidationError(f"{where}: trade count must be >= 0, got {ints['n']}")
     values = {name: _parse_decimal(obj[key], key=key, where=where) for key, name in _PRICE_KEYS}
-    problem = validate_candle_values(
-        float(values["open"]),
-        float(values["high"]),
-        float(values["low"]),
-        float(values["close"]),
-        float(values["volume"]),
-    )
+    floats = [float(values[name]) for name in ("open", "high", "low", "close", "volume")]
+    problem = validate_candle_values(*floats) or magnitude_problem(*floats)
     if problem is not None:
         raise CandleValidationError(f"{where}: {problem}")
     return HyperliquidCandle(

@@ -1,8 +1,15 @@
 """``DatabaseClient``: the asyncpg pool, migrations on connect, TimescaleDB detection, retention.
 
-The table methods live in mixins: candles in :mod:`._db_candles`, backtest results, runs and
-selections in :mod:`._db_results`, bots and fills in :mod:`._db_bots`, the history views of the CLI
-(runs with what they stored, selections over time) in :mod:`._db_history`.
+The table methods live in mixins: candles in :mod:`._db_candles`, coverage and gaps in
+:mod:`._db_coverage`, backtest results, runs and selections in :mod:`._db_results`, run liveness in
+:mod:`._db_runs`, bots and fills in :mod:`._db_bots`, the history views of the CLI (runs with what
+they stored, selections over time) in :mod:`._db_history`, walk-forward studies in
+:mod:`._db_walkforward`.
+
+While the server is down, asyncpg's pool keeps trying to restore its minimum of connections and logs
+each failure as a warning *with a full traceback* (``asyncpg.pool``: "Failed to restore the pool
+connection floor"); with no logging configured Python prints those 30 lines to stderr, in the middle
+of the command's own clear error. :class:`_PoolFloorFilter` turns them into one loguru warning a minute.
 
 Usage::
 
@@ -13,6 +20,9 @@ Usage::
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.abc import Traversable
@@ -28,8 +38,10 @@ from algo_trade_core import DatabaseConfig, DatabaseError
 from algo_trade_data._db_base import _DB_ERRORS, _wrap, command_count, init_connection
 from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
+from algo_trade_data._db_coverage import CoverageMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
+from algo_trade_data._db_runs import RunsMixin
 from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
@@ -55,6 +67,34 @@ _SERVER_SETTINGS = {
 }
 
 
+class _PoolFloorFilter(logging.Filter):
+    """Drop asyncpg's pool-floor tracebacks; say it once a minute, in one line, through loguru."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said_at = -math.inf
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Failed to restore the pool connection floor"):
+            return True
+        now = time.monotonic()
+        if now - self._said_at >= 60.0:
+            self._said_at = now
+            error = record.exc_info[1] if record.exc_info else None
+            reason = f"{type(error).__name__}: {error}" if error is not None else "no connection"
+            logger.warning("the database is unreachable ({}); the pool keeps reconnecting", reason)
+        return False
+
+
+def _quiet_pool_floor_warnings() -> None:
+    pool_logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _PoolFloorFilter) for f in pool_logger.filters):
+        pool_logger.addFilter(_PoolFloorFilter())
+
+
+_quiet_pool_floor_warnings()
+
+
 def redact_url(url: str) -> str:
     """Return ``url`` without its password (for messages)."""
     parts = urlsplit(url)
@@ -75,7 +115,9 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, WalkForwardMixin):
+class DatabaseClient(
+    CandleStoreMixin, CoverageMixin, ResultsMixin, RunsMixin, BotsMixin, HistoryMixin, WalkForwardMixin
+):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

@@ -1,4 +1,6 @@
-"""The candle store: COPY-based upsert into ``ohlcv``, window reads into polars, status and gaps.
+"""The candle store: COPY-based upsert into ``ohlcv``, window reads into polars, symbols and counts.
+
+What is stored and where it has gaps (status, the gap finder): :mod:`algo_trade_data._db_coverage`.
 
 Write path (:meth:`CandleStoreMixin.upsert_candles`), one transaction: the frame is checked and
 de-duplicated in polars (vectorised); rows outside the range of bars already stored for their series
@@ -12,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from algo_trade_core import INTERVALS, interval_to_ms
+from algo_trade_core import interval_to_ms
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 
 if TYPE_CHECKING:
@@ -27,31 +28,9 @@ if TYPE_CHECKING:
 # polars (and the modules that move candles: ._candle_frames, ._candle_read, ._candle_write) is imported
 # by the methods that move candles, not here: commands that only read results or the store's status
 # start without it.
-__all__ = ["CandleStatus", "CandleStoreMixin"]
+__all__ = ["CandleStoreMixin"]
 
 _ANALYZE_STAGE_ROWS = 10_000
-
-_STATUS_QUERY = """
-WITH steps (interval, step_ms) AS (SELECT * FROM unnest($1::text[], $2::bigint[])),
-deltas AS (
-    SELECT symbol, exchange, interval, timestamp,
-           (extract(epoch FROM timestamp - lag(timestamp) OVER (
-               PARTITION BY symbol, exchange, interval ORDER BY timestamp)) * 1000)::bigint AS delta_ms
-    FROM ohlcv
-    WHERE ($3::text IS NULL OR symbol = $3)
-      AND ($4::text IS NULL OR interval = $4)
-      AND ($5::text IS NULL OR exchange = $5)
-)
-SELECT d.symbol, d.exchange, d.interval, count(*) AS bars,
-       min(d.timestamp) AS first, max(d.timestamp) AS last,
-       count(*) FILTER (WHERE d.delta_ms > s.step_ms) AS gaps,
-       coalesce(sum(d.delta_ms / s.step_ms - 1) FILTER (WHERE d.delta_ms > s.step_ms), 0)::bigint
-           AS missing_bars
-FROM deltas d LEFT JOIN steps s ON s.interval = d.interval
-GROUP BY d.symbol, d.exchange, d.interval, s.step_ms
-ORDER BY d.symbol, d.exchange, s.step_ms NULLS LAST, d.interval
-"""
-
 
 _SYMBOLS_QUERY = """
 WITH RECURSIVE symbols (symbol) AS (
@@ -104,39 +83,6 @@ SELECT coalesce(array_agg((date_part('epoch', timestamp) * 1000)::int8 ORDER BY 
 FROM ohlcv
 WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
 """
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CandleStatus:
-    """What the store holds for one (symbol, exchange, interval) series.
-
-    ``gaps`` counts runs of missing bars between ``first`` and ``last``; ``missing_bars`` counts the
-    bars in them. Gaps before ``first`` or after ``last`` are not known to the store.
-    """
-
-    symbol: str
-    exchange: str
-    interval: str
-    bars: int
-    first: datetime
-    last: datetime
-    gaps: int
-    missing_bars: int
-
-    @property
-    def expected_bars(self) -> int:
-        """Bars from ``first`` to ``last`` inclusive at this interval."""
-        step = timedelta(milliseconds=_gap_step_ms(self.interval))
-        return (self.last - self.first) // step + 1
-
-    @property
-    def coverage(self) -> float:
-        return self.bars / self.expected_bars if self.expected_bars else 0.0
-
-
-def _gap_step_ms(interval: str) -> int:
-    # A calendar month has up to 31 days; counting "1M" as 30 days would see a gap after every long month.
-    return 31 * 86_400_000 if interval == "1M" else interval_to_ms(interval)
 
 
 class CandleStoreMixin(_DatabaseBase):
@@ -268,22 +214,6 @@ class CandleStoreMixin(_DatabaseBase):
             row = await conn.fetchrow(query, symbol, exchange, interval, start, end)
         return list(row[0]), list(row[1])
 
-    async def candle_status(
-        self,
-        symbol: str | None = None,
-        interval: str | None = None,
-        exchange: str | None = None,
-    ) -> list[CandleStatus]:
-        """Return per (symbol, exchange, interval): bar count, first and last bar, gaps and missing bars.
-
-        Gaps are found in SQL (``lag()`` over each series); filters narrow the series looked at.
-        """
-        names = list(INTERVALS)
-        steps = [_gap_step_ms(name) for name in names]
-        async with self._connection("candle_status") as conn:
-            rows = await conn.fetch(_STATUS_QUERY, names, steps, symbol, interval, exchange)
-        return [CandleStatus(**_status_fields(r)) for r in rows]
-
     async def candle_symbols(self) -> list[str]:
         """Return the symbols the store holds candles of, sorted (one index probe per symbol)."""
         async with self._connection("candle_symbols") as conn:
@@ -306,8 +236,3 @@ class CandleStoreMixin(_DatabaseBase):
         counts = {symbol: 0 for symbol in symbols}
         counts.update({r["symbol"]: int(r["bars"]) for r in rows})
         return counts
-
-
-def _status_fields(row: Any) -> dict[str, Any]:
-    fields = dict(row)
-    return {**fields, "bars": int(fields["bars"]), "gaps": int(fields["gaps"])}

@@ -20,12 +20,16 @@ _RUN_FIELDS = (
     "tokens_failed",
     "errors",
     "config",
+    "owner_host",
+    "owner_pid",
+    "heartbeat_at",
 )
 
 # The newest runs first, each with the results stored under its id (a run whose batch failed has none).
 _RUN_OVERVIEWS = (
     "SELECT r.run_id, r.started_at, r.finished_at, r.status, r.tokens_ok, r.tokens_failed, r.errors, "
-    "r.config, s.results, s.interval, s.window_start, s.window_end "
+    "r.config, r.owner_host, r.owner_pid, r.heartbeat_at, "
+    "s.results, s.interval, s.window_start, s.window_end "
     "FROM (SELECT * FROM backtest_runs WHERE ($1::text IS NULL OR status = $1) "
     "      ORDER BY started_at DESC, run_id LIMIT $2) r "
     "LEFT JOIN LATERAL (SELECT count(*) AS results, min(interval) AS interval, "

@@ -53,11 +53,20 @@ _RUN_COLUMNS = (
     "tokens_failed",
     "errors",
     "config",
+    "owner_host",
+    "owner_pid",
+    "heartbeat_at",
 )
+_KEEP_WHEN_NULL = ("owner_host", "owner_pid", "heartbeat_at")  # a finish record does not erase them
 _UPSERT_RUN = (
-    f"INSERT INTO backtest_runs ({', '.join(_RUN_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "  # noqa: S608 - identifiers are module constants; values are bound parameters
+    f"INSERT INTO backtest_runs ({', '.join(_RUN_COLUMNS)}) "  # noqa: S608 - identifiers are module constants; values are bound parameters
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_RUN_COLUMNS) + 1))}) "
     "ON CONFLICT (run_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _RUN_COLUMNS if c != "run_id")
+    + ", ".join(
+        f"{c} = coalesce(EXCLUDED.{c}, backtest_runs.{c})" if c in _KEEP_WHEN_NULL else f"{c} = EXCLUDED.{c}"
+        for c in _RUN_COLUMNS
+        if c != "run_id"
+    )
 )
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM backtest_runs"  # noqa: S608 - identifiers are module constants; values are bound parameters
 
@@ -68,6 +77,8 @@ def _run_args(run: BacktestRunRecord) -> tuple[Any, ...]:
     require_aware(run.started_at, "run.started_at")
     if run.finished_at is not None:
         require_aware(run.finished_at, "run.finished_at")
+    if run.heartbeat_at is not None:
+        require_aware(run.heartbeat_at, "run.heartbeat_at")
     return (
         run.run_id,
         run.started_at,
@@ -77,6 +88,9 @@ def _run_args(run: BacktestRunRecord) -> tuple[Any, ...]:
         run.tokens_failed,
         dict(run.errors),
         dict(run.config),
+        run.owner_host,
+        run.owner_pid,
+        run.heartbeat_at,
     )
 
 

@@ -34,10 +34,11 @@ from typing import Literal, Protocol
 
 import polars as pl
 
-from algo_trade_core import INTERVALS, CandleValidationError, DataError
+from algo_trade_core import INTERVALS, CandleValidationError, DatabaseError, DataError
 from algo_trade_data._candle_checks import VALUE_COLUMNS, find_candle_problem
 from algo_trade_data._candle_frames import prepare_candle_frame
 from algo_trade_data._candles import CANDLE_FRAME_SCHEMA
+from algo_trade_data._symbols import check_symbol
 
 __all__ = [
     "CANDLE_FILE_FORMATS",
@@ -45,9 +46,11 @@ __all__ = [
     "CandleFileFormat",
     "FileImportResult",
     "FreqtradeName",
+    "ImportInterrupted",
     "import_candle_files",
     "parse_freqtrade_name",
     "read_candle_file",
+    "read_candle_file_counted",
     "write_candle_file",
 ]
 
@@ -104,10 +107,33 @@ class FileImportResult:
     first: datetime | None = None
     last: datetime | None = None
     error: str | None = None
+    dropped_zero_volume: int = 0  # leading volume-0 bars (before the listing) left out
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class ImportInterrupted(DatabaseError):
+    """The database failed in the middle of an import; the files before the failing one are stored.
+
+    ``results`` holds the outcome of every file handled before the failure (each was committed in its
+    own transaction, or rejected); ``failed`` is the file whose write failed (nothing of it is stored),
+    ``remaining`` the files not tried.
+    """
+
+    def __init__(
+        self, message: str, *, results: list[FileImportResult], failed: Path, remaining: list[Path]
+    ) -> None:
+        super().__init__(message)
+        self.results = results
+        self.failed = failed
+        self.remaining = remaining
+
+    @property
+    def committed(self) -> list[FileImportResult]:
+        """The files whose candles are stored."""
+        return [r for r in self.results if r.ok]
 
 
 class _CandleWriter(Protocol):
@@ -226,6 +252,21 @@ def read_candle_file(
             symbol/interval cannot be determined.
         CandleValidationError: a row is invalid; the message names the file, the row and the time.
     """
+    frame, _ = read_candle_file_counted(
+        path, symbol, interval, exchange=exchange, drop_leading_zero_volume=drop_leading_zero_volume
+    )
+    return frame
+
+
+def read_candle_file_counted(
+    path: str | Path,
+    symbol: str | None = None,
+    interval: str | None = None,
+    *,
+    exchange: str = "hyperliquid",
+    drop_leading_zero_volume: bool = False,
+) -> tuple[pl.DataFrame, int]:
+    """Like :func:`read_candle_file`; also return how many leading zero-volume bars were dropped."""
     path = Path(path)
     fmt = _format_of(path)
     name = parse_freqtrade_name(path.name)
@@ -246,6 +287,8 @@ def read_candle_file(
     interval_value = _single_value(raw, "interval", interval, name.interval if name else None, path)
     if symbol_value is None:
         raise DataError(f"{path}: no symbol column and none given (pass the symbol)")
+    if isinstance(symbol_value, str):
+        check_symbol(symbol_value, where=f"{path}: symbol")
     if interval_value is None:
         raise DataError(f"{path}: no interval column and none given (pass the interval, e.g. 1m or 1h)")
     for value in (
@@ -284,10 +327,13 @@ def read_candle_file(
         ts = frame["timestamp"][problem.row]
         when = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
         raise _fail_at(path, fmt, problem.row, when, problem.message, problem.bad_rows)
+    dropped = 0
     if drop_leading_zero_volume:
         series = ["symbol", "exchange", "interval"]
-        frame = frame.filter((pl.col("volume") > 0).cast(pl.Int8).cum_max().over(series) > 0)
-    return frame
+        kept = frame.filter((pl.col("volume") > 0).cast(pl.Int8).cum_max().over(series) > 0)
+        dropped = frame.height - kept.height
+        frame = kept
+    return frame, dropped
 
 
 def write_candle_file(
@@ -360,27 +406,33 @@ async def import_candle_files(
     symbol: str | None = None,
     interval: str | None = None,
     exchange: str = "hyperliquid",
-    drop_leading_zero_volume: bool = False,
+    drop_leading_zero_volume: bool = True,
     on_result: Callable[[FileImportResult], None] | None = None,
 ) -> list[FileImportResult]:
     """Validate and store each file in its own transaction; a bad file is reported and skipped.
 
     Each file is read and validated completely (in a worker thread) before anything of it is written;
-    a rejected file writes nothing, the good ones are stored. Database failures (connection lost)
-    stop the import by raising :class:`~algo_trade_core.DatabaseError`.
+    a rejected file writes nothing, the good ones are stored. A file without data rows is reported as
+    "no rows" (not ok). Leading zero-volume bars, which Hyperliquid reports for the time before a coin
+    was listed (921 of BTC's 1d bars), are dropped by default and counted in the result: they would
+    inflate buy & hold and feed the volume filter with zeros.
 
     Args:
         db: the store (a :class:`~algo_trade_data.DatabaseClient`).
         paths: the files.
         symbol, interval, exchange, drop_leading_zero_volume: as :func:`read_candle_file`.
         on_result: called after each file (progress bars).
+
+    Raises:
+        ImportInterrupted: the database failed (connection lost); the error lists the files committed
+            before, the one that failed and those not tried.
     """
     results: list[FileImportResult] = []
-    for raw_path in paths:
-        path = Path(raw_path)
+    files = [Path(p) for p in paths]
+    for index, path in enumerate(files):
         try:
-            frame = await asyncio.to_thread(
-                read_candle_file,
+            frame, dropped = await asyncio.to_thread(
+                read_candle_file_counted,
                 path,
                 symbol,
                 interval,
@@ -390,21 +442,56 @@ async def import_candle_files(
         except DataError as exc:
             result = FileImportResult(path=path, error=str(exc))
         else:
-            written = await db.upsert_candles(frame)
-            first, last = (
-                (frame["timestamp"].min(), frame["timestamp"].max()) if frame.height else (None, None)
-            )
-            result = FileImportResult(
-                path=path,
-                symbol=", ".join(frame["symbol"].unique(maintain_order=True).to_list()) or symbol,
-                interval=", ".join(frame["interval"].unique(maintain_order=True).to_list()) or interval,
-                exchange=", ".join(frame["exchange"].unique(maintain_order=True).to_list()) or exchange,
-                rows=frame.height,
-                written=written,
-                first=first,  # type: ignore[arg-type]
-                last=last,  # type: ignore[arg-type]
-            )
+            if frame.height == 0:
+                why = (
+                    f"all {dropped} bars have zero volume (before the listing)"
+                    if dropped
+                    else "the file holds a header but no data rows"
+                )
+                result = FileImportResult(path=path, error=f"no rows: {why}; nothing imported")
+            else:
+                try:
+                    written = await db.upsert_candles(frame)
+                except DatabaseError as exc:
+                    raise _interrupted(exc, results, path, files[index + 1 :]) from exc
+                result = _imported(path, frame, written, dropped)
         results.append(result)
         if on_result is not None:
             on_result(result)
     return results
+
+
+def _imported(path: Path, frame: pl.DataFrame, written: int, dropped: int) -> FileImportResult:
+    def joined(column: str) -> str:
+        return ", ".join(frame[column].unique(maintain_order=True).to_list())
+
+    first, last = frame["timestamp"].min(), frame["timestamp"].max()
+    return FileImportResult(
+        path=path,
+        symbol=joined("symbol"),
+        interval=joined("interval"),
+        exchange=joined("exchange"),
+        rows=frame.height,
+        written=written,
+        first=first,  # type: ignore[arg-type]
+        last=last,  # type: ignore[arg-type]
+        dropped_zero_volume=dropped,
+    )
+
+
+def _interrupted(
+    exc: DatabaseError, results: list[FileImportResult], failed: Path, remaining: list[Path]
+) -> ImportInterrupted:
+    committed = [r.path.name for r in results if r.ok]
+    done = (
+        f"committed before the failure (stored): {', '.join(committed)}"
+        if committed
+        else "no file was committed before it"
+    )
+    rest = f"; not tried: {len(remaining)} file(s)" if remaining else ""
+    return ImportInterrupted(
+        f"the import stopped at {failed.name} (nothing of it stored): {exc}. {done}{rest}",
+        results=list(results),
+        failed=failed,
+        remaining=remaining,
+    )

@@ -9,11 +9,19 @@ the response, so the client *acquires an upper bound up front*, estimated from t
 only 20 up front and the rest afterwards would let concurrent requests overspend the server's budget
 while they are in flight; the up-front bound never does, and the refund keeps long-run throughput.
 
-Retries: 429, 5xx, timeouts, connection errors and a 200 whose body is not JSON (a proxy's error page,
-a truncated body) are retried with exponential backoff and full jitter, up to ``max_retries`` times;
-a 429 also pauses the shared limiter (``Retry-After`` when given) so every request of the process
-backs off. A well-formed JSON answer of the wrong shape, an invalid candle, or another 4xx is not
-retried: asking again would get the same answer.
+Failures, by what to do about them:
+
+* **429** (rate limited): wait for the budget to recover, however often it takes, until the request is
+  ``retry_deadline_s`` old. The limiter pauses every request of the process for the server's
+  ``Retry-After`` and lowers its budget to what the server was seen to accept (a stricter server, or
+  another process on the IP); messages quote that observed budget, not the configured one.
+* **5xx, timeouts, dropped connections, a 200 whose body is not JSON** (a proxy's error page, a
+  truncated body): retried with exponential backoff and full jitter, up to ``max_retries`` times.
+* **DNS failure, connection refused, no route** (:class:`ExchangeUnreachable`): raised at once. The
+  exchange is not there; asking again per page and per token is how an offline sweep used to hang
+  for minutes. :meth:`HyperliquidClient.probe` asks once, with a short timeout, before a batch.
+* A well-formed JSON answer of the wrong shape, an invalid candle, or another 4xx: raised at once,
+  since asking again would get the same answer.
 """
 
 from __future__ import annotations
@@ -23,12 +31,11 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 import polars as pl
@@ -36,6 +43,7 @@ import polars as pl
 from algo_trade_core import (
     ExchangeError,
     ExchangeUnavailable,
+    ExchangeUnreachable,
     HyperliquidConfig,
     RateLimited,
     floor_to_interval,
@@ -50,60 +58,31 @@ from algo_trade_data._ratelimit import (
     info_request_weight,
     shared_limiter,
 )
+from algo_trade_data._retry import backoff_delay
+from algo_trade_data._universe import (
+    KNOWN_RENAMES,
+    PerpAsset,
+    PerpMarket,
+    parse_market,
+    parse_universe,
+    snippet,
+    symbol_problems,
+)
 
-__all__ = ["KNOWN_RENAMES", "HyperliquidClient", "PerpAsset", "PerpMarket", "symbol_problems"]
-
-# Coins Hyperliquid delisted in favour of a new ticker (HYPERLIQUID-API.md section 6).
-KNOWN_RENAMES: dict[str, str] = {"MATIC": "POL", "FTM": "S", "RNDR": "RENDER"}
+__all__ = [
+    "KNOWN_RENAMES",
+    "HyperliquidClient",
+    "PerpAsset",
+    "PerpMarket",
+    "symbol_problems",
+]
 
 _MAX_RETRY_AFTER_S = 600.0  # a Retry-After beyond this is treated as a server bug, not obeyed
-_SNIPPET = 300
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PerpAsset:
-    """One entry of ``meta.universe``; ``index`` is the asset id (its position in the list)."""
-
-    name: str
-    index: int
-    sz_decimals: int
-    max_leverage: int
-    is_delisted: bool = False
-    only_isolated: bool = False
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PerpMarket:
-    """A perp asset with its current context from ``metaAndAssetCtxs`` (all values exact decimals).
-
-    ``day_ntl_vlm`` is the rolling 24 h notional volume in USDC; ``funding`` the current hourly rate.
-    Fields the exchange sent as null (or did not send) are None.
-    """
-
-    asset: PerpAsset
-    day_ntl_vlm: Decimal
-    mark_px: Decimal | None = None
-    mid_px: Decimal | None = None
-    oracle_px: Decimal | None = None
-    prev_day_px: Decimal | None = None
-    funding: Decimal | None = None
-    open_interest: Decimal | None = None
-    premium: Decimal | None = None
-    day_base_vlm: Decimal | None = None
-
-    @property
-    def name(self) -> str:
-        return self.asset.name
+PROBE_TIMEOUT_S = 5.0
 
 
 def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _snippet(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    text = " ".join(text.split())
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -124,6 +103,15 @@ def _parse_retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
 
 
+def _unreachable_reason(url: str, exc: aiohttp.ClientConnectorError) -> str:
+    host = urlsplit(url).hostname or url
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the host name {host!r} does not resolve (DNS failure: offline, or a wrong api_url)"
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return f"connection refused by {host}:{exc.port} (nothing listens there)"
+    return f"cannot connect to {host}:{exc.port} ({exc.os_error or exc})"
+
+
 class HyperliquidClient:
     """Async client of Hyperliquid's public ``/info`` endpoint.
 
@@ -132,7 +120,7 @@ class HyperliquidClient:
     defaults to the process-wide limiter of ``config.api_url`` (:func:`shared_limiter`).
 
     ``now_ms`` (wall clock, epoch ms) decides which bar is still forming; ``sleep`` and ``rng`` drive
-    the retry backoff. All three are seams for tests.
+    the retry backoff; the limiter's ``clock`` measures the retry deadline. All are seams for tests.
     """
 
     def __init__(
@@ -181,6 +169,10 @@ class HyperliquidClient:
         """Return the client's notion of now (epoch ms)."""
         return self._now_ms()
 
+    @property
+    def api_url(self) -> str:
+        return self.config.api_url
+
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             if not self._owns_session:
@@ -195,77 +187,128 @@ class HyperliquidClient:
 
     # -- transport with retries ------------------------------------------------------------------
 
-    def _backoff_cap(self, attempt: int) -> float:
-        return float(min(self.config.backoff_max_s, self.config.backoff_base_s * 2.0**attempt))
+    def _backoff(self, attempt: int) -> float:
+        return backoff_delay(
+            attempt, base_s=self.config.backoff_base_s, max_s=self.config.backoff_max_s, rng=self._rng
+        )
 
-    async def _post_once(self, body: dict[str, Any]) -> tuple[int, str | None, bytes]:
+    async def _post_once(
+        self, body: dict[str, Any], client_timeout: aiohttp.ClientTimeout
+    ) -> tuple[int, str | None, bytes]:
         session = self._ensure_session()
-        async with session.post(self._url, json=body, timeout=self._timeout) as resp:
+        async with session.post(self._url, json=body, timeout=client_timeout) as resp:
             raw = await resp.read()
             return resp.status, resp.headers.get("Retry-After"), raw
 
-    async def info(self, body: dict[str, Any], *, weight: int | None = None, context: str = "") -> Any:
+    async def info(
+        self,
+        body: dict[str, Any],
+        *,
+        weight: int | None = None,
+        context: str = "",
+        attempts: int | None = None,
+        deadline_s: float | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
         """POST ``body`` to ``/info`` with rate limiting and retries; return the decoded JSON.
 
         Args:
             body: the request, e.g. ``{"type": "meta"}``.
             weight: weight to acquire; defaults to the base weight of ``body["type"]``.
             context: what is being fetched, for error messages (defaults to the request type).
+            attempts: tries for 5xx/timeouts/dropped connections (default ``max_retries + 1``).
+            deadline_s: give up on 429s once the request is this old (default ``retry_deadline_s``).
+            timeout_s: per-attempt timeout (default ``request_timeout_s``).
 
         Raises:
-            RateLimited: still HTTP 429 after ``max_retries`` retries.
-            ExchangeUnavailable: 5xx, timeouts or connection errors after ``max_retries`` retries.
+            ExchangeUnreachable: DNS failure, connection refused (not retried).
+            RateLimited: still HTTP 429 when the deadline came; the message gives the budget the
+                server was seen to accept.
+            ExchangeUnavailable: 5xx, timeouts or dropped connections after every attempt.
             ExchangeError: another HTTP error (400, 422... with the body text), or no JSON.
         """
         request_type = str(body.get("type", "?"))
         context = context or request_type
         weight = info_request_weight(request_type) if weight is None else weight
-        attempts = self.config.max_retries + 1
-        kind = ""
-        problem = ""
+        attempts = self.config.max_retries + 1 if attempts is None else max(1, attempts)
+        deadline_s = self.config.retry_deadline_s if deadline_s is None else deadline_s
+        timeout = self._timeout if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s)
+        per_try_s = self.config.request_timeout_s if timeout_s is None else timeout_s
+        clock = self.limiter.clock
+        started = clock()
+        failures = 0  # 5xx, timeouts, dropped connections, garbage: bounded by `attempts`
+        limited = 0  # 429 answers: bounded by the deadline
+        kind = problem = ""
         retry_after: float | None = None
-        for attempt in range(attempts):
-            if attempt:
-                await self._sleep(self._rng.uniform(0.0, self._backoff_cap(attempt - 1)))
+        while True:
             async with self._get_semaphore():
                 await self.limiter.acquire(weight)
+                status = 0
                 try:
-                    status, retry_after_header, raw = await self._post_once(body)
+                    status, retry_after_header, raw = await self._post_once(body, timeout)
                 except TimeoutError:
-                    kind, problem = "unavailable", f"timed out after {self.config.request_timeout_s:g} s"
-                    continue
+                    kind, problem = "unavailable", f"timed out after {per_try_s:g} s"
                 except aiohttp.InvalidURL as exc:
                     raise ExchangeError(f"{context}: invalid API URL {self._url!r}: {exc}") from exc
+                except aiohttp.ClientConnectorError as exc:
+                    self.limiter.refund(weight)  # nothing reached the server
+                    reason = _unreachable_reason(self._url, exc)
+                    raise ExchangeUnreachable(f"{context}: Hyperliquid is unreachable: {reason}") from exc
                 except aiohttp.ClientError as exc:
                     kind, problem = "unavailable", f"connection failed ({type(exc).__name__}: {exc})"
-                    continue
             if status == 200:
                 try:
-                    return json.loads(raw)
+                    payload = json.loads(raw)
                 except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                    kind, problem = "garbage", f"HTTP 200 body is not JSON: {_snippet(raw)!r}"
-                    continue
-            if status == 429:
+                    kind, problem = "garbage", f"HTTP 200 body is not JSON: {snippet(raw)!r}"
+                else:
+                    self.limiter.accepted(weight)
+                    return payload
+            elif status == 429:
+                limited += 1
                 retry_after = _parse_retry_after(retry_after_header)
-                pause = retry_after if retry_after is not None else self._backoff_cap(attempt)
-                # Someone else on this IP spends the budget too: pause every request of the process.
-                self.limiter.penalize(pause)
-                kind, problem = "rate", "HTTP 429 Too Many Requests"
-                continue
-            if status >= 500:
-                kind, problem = "unavailable", f"HTTP {status}: {_snippet(raw)!r}"
-                continue
-            raise ExchangeError(f"{context}: HTTP {status} from {self._url}: {_snippet(raw)!r}")
-        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-        if kind == "rate":
-            raise RateLimited(
-                f"{context}: still rate limited ({problem}) {tries}; the budget of "
-                f"{self.config.weight_per_minute} weight/min is shared by every client on this IP",
-                retry_after=retry_after,
-            )
+                pause = retry_after if retry_after is not None else self._backoff(min(limited - 1, 16))
+                # Pause every request of the process and adapt the budget to what the server grants.
+                self.limiter.rate_limited(pause)
+                waited = clock() - started
+                if waited + pause <= deadline_s:
+                    continue  # the limiter waits out the pause and the refill before the next try
+                raise RateLimited(
+                    f"{context}: still rate limited (HTTP 429, {limited} time(s)) after {waited:.0f} s; "
+                    f"the next try would pass the {deadline_s:g} s deadline (retry_deadline_s); "
+                    f"{self.limiter.describe()}",
+                    retry_after=retry_after,
+                )
+            elif status >= 500:
+                kind, problem = "unavailable", f"HTTP {status}: {snippet(raw)!r}"
+            elif status:
+                raise ExchangeError(f"{context}: HTTP {status} from {self._url}: {snippet(raw)!r}")
+            failures += 1
+            if failures >= attempts:
+                break
+            await self._sleep(self._backoff(failures - 1))
+        tries = f"after {failures} attempt{'s' if failures != 1 else ''}"
         if kind == "unavailable":
             raise ExchangeUnavailable(f"{context}: exchange unavailable {tries}; last error: {problem}")
         raise ExchangeError(f"{context}: expected a JSON response, {problem} ({tries})")
+
+    async def probe(self, timeout_s: float = PROBE_TIMEOUT_S) -> list[PerpAsset]:
+        """Ask once, with a short timeout and no retry, whether the exchange answers; return ``meta``.
+
+        Commands that talk to the exchange for many tokens call this first, so an offline machine
+        learns it in at most ``timeout_s`` seconds instead of after retries per page and per token.
+
+        Raises:
+            ExchangeUnreachable: DNS failure or connection refused.
+            ExchangeUnavailable: no answer within ``timeout_s``, or a 5xx.
+            RateLimited: a 429 (the exchange is there, but the budget is spent).
+            ExchangeError: an answer that is not the universe.
+        """
+        timeout = min(timeout_s, self.config.request_timeout_s)
+        payload = await self.info(
+            {"type": "meta"}, context="meta (probe)", attempts=1, deadline_s=0.0, timeout_s=timeout
+        )
+        return parse_universe(payload, context="meta")
 
     # -- candles ---------------------------------------------------------------------------------
 
@@ -341,6 +384,7 @@ class HyperliquidClient:
             self.limiter.charge(actual - weight)
         elif actual < weight:
             self.limiter.refund(weight - actual)
+        self.limiter.accepted(actual - weight)  # the server charged the real weight, not the estimate
         return candles
 
     # -- universe --------------------------------------------------------------------------------
@@ -348,7 +392,7 @@ class HyperliquidClient:
     async def meta(self) -> list[PerpAsset]:
         """Return the perp universe (``meta``), delisted coins included (``is_delisted``)."""
         payload = await self.info({"type": "meta"}, context="meta")
-        return _parse_universe(payload, context="meta")
+        return parse_universe(payload, context="meta")
 
     async def meta_and_asset_ctxs(self) -> list[PerpMarket]:
         """Return every perp asset with its current context (``metaAndAssetCtxs``)."""
@@ -356,16 +400,16 @@ class HyperliquidClient:
         payload = await self.info({"type": context}, context=context)
         if not (isinstance(payload, list) and len(payload) == 2):
             raise ExchangeError(
-                f"{context}: expected a 2-element JSON array [meta, contexts], got {_snippet(repr(payload))}"
+                f"{context}: expected a 2-element JSON array [meta, contexts], got {snippet(repr(payload))}"
             )
-        universe = _parse_universe(payload[0], context=context)
+        universe = parse_universe(payload[0], context=context)
         ctxs = payload[1]
         if not isinstance(ctxs, list) or len(ctxs) != len(universe):
             got = f"{len(ctxs)} contexts" if isinstance(ctxs, list) else type(ctxs).__name__
             raise ExchangeError(
                 f"{context}: expected one asset context per universe entry ({len(universe)}), got {got}"
             )
-        return [_parse_market(asset, ctx, context=context) for asset, ctx in zip(universe, ctxs, strict=True)]
+        return [parse_market(asset, ctx, context=context) for asset, ctx in zip(universe, ctxs, strict=True)]
 
     async def top_by_volume(self, n: int) -> list[PerpMarket]:
         """Return the ``n`` listed (not delisted) perps with the largest 24 h notional volume."""
@@ -383,107 +427,3 @@ class HyperliquidClient:
         """
         universe = await self.meta()
         return symbol_problems(symbols, universe)
-
-
-def symbol_problems(symbols: Iterable[str], universe: Iterable[PerpAsset]) -> dict[str, str]:
-    """Pure part of :meth:`HyperliquidClient.check_symbols`."""
-    listed = {a.name for a in universe if not a.is_delisted}
-    delisted = {a.name for a in universe if a.is_delisted} - listed
-    by_lower = {name.lower(): name for name in listed}
-    problems: dict[str, str] = {}
-    for symbol in symbols:
-        if symbol in listed:
-            continue
-        suggestion = _suggest(symbol, listed, by_lower)
-        hint = f"; use {suggestion}" if suggestion else ""
-        if symbol in delisted:
-            problems[symbol] = f"{symbol} is delisted on Hyperliquid (isDelisted in meta){hint}"
-        else:
-            problems[symbol] = (
-                f"{symbol} is not a Hyperliquid perp (names are exact and case-sensitive){hint}"
-            )
-    return problems
-
-
-def _suggest(symbol: str, listed: set[str], by_lower: dict[str, str]) -> str | None:
-    renamed = KNOWN_RENAMES.get(symbol.upper())
-    if renamed in listed:
-        return f"{renamed} (the successor of {symbol.upper()})"
-    base = symbol[4:] if symbol.startswith("1000") else symbol
-    for candidate in (f"k{base}", f"k{base.upper()}"):
-        if candidate in listed:
-            return f"{candidate} (quoted per 1000 tokens)"
-    if symbol.lower() in by_lower:
-        return by_lower[symbol.lower()]
-    return None
-
-
-def _parse_universe(payload: Any, *, context: str) -> list[PerpAsset]:
-    if not isinstance(payload, dict) or not isinstance(payload.get("universe"), list):
-        raise ExchangeError(
-            f"{context}: expected an object with a 'universe' array, got {_snippet(repr(payload))}"
-        )
-    assets: list[PerpAsset] = []
-    for index, entry in enumerate(payload["universe"]):
-        if not isinstance(entry, dict):
-            raise ExchangeError(f"{context}: universe[{index}] should be an object, got {entry!r}")
-        name = entry.get("name")
-        sz = entry.get("szDecimals")
-        lev = entry.get("maxLeverage")
-        if not isinstance(name, str) or not name:
-            raise ExchangeError(
-                f"{context}: universe[{index}].name should be a non-empty string, got {name!r}"
-            )
-        for key, value in (("szDecimals", sz), ("maxLeverage", lev)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ExchangeError(
-                    f"{context}: universe[{index}] ({name}).{key} should be an int, got {value!r}"
-                )
-        assets.append(
-            PerpAsset(
-                name=name,
-                index=index,
-                sz_decimals=int(sz),  # type: ignore[arg-type]  # checked above
-                max_leverage=int(lev),  # type: ignore[arg-type]
-                is_delisted=entry.get("isDelisted") is True,
-                only_isolated=entry.get("onlyIsolated") is True,
-            )
-        )
-    return assets
-
-
-def _ctx_decimal(ctx: dict[str, Any], key: str, *, where: str, required: bool = False) -> Decimal | None:
-    raw = ctx.get(key)
-    if raw is None:
-        if required:
-            raise ExchangeError(f"{where}: missing {key!r} (expected a decimal string)")
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise ExchangeError(f"{where}: {key!r} should be a decimal string, got {raw!r}")
-    try:
-        value = Decimal(raw if isinstance(raw, str) else repr(raw))
-    except InvalidOperation:
-        raise ExchangeError(f"{where}: {key!r} is not a number: {raw!r}") from None
-    if not value.is_finite():
-        raise ExchangeError(f"{where}: {key!r} is not a finite number: {raw!r}")
-    return value
-
-
-def _parse_market(asset: PerpAsset, ctx: Any, *, context: str) -> PerpMarket:
-    where = f"{context}: context of {asset.name} (#{asset.index})"
-    if not isinstance(ctx, dict):
-        raise ExchangeError(f"{where}: expected an object, got {ctx!r}")
-    volume = _ctx_decimal(ctx, "dayNtlVlm", where=where, required=True)
-    assert volume is not None  # required=True raised otherwise
-    return PerpMarket(
-        asset=asset,
-        day_ntl_vlm=volume,
-        mark_px=_ctx_decimal(ctx, "markPx", where=where),
-        mid_px=_ctx_decimal(ctx, "midPx", where=where),
-        oracle_px=_ctx_decimal(ctx, "oraclePx", where=where),
-        prev_day_px=_ctx_decimal(ctx, "prevDayPx", where=where),
-        funding=_ctx_decimal(ctx, "funding", where=where),
-        open_interest=_ctx_decimal(ctx, "openInterest", where=where),
-        premium=_ctx_decimal(ctx, "premium", where=where),
-        day_base_vlm=_ctx_decimal(ctx, "dayBaseVlm", where=where),
-    )

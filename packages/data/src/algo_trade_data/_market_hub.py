@@ -23,6 +23,13 @@ Recording: every delivered bar is also upserted into the candle store (the excha
 bars) through a :class:`~algo_trade_data._candle_recorder.CandleRecorder`: batched writes, a failing
 store logged and retried, never delaying or stopping delivery.
 
+Repair after a reconnect: the backfill keeps *delivery* gapless, but the store can still miss bars (a
+backfill that failed, bars the recorder dropped while the store was down for long, an invalid bar).
+After every reconnect, once the backfills are done and the recorder flushed, the hub asks the store's
+gap finder for the holes of each feed since its first delivered bar and fills them over REST
+(:func:`~algo_trade_data._refresh.refresh_candles` without the tail: nothing is asked when there is no
+hole).
+
 Consumers should subscribe first, then warm up from the store or REST, then skip bars whose ``t`` is
 not newer than their warm-up data: the hub delivers bars closing after the subscription, not
 before.
@@ -34,21 +41,31 @@ import asyncio
 import contextlib
 import json
 import random
-import time
 from collections import deque
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import aiohttp
 from loguru import logger
 
 from algo_trade_core import INTERVALS, AlgoTradeError, ExchangeError, HyperliquidConfig, ms_to_datetime
 from algo_trade_data._candle_recorder import CandleRecorder
-from algo_trade_data._candles import HyperliquidCandle, parse_candle
+from algo_trade_data._candles import parse_candle
 from algo_trade_data._closed_bar import CandleSubscription, ClosedBar
+from algo_trade_data._hub_feed import (
+    BACKFILL_ROUNDS,
+    LEGACY_GREETING,
+    MAX_NEW_CONNECTIONS_PER_MINUTE,
+    MAX_WS_SUBSCRIPTIONS,
+    Feed,
+    HubStats,
+    SubscriptionLimitError,
+    closed_bar,
+    repair_feeds,
+)
 from algo_trade_data._hyperliquid import HyperliquidClient
 from algo_trade_data._refresh import CandleStore
+from algo_trade_data._retry import backoff_delay
 
 __all__ = [
     "MAX_WS_SUBSCRIPTIONS",
@@ -58,79 +75,6 @@ __all__ = [
     "MarketDataHub",
     "SubscriptionLimitError",
 ]
-
-MAX_WS_SUBSCRIPTIONS = 1000  # per IP (HYPERLIQUID-API.md section 7)
-_MAX_NEW_CONNECTIONS_PER_MINUTE = 30
-_LEGACY_GREETING = "Websocket connection established."
-_BACKFILL_ROUNDS = 3
-
-
-class SubscriptionLimitError(ExchangeError):
-    """More distinct (symbol, interval) candle subscriptions than the exchange allows per IP."""
-
-
-@dataclass(slots=True)
-class HubStats:
-    """Counters of a :class:`MarketDataHub` (read them; the hub updates them)."""
-
-    connections_opened: int = 0
-    reconnects: int = 0
-    messages_received: int = 0  # every text frame: candles, pongs, acks, errors
-    candle_messages: int = 0
-    closed_bars_delivered: int = 0  # distinct bars, not multiplied by consumers
-    subscriptions: int = 0  # exchange subscriptions: distinct (symbol, interval)
-    consumers: int = 0
-    pings_sent: int = 0
-    pongs_received: int = 0
-    idle_timeouts: int = 0
-    errors_received: int = 0
-    stale_updates: int = 0  # pushes of bars already delivered (after a backfill)
-    duplicates_dropped: int = 0  # closed bars not delivered because already delivered
-    invalid_bars: int = 0
-    backfills: int = 0  # REST requests made to fill holes
-    backfilled_bars: int = 0
-    backfill_failures: int = 0
-
-
-@dataclass(eq=False, slots=True)
-class _Feed:
-    """The hub's state for one exchange subscription."""
-
-    symbol: str
-    interval: str
-    step: int
-    consumers: list[CandleSubscription] = field(default_factory=list)
-    watermark: int | None = None  # t of the last delivered bar (or the bar before the first wanted)
-    current: dict[str, Any] | None = None  # the latest push of the forming bar
-    current_t: int = -1
-    acked: bool = False
-    held: list[ClosedBar] = field(default_factory=list)  # closed while a backfill runs
-    backfill: asyncio.Task[None] | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.symbol, self.interval
-
-    def subscription(self) -> dict[str, str]:
-        return {"type": "candle", "coin": self.symbol, "interval": self.interval}
-
-
-def _bar(feed: _Feed, candle: HyperliquidCandle, source: Literal["ws", "rest"], pushed_at: Any) -> ClosedBar:
-    return ClosedBar(
-        symbol=feed.symbol,
-        interval=feed.interval,
-        t=candle.t,
-        open=float(candle.open),
-        high=float(candle.high),
-        low=float(candle.low),
-        close=float(candle.close),
-        volume=float(candle.volume),
-        trades=candle.trades,
-        candle=candle,
-        source=source,
-        received_at=time.time(),
-        pushed_at=float(pushed_at) if isinstance(pushed_at, int | float) else None,
-    )
 
 
 class MarketDataHub:
@@ -144,7 +88,7 @@ class MarketDataHub:
         idle_timeout_s: reconnect when nothing arrived for this long.
         close_margin_ms: a backfill takes only bars that closed at least this long before the REST
             client's clock, in case that clock runs ahead of the exchange's.
-        store_flush_s: write pending bars to the store at least this often.
+        store_flush_s: a closed bar waits at most this long before it is written to the store.
         store_batch_bars: write as soon as this many bars are pending.
         max_subscriptions: distinct (symbol, interval) subscriptions allowed.
         max_connections_per_minute: connection attempts allowed in any 60 s (the exchange: 30).
@@ -160,10 +104,10 @@ class MarketDataHub:
         session: aiohttp.ClientSession | None = None,
         idle_timeout_s: float = 60.0,
         close_margin_ms: int = 2_000,
-        store_flush_s: float = 1.0,
+        store_flush_s: float = 0.25,
         store_batch_bars: int = 500,
         max_subscriptions: int = MAX_WS_SUBSCRIPTIONS,
-        max_connections_per_minute: int = _MAX_NEW_CONNECTIONS_PER_MINUTE,
+        max_connections_per_minute: int = MAX_NEW_CONNECTIONS_PER_MINUTE,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -182,11 +126,12 @@ class MarketDataHub:
         self._owns_session = session is None
         # Jitter only spreads reconnects; it is not security-relevant.
         self._rng = rng if rng is not None else random.Random()  # noqa: S311
-        self._feeds: dict[tuple[str, str], _Feed] = {}
+        self._feeds: dict[tuple[str, str], Feed] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = asyncio.Event()
         self._running = False
         self._run_task: asyncio.Task[None] | None = None
+        self._repair_task: asyncio.Task[None] | None = None
         self._connect_times: deque[float] = deque()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -221,12 +166,13 @@ class MarketDataHub:
         if not self._running:
             return
         self._running = False
-        tasks = [t for t in (self._run_task,) if t is not None]
+        tasks = [t for t in (self._run_task, self._repair_task) if t is not None]
         tasks += [f.backfill for f in self._feeds.values() if f.backfill is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._run_task = None
+        self._repair_task = None
         if self.recorder is not None:
             await self.recorder.stop()
         if self._owns_session and self._session is not None:
@@ -274,7 +220,7 @@ class MarketDataHub:
                     f"cannot subscribe to {symbol} {interval}: already {len(self._feeds)} candle "
                     f"subscriptions, the most one IP may hold ({self.max_subscriptions}); unsubscribe some"
                 )
-            feed = _Feed(symbol, interval, INTERVALS[interval])
+            feed = Feed(symbol, interval, INTERVALS[interval])
             self._feeds[feed.key] = feed
             feed.consumers.append(sub)
             self._count_subscriptions()
@@ -309,8 +255,13 @@ class MarketDataHub:
     # -- connection ------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
-        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2.0**attempt)
-        return cap / 2 + self._rng.uniform(0.0, cap / 2)
+        return backoff_delay(
+            attempt,
+            base_s=self.config.backoff_base_s,
+            max_s=self.config.backoff_max_s,
+            jitter="equal",
+            rng=self._rng,
+        )
 
     async def _respect_connection_rate(self) -> None:
         loop = asyncio.get_running_loop()
@@ -382,6 +333,8 @@ class MarketDataHub:
         for feed in feeds:
             if feed.watermark is not None:
                 self._start_backfill(feed)
+        if self.stats.connections_opened > 1:
+            self._start_repair()
         pinger = asyncio.create_task(self._ping_loop(ws), name="market-data-hub-ping")
         try:
             return await self._read_loop(ws)
@@ -445,7 +398,7 @@ class MarketDataHub:
     # -- messages --------------------------------------------------------------------------------
 
     def _on_text(self, text: str) -> None:
-        if text.startswith(_LEGACY_GREETING):
+        if text.startswith(LEGACY_GREETING):
             return
         try:
             msg = json.loads(text)
@@ -497,7 +450,7 @@ class MarketDataHub:
         feed.current = data
         feed.current_t = t
 
-    def _close(self, feed: _Feed, raw: dict[str, Any], pushed_at: Any) -> None:
+    def _close(self, feed: Feed, raw: dict[str, Any], pushed_at: Any) -> None:
         try:
             candle = parse_candle(raw, coin=feed.symbol, interval=feed.interval)
         except AlgoTradeError as exc:
@@ -505,7 +458,7 @@ class MarketDataHub:
             self.stats.invalid_bars += 1
             logger.error("market-data hub: invalid closed bar dropped: {}", exc)
             return
-        bar = _bar(feed, candle, "ws", pushed_at)
+        bar = closed_bar(feed, candle, "ws", pushed_at)
         if feed.backfill is not None:
             feed.held.append(bar)
         elif feed.watermark is not None and bar.t > feed.watermark + feed.step and self._rest is not None:
@@ -514,7 +467,7 @@ class MarketDataHub:
         else:
             self._deliver(feed, bar)
 
-    def _deliver(self, feed: _Feed, bar: ClosedBar) -> None:
+    def _deliver(self, feed: Feed, bar: ClosedBar) -> None:
         if feed.watermark is not None and bar.t <= feed.watermark:
             self.stats.duplicates_dropped += 1
             return
@@ -527,6 +480,8 @@ class MarketDataHub:
                 ms_to_datetime(bar.t - feed.step).isoformat(),
             )
         feed.watermark = bar.t
+        if feed.first_t is None:
+            feed.first_t = bar.t
         for sub in feed.consumers:
             sub.queue.put_nowait(bar)
         self.stats.closed_bars_delivered += 1
@@ -535,7 +490,7 @@ class MarketDataHub:
 
     # -- backfill --------------------------------------------------------------------------------
 
-    def _start_backfill(self, feed: _Feed) -> None:
+    def _start_backfill(self, feed: Feed) -> None:
         if self._rest is None:
             logger.warning(
                 "market-data hub: no REST client; {} {} bars missed while away stay missed", *feed.key
@@ -546,10 +501,10 @@ class MarketDataHub:
                 self._backfill(feed), name=f"backfill {feed.symbol} {feed.interval}"
             )
 
-    async def _backfill(self, feed: _Feed) -> None:
+    async def _backfill(self, feed: Feed) -> None:
         assert self._rest is not None
         try:
-            for _ in range(_BACKFILL_ROUNDS):
+            for _ in range(BACKFILL_ROUNDS):
                 assert feed.watermark is not None
                 start = feed.watermark + feed.step
                 first_held = min((b.t for b in feed.held), default=None)
@@ -561,7 +516,7 @@ class MarketDataHub:
                 for candle in candles:
                     if candle.t > feed.watermark:
                         self.stats.backfilled_bars += 1
-                        self._deliver(feed, _bar(feed, candle, "rest", None))
+                        self._deliver(feed, closed_bar(feed, candle, "rest", None))
                 if not feed.held or min(b.t for b in feed.held) <= feed.watermark + feed.step:
                     break
         except asyncio.CancelledError:
@@ -575,3 +530,16 @@ class MarketDataHub:
             feed.held.clear()
             for bar in held:
                 self._deliver(feed, bar)
+
+    # -- repair of the store after a reconnect -----------------------------------------------------
+
+    def _start_repair(self) -> None:
+        if self._rest is None or self.recorder is None:
+            return
+        if self._repair_task is None or self._repair_task.done():
+            self._repair_task = asyncio.create_task(self._repair_store(), name="market-data hub repair")
+
+    async def _repair_store(self) -> None:
+        assert self._rest is not None
+        assert self.recorder is not None
+        await repair_feeds(self._rest, self.recorder, list(self._feeds.values()), self.stats)

@@ -18,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
-from algo_trade_core import HyperliquidConfig
+from algo_trade_core import HyperliquidConfig, floor_to_interval, interval_to_ms
 
 __all__ = [
     "CANDLES_PER_EXTRA_WEIGHT",
     "CANDLE_HISTORY_LIMIT",
     "WeightRateLimiter",
     "candle_snapshot_weight",
+    "earliest_available_ms",
     "info_request_weight",
     "shared_limiter",
 ]
@@ -34,6 +36,9 @@ __all__ = [
 # Only the most recent 5000 candles per coin and interval exist; one response holds at most 5000.
 CANDLE_HISTORY_LIMIT = 5000
 CANDLES_PER_EXTRA_WEIGHT = 60
+_MINUTE_S = 60.0
+_MIN_ADAPTED_BUDGET = 60.0
+_MIN_WAIT_S = 0.001
 
 _DEFAULT_INFO_WEIGHT = 20
 _INFO_WEIGHTS: dict[str, int] = {
@@ -45,6 +50,17 @@ _INFO_WEIGHTS: dict[str, int] = {
     "exchangeStatus": 2,
     "userRole": 60,
 }
+
+
+def earliest_available_ms(interval: str, now_ms: int | None = None) -> int:
+    """Open time of the oldest bar of ``interval`` the exchange still serves at ``now_ms`` (default: now).
+
+    Only the most recent 5000 bars exist, counting the one still forming: 1m bars reach back about
+    3.5 days, 5m 17 days, 1h 208 days.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    step = interval_to_ms(interval)
+    return max(0, floor_to_interval(now, interval) - (CANDLE_HISTORY_LIMIT - 1) * step)
 
 
 def info_request_weight(request_type: str) -> int:
@@ -64,8 +80,15 @@ class WeightRateLimiter:
 
     ``acquire`` waits (first come, first served) until the weight fits, then takes it. ``charge`` and
     ``refund`` settle the difference once a response's real weight is known; a charge may leave the
-    bucket in debt, which later ``acquire`` calls wait out. ``penalize`` pauses every caller, used
-    after an HTTP 429 because then someone else on the same IP is spending the budget too.
+    bucket in debt, which later ``acquire`` calls wait out. ``penalize`` pauses every caller.
+
+    **Adapting to a stricter server.** The configured budget is what the exchange documents; the server
+    may grant less (another process on the same IP, a stricter limit). :meth:`rate_limited` (called on
+    an HTTP 429) empties the bucket, pauses every caller for the server's ``Retry-After``, and lowers the
+    budget towards 90 % of the weight the server accepted in the minute before (:attr:`observed_per_minute`,
+    from :meth:`accepted`), by 10 % at least and by half at most: a few 429s bring a bucket refilled at
+    the server's own pace, which stops provoking them. Concurrent 429s of one burst lower it once. After
+    a full minute without a 429 the budget grows back by 10 % a minute, up to the configured one.
 
     The clock and the sleep are injectable so tests can run minutes of budget in no real time.
     """
@@ -79,13 +102,22 @@ class WeightRateLimiter:
     ) -> None:
         if weight_per_minute < 1:
             raise ValueError(f"expected weight_per_minute >= 1, got {weight_per_minute}")
+        self.configured = float(weight_per_minute)
         self.capacity = float(weight_per_minute)
         self.rate_per_s = weight_per_minute / 60.0
-        self._clock = clock
+        # Never adapt below this: a few requests a minute still make progress between Retry-After pauses.
+        self.floor = min(self.configured, max(_MIN_ADAPTED_BUDGET, self.configured / 20.0))
+        self.observed_per_minute: float | None = None  # weight accepted in the minute before the last 429
+        self.rate_limited_count = 0
+        self.clock = clock
         self._sleep = sleep
         self._level = self.capacity
         self._updated = clock()
         self._paused_until = -math.inf
+        self._accepted: deque[tuple[float, float]] = deque()
+        self._last_429 = -math.inf
+        self._cut_until = -math.inf  # 429s before this belong to the burst that already lowered the budget
+        self._grown_at = -math.inf
         # asyncio.Lock binds to the loop that first waits on it; one limiter may outlive a loop
         # (module-level shared instance, several asyncio.run calls), so keep one lock per loop.
         self._lock: asyncio.Lock | None = None
@@ -100,7 +132,22 @@ class WeightRateLimiter:
     @property
     def paused_for(self) -> float:
         """Seconds left of the current :meth:`penalize` pause (0 when not paused)."""
-        return max(0.0, self._paused_until - self._clock())
+        return max(0.0, self._paused_until - self.clock())
+
+    @property
+    def adapted(self) -> bool:
+        """Whether the budget is below the configured one because the server answered 429."""
+        return self.capacity < self.configured
+
+    def describe(self) -> str:
+        """The budget in words, for messages: the server's observed budget when it differs."""
+        configured = f"{self.configured:.0f} weight/min"
+        if self.observed_per_minute is None:
+            return f"the budget of {configured} is shared by every client on this IP"
+        return (
+            f"the server accepted only about {self.observed_per_minute:.0f} weight in the minute before "
+            f"its last 429 (configured: {configured}); the local budget is now {self.capacity:.0f}/min"
+        )
 
     async def acquire(self, weight: float) -> None:
         """Wait until ``weight`` fits in the bucket (and any pause is over), then take it.
@@ -111,17 +158,18 @@ class WeightRateLimiter:
         if weight < 0:
             raise ValueError(f"expected a weight >= 0, got {weight}")
         async with self._get_lock():
-            needed = min(float(weight), self.capacity)
             while True:
-                pause = self._paused_until - self._clock()
+                pause = self._paused_until - self.clock()
                 if pause > 0:
                     await self._sleep(pause)
                     continue
                 self._refill()
+                needed = min(float(weight), self.capacity)
                 if self._level >= needed:
                     self._level -= weight
                     return
-                await self._sleep((needed - self._level) / self.rate_per_s)
+                # At least a millisecond: a deficit of 1e-13 would not move a clock reading of 1e3 s.
+                await self._sleep(max(_MIN_WAIT_S, (needed - self._level) / self.rate_per_s))
 
     def charge(self, weight: float) -> None:
         """Take ``weight`` now without waiting (may leave the bucket in debt)."""
@@ -136,10 +184,50 @@ class WeightRateLimiter:
     def penalize(self, seconds: float) -> None:
         """Pause every ``acquire`` for ``seconds`` from now (extends, never shortens, a pause)."""
         if seconds > 0:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self._paused_until = max(self._paused_until, self.clock() + seconds)
+
+    def accepted(self, weight: float) -> None:
+        """Record weight the server accepted (a 200); corrections of an estimate may be negative."""
+        now = self.clock()
+        self._accepted.append((now, weight))
+        self._forget(now)
+
+    def rate_limited(self, pause_s: float) -> None:
+        """The server answered 429: empty the bucket, pause everyone ``pause_s``, adapt the budget."""
+        now = self.clock()
+        self.rate_limited_count += 1
+        self._last_429 = now
+        self._refill()
+        self._level = min(self._level, 0.0)
+        self.penalize(pause_s)
+        self._forget(now)
+        observed = max(0.0, sum(weight for _, weight in self._accepted))
+        if now < self._cut_until:
+            return  # the same burst: the budget was lowered already
+        self.observed_per_minute = observed
+        # Aim just below what the server accepted, but move by 10 % at least and 50 % at most per burst:
+        # a 429 after little traffic (someone else on the IP) halves the budget rather than zeroing it.
+        self._set_capacity(min(max(0.9 * observed, 0.5 * self.capacity), 0.9 * self.capacity))
+        self._cut_until = now + max(pause_s, 1.0)
+
+    def _set_capacity(self, capacity: float) -> None:
+        self.capacity = min(self.configured, max(self.floor, capacity))
+        self.rate_per_s = self.capacity / 60.0
+        self._level = min(self._level, self.capacity)
+
+    def _forget(self, now: float) -> None:
+        while self._accepted and now - self._accepted[0][0] > _MINUTE_S:
+            self._accepted.popleft()
 
     def _refill(self) -> None:
-        now = self._clock()
+        now = self.clock()
+        if (
+            self.capacity < self.configured
+            and now - self._last_429 >= _MINUTE_S
+            and now - self._grown_at >= _MINUTE_S
+        ):
+            self._grown_at = now
+            self._set_capacity(self.capacity * 1.1)
         elapsed = now - self._updated
         if elapsed > 0:
             self._level = min(self.capacity, self._level + elapsed * self.rate_per_s)

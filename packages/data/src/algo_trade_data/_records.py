@@ -84,11 +84,14 @@ class BacktestRunRecord:
     run_id: str
     started_at: datetime
     finished_at: datetime | None
-    status: str  # running, ok, partial, failed
+    status: str  # running, ok, partial, failed, interrupted
     tokens_ok: int = 0
     tokens_failed: int = 0
-    errors: dict[str, str] = field(default_factory=dict)  # symbol -> reason
+    errors: dict[str, str] = field(default_factory=dict)  # symbol -> reason; "*": the run's own
     config: dict[str, Any] = field(default_factory=dict)
+    owner_host: str | None = None  # the machine and process that run it (None: recorded before 005)
+    owner_pid: int | None = None
+    heartbeat_at: datetime | None = None  # the owner's last sign of life while running
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -17,7 +17,13 @@ from typing import Self
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
 from algo_trade_bot_orchestrator import BotRegistry
 from algo_trade_core import AppConfig, ms_to_datetime, strategy_params
-from algo_trade_data import DatabaseClient, HyperliquidClient, MarketDataHub, announce_daemon
+from algo_trade_data import (
+    BackgroundRepair,
+    DatabaseClient,
+    HyperliquidClient,
+    MarketDataHub,
+    announce_daemon,
+)
 from algo_trade_pipeline._cycle import Cycle, Pipeline
 from algo_trade_token_selector import TokenSelector
 
@@ -77,7 +83,8 @@ class Daemon:
         return self.pipeline.registry
 
     async def start(self) -> list[str]:
-        """Open the market-data hub, restore the bots of a previous run, start the cron job.
+        """Open the market-data hub, restore the bots of a previous run, repair the candle history in
+        the background, start the cron job.
 
         Returns the ids of the restored bots.
         """
@@ -103,6 +110,11 @@ class Daemon:
             # Shutdown leaves positions open and rows live, so the next start restores them.
             self._stack.push_async_callback(registry.shutdown_all)
             restored = await registry.restore()
+        if self._hyperliquid is not None:  # bars missed while down, fetched while the exchange has them
+            s = self.config.scheduler
+            await self._stack.enter_async_context(
+                BackgroundRepair(self._hyperliquid, self.db, s.token_universe, s.interval)
+            )
         self.scheduler.start()
         return restored
 
