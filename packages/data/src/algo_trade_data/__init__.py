@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from algo_trade_data._database import DatabaseClient, RetentionReport, redact_url
     from algo_trade_data._db_candles import CandleStatus
     from algo_trade_data._db_history import RunOverview
+    from algo_trade_data._db_trials import (
+        TRIAL_METRICS,
+        OptimisationRunRecord,
+        TrialBatch,
+        TrialRecord,
+        params_key,
+    )
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
@@ -74,6 +81,13 @@ else:
             "algo_trade_data._database": ("DatabaseClient", "RetentionReport", "redact_url"),
             "algo_trade_data._db_candles": ("CandleStatus",),
             "algo_trade_data._db_history": ("RunOverview",),
+            "algo_trade_data._db_trials": (
+                "TRIAL_METRICS",
+                "OptimisationRunRecord",
+                "TrialBatch",
+                "TrialRecord",
+                "params_key",
+            ),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
@@ -120,6 +134,7 @@ __all__ = [
     "DAEMON_LOCK",
     "MAX_WS_SUBSCRIPTIONS",
     "SYNTHETIC_EXCHANGE",
+    "TRIAL_METRICS",
     "BacktestResultRecord",
     "BacktestRunRecord",
     "BotRecord",
@@ -139,6 +154,7 @@ __all__ = [
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
+    "OptimisationRunRecord",
     "PerpAsset",
     "PerpMarket",
     "RefreshReport",
@@ -147,12 +163,15 @@ __all__ = [
     "RunOverview",
     "SelectionRecord",
     "SubscriptionLimitError",
+    "TrialBatch",
+    "TrialRecord",
     "WeightRateLimiter",
     "announce_daemon",
     "candles_to_frame",
     "discover_migrations",
     "import_candle_files",
     "live_daemons",
+    "params_key",
     "parse_candles",
     "parse_freqtrade_name",
     "read_candle_file",

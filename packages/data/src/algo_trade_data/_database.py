@@ -2,7 +2,8 @@
 
 The table methods live in mixins: candles in :mod:`._db_candles`, backtest results, runs and
 selections in :mod:`._db_results`, bots and fills in :mod:`._db_bots`, the history views of the CLI
-(runs with what they stored, selections over time) in :mod:`._db_history`.
+(runs with what they stored, selections over time) in :mod:`._db_history`, the optimisation's runs,
+trials and choices in :mod:`._db_trials`.
 
 Usage::
 
@@ -30,6 +31,7 @@ from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
+from algo_trade_data._db_trials import TrialsMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
     MigrationReport,
@@ -74,7 +76,7 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin):
+class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, TrialsMixin):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

@@ -43,7 +43,19 @@ __all__ = [
 
 ADMIN_URL_ENV = "ALGO_TRADE_TEST_ADMIN_URL"
 # Every table the migrations create, except schema_migrations.
-TABLES = ("ohlcv", "trades", "fills", "backtest_results", "backtest_runs", "token_selections", "bots")
+TABLES = (
+    "ohlcv",
+    "trades",
+    "fills",
+    "backtest_results",
+    "backtest_runs",
+    "token_selections",
+    "bots",
+    "optimisation_runs",
+    "optimisation_tokens",
+    "parameter_sets",
+    "backtest_trials",
+)
 _PREFIX = "algo_trade_test_"
 
 
