@@ -97,7 +97,8 @@ def plan_space(optimisation: OptimisationConfig, compute: ComputeConfig, num_bar
             raise ConfigError(
                 f"[optimisation.{strategy}]: the space has {size:,} combinations, about "
                 f"{need / 2**20:,.0f} MB to hold > [compute] memory_budget_mb = "
-                f"{compute.memory_budget_mb}: use fewer values or a larger step in the section (or a --space file), or raise memory_budget_mb"
+                f"{compute.memory_budget_mb}: use fewer values or a larger step in the section (or a "
+                "--space file), or raise memory_budget_mb"
             )
         try:
             expansion = expand_space(strategy, space)
