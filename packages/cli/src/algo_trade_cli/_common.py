@@ -118,6 +118,7 @@ _LIBRARIES = (
     "algo_trade_token_selector",
     "algo_trade_bot_orchestrator",
     "algo_trade_pipeline",
+    "algo_trade_optimisation",
     "algo_trade_cli",
 )
 

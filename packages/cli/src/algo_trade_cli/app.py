@@ -17,6 +17,7 @@ from algo_trade_cli._help import RootGroup
 from algo_trade_cli.cmd_backtest import backtest
 from algo_trade_cli.cmd_demo import demo
 from algo_trade_cli.cmd_doctor import doctor
+from algo_trade_cli.cmd_optimise import optimise
 from algo_trade_cli.cmd_sweep import scheduled_backtest, sweep, token_selection
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.command("token-selection")(token_selection)
 app.command("scheduled-backtest")(scheduled_backtest)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
+app.command("optimise")(optimise)
 
 
 def _version() -> str:
