@@ -243,3 +243,26 @@ def test_run_bars_trades_exactly_like_on_bar_and_mixes_with_it(
     assert many.last_fills == one.last_fills
     with pytest.raises(ValueError, match="not after the previous bar"):
         many.run_bars(*(x[-3:] for x in bars))
+
+
+def test_prepared_slices_trade_exactly_like_warm_up_and_run_bars(
+    load_candles: Callable[[str, str], Bars],
+) -> None:
+    bars = load_candles("ETH", "1h")
+    params = PARAM_SETS[1][1]
+    plain = StrategyRunner("quad_ma", params, interval="1h")
+    fast = StrategyRunner("quad_ma", params, interval="1h")
+    series = fast.prepare(*bars)
+    plain.warm_up(*(x[100:300] for x in bars))
+    fast.warm_up_prepared(series, 100, 300)
+    for lo, hi in ((300, 900), (900, 901), (901, 3000)):
+        expected, closed = plain.run_bars(*(x[lo:hi] for x in bars))
+        equity, fast_closed = fast.run_prepared(series, lo, hi)
+        assert equity.tolist() == expected.tolist()
+        assert fast_closed == closed
+    assert fast.trades == plain.trades
+    assert len(plain.trades) > 20
+    assert fast.holds_position == (plain.position is not None)
+    assert fast.state_dict() == plain.state_dict()
+    with pytest.raises(ValueError, match="not after the previous bar"):
+        fast.run_prepared(series, 2000, 2100)

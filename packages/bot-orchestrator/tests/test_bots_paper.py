@@ -194,3 +194,35 @@ def test_state_survives_json(walk: Walk, bars_of: Bars) -> None:
     )
     with pytest.raises(ValueError, match="interval"):
         PaperBook.from_state(config(interval="5m"), saved)
+
+
+@pytest.mark.parametrize("strategy", ["ma_crossover", "quad_ma"])
+def test_run_bars_trades_like_on_bar_and_close_value_is_the_forced_close(
+    strategy: str, walk: Walk, bars_of: Bars, arrays_of: Arrays
+) -> None:
+    frame = walk("BTC", 1500, seed=11, vol=4e-3)
+    bars = bars_of(frame)
+    one, many = PaperBook(config(strategy)), PaperBook(config(strategy))
+    equity_one = []
+    for bar in bars[:900]:
+        one.on_bar(bar)
+        equity_one.append(one.equity)
+    equity_many = [*many.run_bars(*(a[:600] for a in arrays_of(frame)))]
+    for bar in bars[600:700]:  # mixed with single bars
+        many.on_bar(bar)
+        equity_many.append(many.equity)
+    equity_many += many.run_bars(*(a[700:900] for a in arrays_of(frame))).tolist()
+    assert equity_many == equity_one
+    assert (many.num_trades, many.num_fills) == (one.num_trades, one.num_fills)
+    assert one.num_trades > 10
+    # With a position open, a close at the next open costs what close_at_open charges, without closing.
+    i = 900
+    while many.position is None:
+        many.on_bar(bars[i])
+        i += 1
+    cash = many.close_value(bars[i].open)
+    assert cash != many.equity  # the fee and slippage of the close, at least
+    assert not many.finished
+    many.close_at_open(bars[i])
+    assert many.finished
+    assert many.equity == cash

@@ -17,6 +17,12 @@ def test_demo_on_files_sweeps_selects_and_starts_bots(cli: Cli) -> None:
     assert "20 token(s) ok, 0 failed" in out
     assert "token selection (quad_ma)" in out
     assert "paper bots after the replay (" in out
+    # The walk-forward on the files' 1h history, with its verdict, stored.
+    assert "walk-forward: does selecting by backtest pay out of sample? (1h bars)" in out
+    assert "verdict: Out of sample over" in " ".join(out.split())
+    studies = cli.json("walkforward", "list")
+    assert len(studies) == 1
+    assert studies[0]["interval"] == "1h"
     assert "where to look" in out
     bots = cli.json("bots", "list", "--all")
     assert bots
@@ -38,6 +44,8 @@ def test_demo_without_exchange_or_files_says_synthetic(cli: Cli, tmp_path: Path)
     out = cli("demo", "--offline", "--config", str(cfg))
     assert "SYNTHETIC" in out
     assert "2 token(s) ok" in out
+    # Three days of synthetic 1m bars: the walk-forward shrinks its schedule to fit them, and says so.
+    assert "only 3.0 days stored" in " ".join(out.split())
     latest = cli.json("results", "latest", "--config", str(cfg))
     synthetic = [r for r in latest if r["symbol"] in ("AAA", "BBB")]
     assert len(synthetic) == 2

@@ -74,6 +74,7 @@ def test_the_repository_sql_folder_is_the_packaged_one() -> None:
         "003_bots.sql",
         "004_calmar_nullable.sql",
         "006_latest_results_by_window.sql",
+        "012_walkforward.sql",
         "014_optimisation_trials.sql",
         "014_optimisation_trials.timescaledb.sql",
     ]

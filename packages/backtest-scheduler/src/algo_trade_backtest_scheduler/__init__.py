@@ -13,7 +13,13 @@ from algo_trade_core import SchedulerConfig, lazy_exports
 if TYPE_CHECKING:
     from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
     from algo_trade_backtest_scheduler._scheduler import AfterSweep, BacktestScheduler
-    from algo_trade_backtest_scheduler._sweep import ProgressCallback, RunSummary, TokenOutcome, run_sweep
+    from algo_trade_backtest_scheduler._sweep import (
+        ProgressCallback,
+        RunSummary,
+        TokenOutcome,
+        backtest_token,
+        run_sweep,
+    )
     from algo_trade_backtest_scheduler._window import Window, window_for
     from algo_trade_core import cron_trigger  # re-exported: the trigger is core's
 else:
@@ -27,6 +33,7 @@ else:
                 "ProgressCallback",
                 "RunSummary",
                 "TokenOutcome",
+                "backtest_token",
                 "run_sweep",
             ),
             "algo_trade_backtest_scheduler._window": ("Window", "window_for"),
@@ -44,6 +51,7 @@ __all__ = [
     "SchedulerConfig",
     "TokenOutcome",
     "Window",
+    "backtest_token",
     "cron_trigger",
     "jobs_from_config",
     "run_sweep",

@@ -24,7 +24,7 @@ from algo_trade_data import BacktestResultRecord, BacktestRunRecord
 if TYPE_CHECKING:
     from algo_trade_data import DatabaseClient, HyperliquidClient
 
-__all__ = ["ProgressCallback", "RunSummary", "TokenOutcome", "run_sweep"]
+__all__ = ["ProgressCallback", "RunSummary", "TokenOutcome", "backtest_token", "run_sweep"]
 
 ProgressCallback = Callable[[str, str | None], None]  # (phase, symbol) after each step
 
@@ -86,7 +86,7 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
     return (ts, *cols)
 
 
-def _backtest_token(
+def backtest_token(
     symbol: str,
     frame: pl.DataFrame,
     jobs: Sequence[BacktestJob],
@@ -242,7 +242,7 @@ async def run_sweep(
         try:
             outcomes[symbol].results = await loop.run_in_executor(
                 executor,
-                _backtest_token,
+                backtest_token,
                 symbol,
                 frames[symbol],
                 jobs,

@@ -42,6 +42,7 @@ from algo_trade_backtest._report import (
 )
 from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
 from algo_trade_backtest._runner import StrategyRunner
+from algo_trade_backtest._state import DecimalBars
 
 logger.disable("algo_trade_backtest")
 
@@ -52,6 +53,7 @@ __all__ = [
     "BacktestReport",
     "BacktestResult",
     "BacktestTrade",
+    "DecimalBars",
     "ExitReason",
     "GridRun",
     "MonthlyReturn",

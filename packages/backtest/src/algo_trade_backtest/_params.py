@@ -8,6 +8,7 @@ core ``ConfigError`` is re-raised as ``ValueError`` with the same message.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -69,20 +70,37 @@ def validate_params(strategy: str, params: StrategyParams) -> StrategyParams:
     cls = _config_type(strategy)
     if not isinstance(params, cls):
         raise ValueError(f"{strategy}: expected {cls.__name__} parameters, got {type(params).__name__}")
+    return _checked_params(strategy, params)
+
+
+# Parameter and execution dataclasses are frozen (hashable), and a walk-forward or a sweep checks the
+# same few sets thousands of times: the validated result is remembered (errors are not).
+@functools.lru_cache(maxsize=4096)
+def _checked_params(strategy: str, params: StrategyParams) -> StrategyParams:
     try:
         return check_config(params, key_prefix=strategy)
     except ConfigError as exc:
         raise _value_error(exc) from None
 
 
-def validate_execution(execution: BacktestConfig) -> None:
-    """Raise ``ValueError`` naming the setting when an execution setting is out of range."""
-    if not isinstance(execution, BacktestConfig):
-        raise ValueError(f"execution: expected a BacktestConfig, got {type(execution).__name__}")
+@functools.lru_cache(maxsize=256)
+def _checked_execution(execution: BacktestConfig) -> None:
     try:
         check_config(execution, key_prefix="execution")
     except ConfigError as exc:
         raise _value_error(exc) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_of(strategy: str, params: StrategyParams) -> str:
+    return parameter_set_hash(strategy, params)
+
+
+def validate_execution(execution: BacktestConfig) -> None:
+    """Raise ``ValueError`` naming the setting when an execution setting is out of range."""
+    if not isinstance(execution, BacktestConfig):
+        raise ValueError(f"execution: expected a BacktestConfig, got {type(execution).__name__}")
+    _checked_execution(execution)
 
 
 def params_from_mapping(strategy: str, mapping: Mapping[str, Any]) -> StrategyParams:
@@ -119,6 +137,6 @@ def params_hash(strategy: str, params: StrategyParams | Mapping[str, Any] | None
     ``{"fast": 10.0}`` and ``MaCrossoverConfig()`` hash alike.
     """
     try:
-        return parameter_set_hash(strategy, coerce_params(strategy, params))
+        return _hash_of(strategy, coerce_params(strategy, params))
     except ConfigError as exc:
         raise _value_error(exc) from None

@@ -28,7 +28,14 @@ from algo_trade_backtest._params import (
     validate_execution,
 )
 from algo_trade_backtest._results import EXIT_REASONS, BacktestTrade, OpenPosition, trades_from_records
-from algo_trade_backtest._state import StrategyState, execution_record, params_record
+from algo_trade_backtest._state import (
+    DecimalBars,
+    StrategyState,
+    execution_record,
+    kernel_bars,
+    params_record,
+    series_decimals,
+)
 from algo_trade_core import (
     BacktestConfig,
     Fill,
@@ -215,8 +222,10 @@ class StrategyRunner:
                 f"{ms_to_datetime(self._state.last_time).isoformat()}"
             )
         close_units, volume_units = self._state.units_for(c, v)
-        bars = K.KernelBars(ts, o, h, lo, c, close_units, volume_units)
-        n = c.shape[0]
+        return self._run_kernel_bars(K.KernelBars(ts, o, h, lo, c, close_units, volume_units))
+
+    def _run_kernel_bars(self, bars: K.KernelBars) -> tuple[npt.NDArray[np.float64], list[BacktestTrade]]:
+        n = bars.close.shape[0]
         buffers = self._buffers._replace(
             equity=np.empty(n), trades=np.empty(K.MAX_TRADES_PER_BAR + n // 64, dtype=K.TRADE_DTYPE)
         )
@@ -242,6 +251,84 @@ class StrategyRunner:
         self._trades.extend(closed)
         self._last_fills = self._fills(self._state.num_fills)
         return buffers.equity, closed
+
+    # ----------------------------------------------------------------------------------------------
+    # A whole series prepared once (a walk-forward runs many bots over slices of one token's bars)
+
+    def prepare(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> DecimalBars:
+        """Validate a whole series and convert it to this strategy's decimal units, once.
+
+        Runners of the same strategy and parameters then trade any slices of it with
+        :meth:`warm_up_prepared` and :meth:`run_prepared`, exactly as :meth:`warm_up` and
+        :meth:`run_bars` would on those slices, without validating and converting each slice again.
+
+        Raises:
+            ValueError: the arrays are not valid bars.
+        """
+        bars = prepare_bars(timestamps, open, high, low, close, volume)
+        return kernel_bars(bars, *series_decimals(bars[4], bars[5], self._param_record))
+
+    def _adopt(self, prepared: DecimalBars) -> None:
+        state = self._state
+        wanted = (prepared.close_decimals, prepared.volume_decimals)
+        if (state.close_decimals, state.volume_decimals) == wanted:
+            return
+        if state.close_decimals > wanted[0] or state.volume_decimals > wanted[1]:
+            raise ValueError(
+                "prepared bars hold fewer decimals than this runner has seen: prepare the whole series once"
+            )
+        state._rescale(*wanted)  # more decimals: the held units are scaled up exactly
+
+    def _slice(self, prepared: DecimalBars, lo: int, hi: int) -> K.KernelBars:
+        self._adopt(prepared)
+        k = prepared.kernel
+        bars = K.KernelBars(
+            k.time[lo:hi],
+            k.open[lo:hi],
+            k.high[lo:hi],
+            k.low[lo:hi],
+            k.close[lo:hi],
+            k.close_units[lo:hi],
+            k.volume_units[lo:hi],
+        )
+        if bars.time.shape[0] and self.bars_seen and bars.time[0] <= self._state.last_time:
+            raise ValueError(
+                f"bar at {ms_to_datetime(int(bars.time[0])).isoformat()} is not after the previous bar at "
+                f"{ms_to_datetime(self._state.last_time).isoformat()}"
+            )
+        return bars
+
+    def warm_up_prepared(self, prepared: DecimalBars, lo: int, hi: int) -> None:
+        """:meth:`warm_up` on bars ``lo..hi-1`` of a :meth:`prepare`-d series."""
+        bars = self._slice(prepared, lo, hi)
+        n = bars.close.shape[0]
+        if n:
+            buffers = self._buffers._replace(equity=np.empty(n))
+            K.run_bars_nb(
+                self._param_record, self._exec_record, self._state.kernel, bars, 0, n, buffers, 0, False
+            )
+        self._state.reset_account(self._execution.initial_capital)
+        self._trades.clear()
+        self._last_fills = []
+
+    def run_prepared(
+        self, prepared: DecimalBars, lo: int, hi: int
+    ) -> tuple[npt.NDArray[np.float64], list[BacktestTrade]]:
+        """:meth:`run_bars` on bars ``lo..hi-1`` of a :meth:`prepare`-d series."""
+        return self._run_kernel_bars(self._slice(prepared, lo, hi))
+
+    @property
+    def holds_position(self) -> bool:
+        """Whether a position is open (cheaper than :attr:`position`, which builds its description)."""
+        return bool(self._state.position != 0)
 
     def cancel_pending(self) -> None:
         """Drop the orders the last close asked for, e.g. when a bot is paused or told to drain.

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from algo_trade_backtest import StrategyRunner
+from algo_trade_backtest import BacktestTrade, DecimalBars, StrategyRunner
 from algo_trade_bot_orchestrator._config import BotConfig
 from algo_trade_bot_orchestrator._ports import BarLike
 from algo_trade_bot_orchestrator._status import PaperPosition
@@ -124,6 +126,11 @@ class PaperBook:
         return int(self._runner.pending_signal)
 
     @property
+    def trades(self) -> list[BacktestTrade]:
+        """The round trips the strategy closed (a forced close is a fill, not one of these)."""
+        return self._runner.trades
+
+    @property
     def realized_pnl(self) -> float:
         """Net PnL of the closed trades: equity minus capital minus the open position's PnL."""
         position = self.position
@@ -160,28 +167,112 @@ class PaperBook:
         self._runner.on_bar(bar.t, bar.open, bar.high, bar.low, bar.close, bar.volume)
         return self._stamp(self._runner.last_fills, bar.t)
 
-    def close_at_open(self, bar: BarLike, *, reason: str = "close") -> list[PaperFill]:
-        """Close the open position at ``bar``'s open with the engine's slippage and fee; finish the book.
+    def run_bars(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> npt.NDArray[np.float64]:
+        """Trade many closed bars in ``all`` mode at once, exactly as :meth:`on_bar` would one by one.
 
-        The arithmetic is the engine's close leg, in the same order of operations, so a forced close
-        at an open costs exactly what a reversal's close would.
+        A walk-forward runs a bot's live period this way (the engine's batch loop). Fills are not
+        stamped (nothing is stored); the trade and fill counters move as if they were.
+
+        Returns:
+            The mark-to-market equity at each bar's close.
+
+        Raises:
+            ValueError: the bars are invalid or not after the previous one (from the runner).
+            RuntimeError: the book was finished by a forced close.
         """
         if self._closed_cash is not None:
             raise RuntimeError(f"bot {self._config.bot_id}: the paper book is closed")
+        first = np.asarray(timestamps)[:1]
+        equity, closed = self._runner.run_bars(timestamps, open, high, low, close, volume)
+        self._count(closed, int(first[0]) if first.shape[0] else None)
+        return equity
+
+    def _count(self, closed: list[BacktestTrade], start_ms: int | None) -> None:
+        """Move the counters for bars run in a batch from ``start_ms`` (fills are not stamped)."""
+        if start_ms is None:
+            return
+        start = ms_to_datetime(start_ms)
+        entries = sum(1 for t in closed if t.entry_time >= start)
+        position = self._runner.position
+        if position is not None and position.entry_time >= start:
+            entries += 1
+        self.num_trades += len(closed)
+        self.num_fills += len(closed) + entries
+
+    def prepare(
+        self,
+        timestamps: npt.ArrayLike,
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+    ) -> DecimalBars:
+        """A whole series validated and converted once, for :meth:`warm_up_prepared` and
+        :meth:`run_prepared` of any book of this strategy and parameters (see the runner's ``prepare``)."""
+        return self._runner.prepare(timestamps, open, high, low, close, volume)
+
+    def warm_up_prepared(self, prepared: DecimalBars, lo: int, hi: int) -> int:
+        """:meth:`warm_up` on bars ``lo..hi-1`` of a prepared series; returns the bars used."""
+        self._runner.warm_up_prepared(prepared, lo, hi)
+        return max(hi - lo, 0)
+
+    def run_prepared(self, prepared: DecimalBars, lo: int, hi: int) -> npt.NDArray[np.float64]:
+        """:meth:`run_bars` on bars ``lo..hi-1`` of a prepared series."""
+        if self._closed_cash is not None:
+            raise RuntimeError(f"bot {self._config.bot_id}: the paper book is closed")
+        start = int(prepared.kernel.time[lo]) if hi > lo else None
+        equity, closed = self._runner.run_prepared(prepared, lo, hi)
+        self._count(closed, start)
+        return equity
+
+    @property
+    def holds_position(self) -> bool:
+        """Whether a position is open (cheaper than :attr:`position`)."""
+        return self._closed_cash is None and self._runner.holds_position
+
+    def close_value(self, open_price: float) -> float:
+        """The cash a forced close at ``open_price`` would leave (:meth:`close_at_open` without doing it)."""
+        return self._close_leg(open_price)[0]
+
+    def _close_leg(self, open_price: float) -> tuple[float, float, float, float]:
+        """``(cash after, fill price, qty, fee)`` of closing the open position at ``open_price``.
+
+        The arithmetic is the engine's close leg, in the same order of operations, so a forced close at
+        an open costs exactly what a reversal's close would.
+        """
         pos = self._runner.position
         cash = self._runner.cash
         if pos is None:
-            self._closed_cash = cash
-            return []
+            return cash, 0.0, 0.0, 0.0
         execution = self._config.execution
         slip = execution.slippage_bps / 10_000.0
         long = pos.side == "long"
-        price = bar.open * (1.0 - slip) if long else bar.open * (1.0 + slip)
+        price = open_price * (1.0 - slip) if long else open_price * (1.0 + slip)
         qty = pos.qty
         notional = qty * price
         fee = execution.fee_rate * notional
         cash = cash + notional if long else cash - notional
-        self._closed_cash = cash - fee
+        return cash - fee, price, qty, fee
+
+    def close_at_open(self, bar: BarLike, *, reason: str = "close") -> list[PaperFill]:
+        """Close the open position at ``bar``'s open with the engine's slippage and fee; finish the book."""
+        if self._closed_cash is not None:
+            raise RuntimeError(f"bot {self._config.bot_id}: the paper book is closed")
+        pos = self._runner.position
+        cash, price, qty, fee = self._close_leg(bar.open)
+        self._closed_cash = cash
+        if pos is None:
+            return []
+        long = pos.side == "long"
         fill = Fill(
             symbol=self._config.symbol,
             side=OrderSide.SELL if long else OrderSide.BUY,

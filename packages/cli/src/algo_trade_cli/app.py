@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from algo_trade_cli import cmd_bots, cmd_config, cmd_data, cmd_db, cmd_results, cmd_runs, cmd_selection
+from algo_trade_cli import (
+    cmd_bots,
+    cmd_config,
+    cmd_data,
+    cmd_db,
+    cmd_results,
+    cmd_runs,
+    cmd_selection,
+    cmd_walkforward,
+)
 from algo_trade_cli._common import console, setup_logging
 from algo_trade_cli._help import RootGroup
 from algo_trade_cli.cmd_backtest import backtest
@@ -36,6 +45,7 @@ app.add_typer(cmd_results.app, name="results")
 app.add_typer(cmd_bots.app, name="bots")
 app.add_typer(cmd_runs.app, name="runs")
 app.add_typer(cmd_selection.app, name="selection")
+app.add_typer(cmd_walkforward.app, name="walkforward")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("token-selection")(token_selection)

@@ -165,6 +165,10 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
                 await replay_bots(
                     cfg, db, selection.approved, selection.strategy_name, exchange, sweep_as_of, as_of
                 )
+        from algo_trade_cli._demo_walkforward import demo_walkforward
+
+        from_files = as_of is not None and exchange != SYNTHETIC_EXCHANGE
+        await demo_walkforward(cfg, db, data_dir if from_files else None, exchange)
     max_age = timedelta(hours=cfg.token_selection.max_result_age_hours)
     as_of_hint = (
         f"  the results are of windows ending {present:%Y-%m-%d %H:%M} UTC, stale today: select on them "
@@ -178,6 +182,7 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
             "  tables: ohlcv, backtest_results, backtest_runs, token_selections, bots, fills\n"
             "  explore: algo-trade results latest | algo-trade results history BTC\n"
             "           algo-trade token-selection | algo-trade bots list --all | algo-trade data status\n"
+            "           algo-trade walkforward list | algo-trade walkforward show <study> --plot study.png\n"
             f"{as_of_hint}"
             "the database keeps running (stop it with `make db-down`). "
             f"Demo took {time.perf_counter() - t0:.1f}s.",

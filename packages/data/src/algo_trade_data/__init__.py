@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         TrialRecord,
         params_key,
     )
+    from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
         CandleFileFormat,
@@ -88,6 +89,7 @@ else:
                 "TrialRecord",
                 "params_key",
             ),
+            "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
                 "CandleFileFormat",
@@ -165,6 +167,8 @@ __all__ = [
     "SubscriptionLimitError",
     "TrialBatch",
     "TrialRecord",
+    "WalkForwardPeriodRecord",
+    "WalkForwardRunRecord",
     "WeightRateLimiter",
     "announce_daemon",
     "candles_to_frame",

@@ -32,6 +32,7 @@ from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._db_trials import TrialsMixin
+from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
     MigrationReport,
@@ -76,7 +77,9 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, TrialsMixin):
+class DatabaseClient(
+    CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, TrialsMixin, WalkForwardMixin
+):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

@@ -55,6 +55,8 @@ TABLES = (
     "optimisation_tokens",
     "parameter_sets",
     "backtest_trials",
+    "walkforward_runs",
+    "walkforward_periods",
 )
 _PREFIX = "algo_trade_test_"
 

@@ -1,0 +1,118 @@
+"""`algo-trade walkforward`: a study on imported real candles, stored, listed, shown; bad input refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from algo_trade_data.testing import hyperliquid_file, temporary_database
+
+from .conftest import Cli
+
+TOKENS = ("BTC", "ETH", "SOL", "DOGE")
+
+
+@pytest.fixture(scope="module")
+async def study_url() -> AsyncIterator[str]:
+    async with temporary_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def study(study_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, Path]:
+    """The CLI on a database holding the real 1h candles of four tokens; a 1h configuration."""
+    cli = Cli(study_url)
+    config = tmp_path_factory.mktemp("wf") / "config.toml"
+    universe = ", ".join(f'"{t}"' for t in TOKENS)
+    config.write_text(
+        f'[scheduler]\ninterval = "1h"\nrefresh_data = false\ntoken_universe = [{universe}]\n'
+        '[bots]\ninterval = "1h"\n'
+        "[token_selection]\nmin_sharpe_ratio = 0.0\nmin_win_rate = 0.3\ntop_n = 2\n"
+    )
+    cli("db", "init")
+    for token in TOKENS:
+        cli("data", "import", str(hyperliquid_file(token, "1h")), "--config", str(config))
+    return cli, config
+
+
+def test_a_study_prints_the_json_shape_stores_it_and_shows_it_again(
+    study: tuple[Cli, Path], tmp_path: Path
+) -> None:
+    cli, config = study
+    out = cli.json(
+        "walkforward", "--from", "2025-03-01", "--to", "2025-05-01", "--random-draws", "50", "-c", str(config)
+    )
+    assert {"summary", "periods", "statistics", "settings", "run_id"} <= set(out)
+    assert {"psr", "dsr", "pbo"} <= set(out["statistics"])
+    first = out["periods"][0]
+    assert first["start"].startswith("2025-03-01")
+    for key in ("approved", "fallback", "turnover", "ic", "selection_return", "universe_return"):
+        assert key in first
+    assert len(out["periods"]) == 9  # weekly from 2025-03-01 to 2025-05-01
+    assert out["summary"]["selection"]["bars"] == 61 * 24
+    listed = cli.json("walkforward", "list", "-c", str(config))
+    assert listed[0]["run_id"] == out["run_id"]
+    shown = cli.json("walkforward", "show", out["run_id"][:10], "-c", str(config))
+    for stored, fresh in zip(shown["periods"], out["periods"], strict=True):
+        for key in ("start", "end", "approved", "fallback", "ic", "selection_return", "universe_return"):
+            assert stored[key] == fresh[key], key
+    assert shown["statistics"]["psr"] == pytest.approx(out["statistics"]["psr"])
+    png = tmp_path / "wf.png"
+    text = cli("walkforward", "show", out["run_id"], "--plot", str(png), "-c", str(config))
+    assert "verdict:" in text
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_grid_reports_the_best_variant_deflated(study: tuple[Cli, Path], tmp_path: Path) -> None:
+    cli, config = study
+    before = cli.json("walkforward", "list", "-c", str(config))
+    grid = tmp_path / "grid.toml"
+    grid.write_text("min_sharpe_ratio = [0.0, 2.0]\ntop_n = [1, 3]\n")
+    out = cli.json(
+        "walkforward",
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-05-01",
+        "--grid",
+        str(grid),
+        "--random-draws",
+        "20",
+        "--no-store",
+        "-c",
+        str(config),
+    )
+    assert out["run_id"] is None
+    assert out["grid"]["variants"] == 4
+    assert 0.0 <= out["grid"]["pbo"] <= 1.0
+    assert 0.0 <= out["statistics"]["dsr"] <= 1.0
+    assert "distinguishable from luck" in out["grid"]["verdict"]
+    assert cli.json("walkforward", "list", "-c", str(config)) == before  # --no-store
+
+
+@pytest.mark.parametrize(
+    ("args", "grid_text", "expected"),
+    [
+        (("--from", "2030-01-01", "--to", "2030-02-01"), None, "nothing to evaluate"),
+        (("--step", "7 days"), None, "--step: expected a positive duration"),
+        (("-s", "NOPE"), None, "no 1h candles stored for NOPE"),
+        ((), "min_sharp_ratio = [1.0]\n", "unknown key 'min_sharp_ratio' (did you mean 'min_sharpe_ratio'?)"),
+        ((), "top_n = [2.5]\n", "expected an integer, got 2.5"),
+        ((), "top_n = [0]\n", "top_n"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_2_and_nothing_stored(
+    study: tuple[Cli, Path], tmp_path: Path, args: tuple[str, ...], grid_text: str | None, expected: str
+) -> None:
+    cli, config = study
+    before = cli.json("walkforward", "list", "-c", str(config))
+    extra: tuple[str, ...] = ()
+    if grid_text is not None:
+        grid = tmp_path / "grid.toml"
+        grid.write_text(grid_text)
+        extra = ("--grid", str(grid), "--from", "2025-03-01", "--to", "2025-04-01")
+    out = cli("walkforward", *args, *extra, "-c", str(config), code=2)
+    assert expected in " ".join(out.split())
+    assert cli.json("walkforward", "list", "-c", str(config)) == before
