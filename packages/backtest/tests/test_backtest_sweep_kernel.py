@@ -14,6 +14,7 @@ import pytest
 
 from algo_trade_backtest import SWEEP_METRIC_NAMES, grid_run, prepare_bars, run_backtest
 from algo_trade_backtest._params import coerce_params
+from algo_trade_backtest._state import params_record, params_records
 from algo_trade_core import BacktestConfig
 from algo_trade_data.testing import real_candle_arrays
 
@@ -83,3 +84,37 @@ def test_quad_ma_members_on_real_1h_candles_and_the_moments() -> None:
         skew, kurt = run.metrics[k, SWEEP_METRIC_NAMES.index("skewness") :]
         assert skew == pytest.approx(np.mean(d**3) / m2**1.5, rel=1e-9)
         assert kurt == pytest.approx(np.mean(d**4) / m2**2, rel=1e-9)
+
+
+def test_records_of_a_grid_equal_each_sets_record() -> None:
+    members = [
+        *_quad_members()[:30],
+        coerce_params("quad_ma", {"volume_factor": 1.37, "long_2": 40, "trend": 90}),
+        coerce_params("quad_ma", {"volume_factor": 0.1 + 0.2}),  # a float that is not its decimal
+        coerce_params("ma_crossover", {"fast": 4, "slow": 9}),
+        *_quad_members()[30:40],
+    ]
+    assert np.array_equal(params_records(members), np.concatenate([params_record(m) for m in members]))
+
+
+def test_sets_sharing_a_signal_share_its_setups_and_still_equal_their_single_runs() -> None:
+    """Take-profit, stop-loss and the confirmation do not change where a setup is: six sets of one
+    signal read one setup list, interleaved with ma_crossover sets in one grid."""
+    bars = prepare_bars(*(a[-10 * 1440 :] for a in real_candle_arrays("ETH", "1m")))
+    RCB = "reversal_confirmation_bars"
+    signal = {"short_1": 3, "short_2": 8, "long_1": 20, "long_2": 34, "trend": 55}
+    quad = [
+        coerce_params("quad_ma", {**signal, "take_profit": tp, "stop_loss": sl, RCB: c})
+        for tp, sl, c in itertools.product([0.003, 0.01, 0.05], [0.002, 0.02], [1, 3])
+    ]
+    cross = [coerce_params("ma_crossover", {"fast": f, "slow": 21}) for f in (3, 8)]
+    members = [quad[0], cross[0], *quad[1:6], cross[1], *quad[6:]]
+    run = grid_run(bars, members, execution=BacktestConfig(), interval="1m", trades=True)
+    assert run.trades is not None
+    for k, params in enumerate(members):
+        strategy = "ma_crossover" if k in (1, 7) else "quad_ma"
+        single = run_backtest(*bars, strategy=strategy, params=params, interval="1m")  # type: ignore[arg-type]
+        assert run.trades[k] == single.trades, f"set {k}"
+        assert run.metrics[k, SWEEP_METRIC_NAMES.index("sharpe_ratio")] == single.raw_metrics.sharpe_ratio
+    exits = {t.exit_reason for trades in run.trades[:1] + run.trades[2:7] for t in trades}
+    assert exits >= {"take_profit", "stop_loss", "reversal"}

@@ -1,12 +1,13 @@
 """Parameter grids: many parameter sets over one token's bars, each moving average computed once.
 
 The sets are grouped by the decimal precision of their units (usually one group); per group every
-distinct close window's exact sums, the volume window sums, and each distinct (short_1, short_2) pair's
-crossover signs and crossover bars are computed once (:class:`~algo_trade_backtest._kernels.SweepShared`)
-and shared by every set that uses them. ``_kernels.sweep_nb`` then runs each set's state machine over
-them; the sets are split into contiguous chunks run by a thread pool (the kernels release the GIL),
-each thread with its own scratch. Trades and metrics are identical to
-:func:`~algo_trade_backtest.run_backtest` for each set (tests compare them trade by trade).
+distinct close window's exact sums, the volume window sums, each distinct (short_1, short_2) pair's
+crossover signs and crossover bars, and each distinct quad_ma signal's setup bars are computed once
+(:class:`~algo_trade_backtest._kernels.SweepShared`) and shared by every set that uses them.
+``_kernels.sweep_nb`` then runs each set's state machine over them; the sets are split into contiguous
+chunks run by a thread pool (the kernels release the GIL), each thread with its own scratch. Trades and
+metrics are identical to :func:`~algo_trade_backtest.run_backtest` for each set (tests compare them
+trade by trade).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from algo_trade_backtest._params import (
     validate_execution,
 )
 from algo_trade_backtest._results import BacktestTrade, trades_from_records
-from algo_trade_backtest._state import SeriesStats, execution_record, kernel_bars, params_record
+from algo_trade_backtest._state import (
+    SeriesStats,
+    execution_record,
+    kernel_bars,
+    params_record,
+    params_records,
+)
 from algo_trade_core import BacktestConfig, bars_per_year
 
 __all__ = ["SWEEP_METRIC_NAMES", "GridRun", "grid_run", "run_grid", "shared_bytes"]
@@ -41,6 +48,10 @@ __all__ = ["SWEEP_METRIC_NAMES", "GridRun", "grid_run", "run_grid", "shared_byte
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Bars = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+_WINDOW_FIELDS = ("short_1", "short_2", "long_1", "long_2", "trend")  # columns IX_SHORT_1..IX_TREND
+# The parameters a quad_ma setup depends on (take-profit, stop-loss and the confirmation do not).
+_SIGNAL_FIELDS = (*_WINDOW_FIELDS, "volume_filter", "factor_num", "factor_den")
 
 SWEEP_METRIC_NAMES: tuple[str, ...] = (*METRIC_NAMES, "skewness", "kurtosis")
 """The columns of :attr:`GridRun.metrics`: the engine's metrics, then the third and fourth standardised
@@ -82,19 +93,30 @@ def shared_bytes(num_bars: int, configs: Sequence[StrategyParams]) -> int:
 def _shared(units: K.KernelBars, records: Any, rows: list[int]) -> tuple[K.SweepShared, IntArray, int]:
     """Build the shared sums/signs of a group and each row's index into them."""
     n = units.close.shape[0]
-    windows: dict[int, int] = {}
-    volume: dict[int, int] = {}
-    pairs: dict[tuple[int, int], int] = {}
-    index = np.zeros((len(rows), 7), dtype=np.int64)
-    for k, row in enumerate(rows):
-        rec = records[row]
-        quad = rec["kind"] == K.QUAD_MA
-        names = ("short_1", "short_2", "long_1", "long_2", "trend") if quad else ("short_1", "short_2")
-        for column, name in enumerate(names):
-            index[k, column] = windows.setdefault(int(rec[name]), len(windows))
-        if quad and rec["volume_filter"]:
-            index[k, K.IX_VOLUME] = volume.setdefault(int(rec["long_2"]), len(volume))
-        index[k, K.IX_PAIR] = pairs.setdefault((int(rec["short_1"]), int(rec["short_2"])), len(pairs))
+    group = records[np.asarray(rows, dtype=np.intp)]
+    quad = group["kind"] == K.QUAD_MA
+    index = np.zeros((len(rows), 8), dtype=np.int64)
+    # Distinct close windows: quad_ma reads five, ma_crossover two (its fast and slow).
+    used = [group[name] if column < 2 else group[name][quad] for column, name in enumerate(_WINDOW_FIELDS)]
+    window_values = np.unique(np.concatenate(used)) if used else np.zeros(0, dtype=np.int64)
+    windows = {int(w): k for k, w in enumerate(window_values)}
+    for column, name in enumerate(_WINDOW_FIELDS):
+        rows_using = np.ones(len(rows), dtype=bool) if column < 2 else quad
+        index[rows_using, column] = np.searchsorted(window_values, group[name][rows_using])
+    filtered = quad & (group["volume_filter"] != 0)
+    volume_values, volume_index = np.unique(group["long_2"][filtered], return_inverse=True)
+    volume = {int(w): k for k, w in enumerate(volume_values)}
+    index[filtered, K.IX_VOLUME] = volume_index
+    pair_keys = np.stack([group["short_1"], group["short_2"]], axis=1)
+    pair_values, pair_index = np.unique(pair_keys, axis=0, return_inverse=True)
+    pairs = {(int(a), int(b)): k for k, (a, b) in enumerate(pair_values)}
+    index[:, K.IX_PAIR] = pair_index.reshape(-1)
+    representatives = np.zeros(0, dtype=np.intp)  # one row per quad_ma signal
+    if quad.any():
+        signal_keys = np.stack([group[name][quad] for name in _SIGNAL_FIELDS], axis=1)
+        _, first, signal_index = np.unique(signal_keys, axis=0, return_index=True, return_inverse=True)
+        index[quad, K.IX_SIGNAL] = signal_index.reshape(-1)
+        representatives = np.flatnonzero(quad)[first]
     sums = np.empty((len(windows), n), dtype=np.int64)
     for window, k in windows.items():
         K.window_sums_nb(units.close_units, window, sums[k])
@@ -110,7 +132,21 @@ def _shared(units: K.KernelBars, records: Any, rows: list[int]) -> tuple[K.Sweep
     starts = np.zeros(len(pairs) + 1, dtype=np.int64)
     starts[1:] = np.cumsum([len(e) for e in events])
     flat = np.concatenate(events) if events else np.zeros(0, dtype=np.int64)
-    return K.SweepShared(sums, volume_sums, signs, flat, starts), index, len(windows)
+    empty = np.zeros(0, dtype=np.int64)
+    shared = K.SweepShared(
+        sums, volume_sums, signs, flat, starts, empty, np.zeros(0, dtype=np.int8), np.zeros(1, dtype=np.int64)
+    )
+    if representatives.shape[0]:  # every quad_ma signal's setups, once for all the sets that share it
+        reps = representatives
+        rep_index = np.ascontiguousarray(index[reps])
+        room = int(sum(len(events[j]) for j in rep_index[:, K.IX_PAIR]))
+        setup_bars = np.empty(room, dtype=np.int64)
+        setup_dirs = np.empty(room, dtype=np.int8)
+        setup_start = np.empty(len(reps) + 1, dtype=np.int64)
+        rep_rows = records[np.asarray(rows, dtype=np.intp)[reps]]
+        K.setups_nb(rep_rows, rep_index, units, shared, setup_bars, setup_dirs, setup_start)
+        shared = shared._replace(setup_bars=setup_bars, setup_dirs=setup_dirs, setup_start=setup_start)
+    return shared, index, len(windows)
 
 
 def grid_run(
@@ -141,14 +177,14 @@ def grid_run(
     trade_lists: list[list[BacktestTrade]] | None = [[] for _ in range(rows)] if trades else None
     if not rows:
         return GridRun(out, curve_out if curves else None, trade_lists, 0)
-    records = np.concatenate([params_record(config) for config in configs])
+    records = params_records(configs)
     exec_record = execution_record(execution)
     periods = bars_per_year(interval)
     threads = max(1, min(workers or os.cpu_count() or 1, rows))
     stats = SeriesStats.of(bars[4], bars[5])
     groups: dict[tuple[int, int | None], list[int]] = {}
-    for r in range(rows):
-        groups.setdefault(stats.decimals(records[r : r + 1]), []).append(r)
+    for r, key in enumerate(stats.decimals_of_rows(records)):
+        groups.setdefault(key, []).append(r)
     for close_decimals, volume_decimals in list(groups):
         # Sets that do not filter on volume never read the volume units: they join a group of the same
         # close precision, so the close sums are shared with it.
@@ -161,7 +197,8 @@ def grid_run(
         units = kernel_bars(bars, close_decimals, volume_decimals).kernel
         shared, index, used = _shared(units, records, members)
         window_count += used
-        order = np.argsort(index[:, K.IX_PAIR], kind="stable")  # sets of one pair read the same events
+        # Sets of one signal read the same setups (then one pair the same signs): neighbours in memory.
+        order = np.lexsort((index[:, K.IX_PAIR], index[:, K.IX_SIGNAL]))
         member_rows = np.asarray(members, dtype=np.intp)[order]
         index = index[order]
         pieces = 1 if trades else min(threads, len(members))

@@ -59,6 +59,7 @@ __all__ = [
     "grid_nb",
     "metrics_nb",
     "run_bars_nb",
+    "setups_nb",
     "sweep_nb",
     "window_sums_nb",
 ]
@@ -772,8 +773,11 @@ def grid_nb(
 # window's exact sums once (:func:`window_sums_nb`), the crossover sign of each distinct (short_1,
 # short_2) pair once (:func:`cross_signs_nb`) and the bars where that sign flips; then each parameter
 # set runs the same state machine as :func:`run_bars_nb`, reading the shared sums instead of keeping
-# its own. A flat quad_ma position only changes at a crossover, so the flat stretches are skipped from
-# one crossover bar to the next: the per-bar work is done only while a position is open. The fills go
+# its own. A quad_ma setup depends on the windows, the volume filter and its factor only, not on
+# take-profit, stop-loss or the confirmation: each distinct *signal* gets its setup bars once
+# (:func:`setups_nb`), shared by its sets. A flat quad_ma position only changes at a setup, so the flat
+# stretches are skipped from one setup to the next: the per-bar work is done only while a position is
+# open, and it is branch-free where the branch would be a coin flip (:func:`_mark`). The fills go
 # through the same ``_open``/``_close``/``_exit_level`` as the single run, so trades are identical, and
 # the metrics follow :func:`metrics_nb` operation for operation (a flat bar's return is exactly 0: it
 # only counts), so they are identical too.
@@ -791,6 +795,12 @@ class SweepShared(NamedTuple):
     (one row of zeros when no set filters on volume); ``signs[j, g]``: the sign of ``sma(short_1) -
     sma(short_2)`` of the j-th pair at the close of bar ``g``; ``events[event_start[j]:event_start[j +
     1]]``: the bars ``g >= 1`` where pair j's ``signs > 0`` differs from the bar before.
+
+    ``setup_bars[setup_start[k]:setup_start[k + 1]]`` are the bars where the k-th quad_ma *signal*
+    (the windows, volume filter and factor: every parameter but take-profit, stop-loss and the
+    confirmation) has a setup, in the direction ``setup_dirs`` (+1 long, -1 short): the crossover
+    events that pass :func:`_setup`, computed once for every set of that signal (:func:`setups_nb`).
+    A flat set enters at its next setup; a set in a position starts a reversal at an opposite one.
     """
 
     sums: IntArray
@@ -798,10 +808,13 @@ class SweepShared(NamedTuple):
     signs: Int8Array
     events: IntArray
     event_start: IntArray
+    setup_bars: IntArray
+    setup_dirs: Int8Array
+    setup_start: IntArray
 
 
 # Columns of a sweep's per-set index rows into :class:`SweepShared`.
-IX_SHORT_1, IX_SHORT_2, IX_LONG_1, IX_LONG_2, IX_TREND, IX_VOLUME, IX_PAIR = range(7)
+IX_SHORT_1, IX_SHORT_2, IX_LONG_1, IX_LONG_2, IX_TREND, IX_VOLUME, IX_PAIR, IX_SIGNAL = range(8)
 
 
 @_jit_loop
@@ -826,20 +839,22 @@ def cross_signs_nb(sum_1: IntArray, sum_2: IntArray, p1: int, p2: int, out: Int8
 def _mark(
     eq: float, prev: float, total: float, down: float, nr: int, rbuf: FloatArray, peak: float, max_dd: float
 ) -> tuple[float, float, int, float, float]:
-    """Account one bar close whose equity may differ from the previous one (see :func:`metrics_nb`)."""
+    """Account one bar close whose equity may differ from the previous one (see :func:`metrics_nb`).
+
+    Branch-free: whether a return is negative, or a close a new peak, is a coin flip a branch predictor
+    loses half the time (it doubled the cost of a bar in a position). Each select gives the bits of
+    :func:`metrics_nb`'s branches: ``down + 0.0`` is ``down``, a zero return written past ``nr`` is
+    overwritten by the next one, and ``(peak - eq) / peak`` is 0 at a new peak, which never raises
+    ``max_dd``.
+    """
     r = eq / prev - 1.0
     total += r
-    if r != 0.0:
-        rbuf[nr] = r
-        nr += 1
-        if r < 0.0:
-            down += r * r
-    if eq > peak:
-        peak = eq
-    else:
-        dd = (peak - eq) / peak
-        if dd > max_dd:
-            max_dd = dd
+    rbuf[nr] = r
+    nr += r != 0.0
+    neg = min(r, 0.0)
+    down += neg * neg
+    peak = max(peak, eq)
+    max_dd = max(max_dd, (peak - eq) / peak)
     return total, down, nr, peak, max_dd
 
 
@@ -945,6 +960,41 @@ def _holds(p: Any, sh: SweepShared, ix: IntArray, bars: KernelBars, g: int, d: i
 
 
 @_jit_loop
+def setups_nb(
+    param_rows: Records,
+    index: IntArray,
+    bars: KernelBars,
+    shared: SweepShared,
+    out_bars: IntArray,
+    out_dirs: Int8Array,
+    out_start: IntArray,
+) -> None:
+    """For each quad_ma signal (one representative row each), write its setup bars and directions.
+
+    Signal k's setups go to ``out_bars/out_dirs[out_start[k]:out_start[k + 1]]`` (``out_start[0]`` is
+    0; the caller sizes the outputs for every crossover event of each signal's pair). Only events at or
+    after the warm-up bar count, as in the bar loop.
+    """
+    w = 0
+    out_start[0] = 0
+    for k in range(param_rows.shape[0]):
+        p = param_rows[k]
+        ix = index[k]
+        warm = max(max(p.short_1, p.short_2), max(max(p.long_1, p.long_2), p.trend))
+        signs = shared.signs[ix[IX_PAIR]]
+        for ep in range(shared.event_start[ix[IX_PAIR]], shared.event_start[ix[IX_PAIR] + 1]):
+            e = shared.events[ep]
+            if e < warm:
+                continue
+            d = 1 if signs[e] > 0 else -1
+            if _setup(p, shared, ix, bars, e, d):
+                out_bars[w] = e
+                out_dirs[w] = d
+                w += 1
+        out_start[k + 1] = w
+
+
+@_jit_loop
 def sweep_nb(
     param_rows: Records,
     index: IntArray,
@@ -980,8 +1030,9 @@ def sweep_nb(
         ix = index[r]
         quad = p.kind == QUAD_MA
         signs = shared.signs[ix[IX_PAIR]]
-        e1 = shared.event_start[ix[IX_PAIR] + 1]
-        ep = shared.event_start[ix[IX_PAIR]]
+        # quad_ma walks its signal's setups (``sp`` up to ``s1``), never the raw crossover events.
+        sp = shared.setup_start[ix[IX_SIGNAL]] if quad else 0
+        s1 = shared.setup_start[ix[IX_SIGNAL] + 1] if quad else 0
         if quad:
             warm = max(max(p.short_1, p.short_2), max(max(p.long_1, p.long_2), p.trend))
         else:
@@ -1016,16 +1067,11 @@ def sweep_nb(
             lo = max(i, warm)
             found = -1
             if quad:
-                while ep < e1 and shared.events[ep] < lo:
-                    ep += 1
-                while ep < e1:
-                    e = shared.events[ep]
-                    d = 1 if signs[e] > 0 else -1
-                    if _setup(p, shared, ix, bars, e, d):
-                        found = e
-                        pending = d
-                        break
-                    ep += 1
+                while sp < s1 and shared.setup_bars[sp] < lo:
+                    sp += 1
+                if sp < s1:
+                    found = shared.setup_bars[sp]
+                    pending = shared.setup_dirs[sp]
             else:
                 for e in range(lo, n):
                     if signs[e] != 0:
@@ -1075,31 +1121,23 @@ def sweep_nb(
                     rev = 0
                 if quad:
                     if i >= warm:
-                        while ep < e1 and shared.events[ep] < i:
-                            ep += 1
-                        event = ep < e1 and shared.events[ep] == i
+                        # A setup at this bar (0: none): an entry when flat; in a position, an
+                        # opposite one is exactly the reversal start of ``_loop`` (opposite
+                        # crossover, trend, alignment and volume in the new direction).
+                        while sp < s1 and shared.setup_bars[sp] < i:
+                            sp += 1
+                        here = shared.setup_dirs[sp] if sp < s1 and shared.setup_bars[sp] == i else 0
                         if pos == 0:
-                            if event:
-                                d = 1 if signs[i] > 0 else -1
-                                if _setup(p, shared, ix, bars, i, d):
-                                    pending = d
+                            if here != 0:
+                                pending = here
                         else:
                             if rev > 0:
                                 if _holds(p, shared, ix, bars, i, -pos):
                                     rev += 1
                                 else:
                                     rev = 0
-                            elif event and (signs[i] > 0) == (pos < 0):
-                                c = bars.close_units[i]
-                                leaving = bars.close_units[i - p.trend]
-                                if (
-                                    (c < leaving if pos > 0 else c > leaving)
-                                    and _holds(p, shared, ix, bars, i, -pos)
-                                    and _volume_ok(
-                                        p, bars.volume_units[i], shared.volume_sums[ix[IX_VOLUME], i]
-                                    )
-                                ):
-                                    rev = 1
+                            elif here == -pos:
+                                rev = 1
                             if rev >= confirm:
                                 rev = 0
                                 pending = -pos

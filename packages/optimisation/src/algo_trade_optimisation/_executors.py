@@ -149,7 +149,11 @@ class DaskExecutor:
 
         client = self._client
         symbols = sorted({t.symbol for t in tasks})
-        scattered = dict(zip(symbols, await client.scatter([bars[s] for s in symbols]), strict=True))
+        # hash=False: fresh keys per run. With content keys a second run on the same bars re-scatters the
+        # key the first run's futures are releasing, and its tasks fail with "lost dependencies".
+        scattered = dict(
+            zip(symbols, await client.scatter([bars[s] for s in symbols], hash=False), strict=True)
+        )
         futures = {}
         for task in tasks:
             strategies, params = _args(task)

@@ -1,8 +1,10 @@
 """What an optimisation computes: the parameter sets of the spaces, the tasks, their memory, the work.
 
-A task is one token and a chunk of its parameter sets (sorted by hash, so a resumed run cuts the same
-chunks). :func:`run_task` is what a worker runs (a thread here, a Dask worker process elsewhere): plain
-arrays in, a metrics matrix out.
+A task is one token and a chunk of its parameter sets, in a fixed order (by strategy, then by the
+parameter values: a resumed run cuts the same chunks, and the sets of one quad_ma signal, which differ
+only in take-profit, stop-loss or confirmation, sit in one chunk and share its setup bars).
+:func:`run_task` is what a worker runs (a thread here, a Dask worker process elsewhere): plain arrays
+in, a metrics matrix out.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class ParamSet:
 
 @dataclass(frozen=True, slots=True)
 class Space:
-    """The parameter sets to try on every token, sorted by hash, and what the constraints dropped."""
+    """The parameter sets to try on every token (by strategy, then by values), and what the constraints
+    dropped."""
 
     sets: list[ParamSet]
     combinations: dict[str, int]
@@ -108,7 +111,7 @@ def plan_space(optimisation: OptimisationConfig, compute: ComputeConfig, num_bar
         for params in expansion.sets:
             config = coerce_params(strategy, params)
             sets.append(ParamSet(strategy, asdict(config), params_hash(strategy, config)))
-    sets.sort(key=lambda s: s.params_hash)
+    sets.sort(key=lambda s: (s.strategy, tuple(s.params.values())))
     chunk = sets[: optimisation.chunk_size]
     need = task_bytes(num_bars, chunk)
     if need > budget:
