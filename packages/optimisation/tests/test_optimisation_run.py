@@ -173,3 +173,44 @@ async def test_a_space_too_large_for_the_budget_is_refused_with_its_size(
     ):
         await run_optimisation(config, db, SYMBOLS, as_of=as_of)
     assert await db.pool.fetchval("SELECT count(*) FROM optimisation_runs") == 0
+
+
+async def test_n_and_the_sharpe_variance_of_the_dsr_are_read_from_the_stored_trials(
+    db: DatabaseClient, as_of: datetime
+) -> None:
+    """A resumed run recomputes only its missing tasks; its choice still deflates over every STORED
+    trial: a stored Sharpe ratio changed behind the run's back moves V[SR] and the DSR."""
+    config = small_config()
+    reference = await run_optimisation(config, db, SYMBOLS, as_of=as_of, executor="threads")
+    await db.pool.execute("DELETE FROM optimisation_runs")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done >= 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        await run_optimisation(
+            config, db, SYMBOLS, as_of=as_of, executor="threads", progress=stop_after_three
+        )
+    run_id = await db.pool.fetchval("SELECT run_id FROM optimisation_runs")
+    tampered = await db.pool.fetchval(
+        "UPDATE backtest_trials SET sharpe_ratio = sharpe_ratio + 40 WHERE run_id = $1 AND params_key = "
+        "(SELECT min(params_key) FROM backtest_trials WHERE run_id = $1 AND symbol = 'BTC') "
+        "AND symbol = 'BTC' RETURNING symbol",
+        run_id,
+    )
+    assert tampered == "BTC"
+    resumed = await run_optimisation(config, db, SYMBOLS, as_of=as_of, executor="threads")
+    assert resumed.run_id == run_id
+    before = {t.symbol: t.choice for t in reference.tokens}
+    after = {t.symbol: t.choice for t in resumed.tokens}
+    n, variance = await db.trial_stats(run_id, "BTC")
+    assert after["BTC"] is not None
+    assert before["BTC"] is not None
+    assert after["BTC"].n_trials == n == PER_TOKEN
+    assert after["BTC"].sharpe_variance == pytest.approx(variance / bars_per_year("1h"))
+    assert after["BTC"].sharpe_variance > before["BTC"].sharpe_variance  # the stored outlier counts
+    assert after["ETH"] == before["ETH"]  # untouched tokens: the same choice, same deflation

@@ -77,9 +77,7 @@ class RetentionReport:
     selections_deleted: int
 
 
-class DatabaseClient(
-    CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, TrialsMixin, WalkForwardMixin
-):
+class DatabaseClient(CandleStoreMixin, ResultsMixin, BotsMixin, HistoryMixin, TrialsMixin, WalkForwardMixin):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.
 
     Create it with :meth:`connect`; close it with :meth:`close` or ``async with``. Every method wraps

@@ -164,7 +164,10 @@ def choose(
         & (drawdown <= criteria.max_drawdown)
         & (trades >= criteria.min_num_trades)
     )
-    pool = np.flatnonzero(passing) if passing.any() else np.arange(len(table))
+    # Candidates in parameter-set hash order: ties go to the smallest hash, whatever order the table
+    # came in (the store returns it by hash; a walk-forward's space is in value order).
+    by_hash = np.array(sorted(range(len(table)), key=lambda k: table.params_hashes[k]), dtype=np.intp)
+    pool = by_hash[passing[by_hash]] if passing.any() else by_hash
 
     def dsr(k: int) -> float | None:
         return dsr_of(
@@ -177,12 +180,11 @@ def choose(
             periods_per_year=periods_per_year,
         )
 
-    # Ties go to the first in table order (sorted by parameter-set hash: deterministic).
     if optimisation.prefer == "dsr" and passing.any():
-        values = [(dsr(int(k)) or -1.0, -int(k)) for k in pool]
-        best = int(-max(values)[1])
+        values = [dsr(int(k)) for k in pool]
+        best = int(pool[int(np.argmax([-1.0 if v is None else v for v in values]))])
     else:
-        best = int(pool[np.argmax(score[pool])])
+        best = int(pool[np.argmax(score[pool])])  # argmax: the first of equal maxima
     threshold = expected_max_sharpe(n, variance)
     return Choice(
         strategy=table.strategies[best],

@@ -12,14 +12,43 @@ from typing import Any, Literal
 
 from algo_trade_core import SelectionCriteria, bars_span_days, short_ratio_warning
 from algo_trade_data import BacktestResultRecord
-from algo_trade_token_selector._reasons import DATA_CRITERIA, CriterionFailure, check_criteria
+from algo_trade_token_selector._reasons import NO_FALLBACK_CRITERIA, CriterionFailure, check_criteria
 from algo_trade_token_selector._scope import SelectionScope
 
-__all__ = ["Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
+__all__ = ["ChoiceDetails", "Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
 
 # approved: passed and within top_n; fallback: approved by the fallback; beyond_top_n: passed, cut by
 # top_n; failed: at least one threshold failed.
 TokenStatus = Literal["approved", "fallback", "beyond_top_n", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChoiceDetails:
+    """What a per-token choice adds to a token's explanation: the chosen strategy and parameters, the
+    number of trials it was chosen from (N) and its Deflated Sharpe Ratio against the best of N by luck.
+
+    Attributes:
+        expected_max_sharpe: the annualised Sharpe ratio the best of N skill-less trials reaches on
+            average: the chosen trial's own Sharpe ratio has to beat it for a DSR above 0.5.
+        source: where the choice was made (e.g. ``"optimisation run 12"``).
+    """
+
+    strategy: str
+    parameters: dict[str, Any]
+    n_trials: int
+    dsr: float | None
+    expected_max_sharpe: float
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "parameters": dict(self.parameters),
+            "n_trials": self.n_trials,
+            "dsr": self.dsr,
+            "expected_max_sharpe": self.expected_max_sharpe,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,6 +73,7 @@ class TokenExplanation:
     failed: tuple[CriterionFailure, ...] = ()
     note: str | None = None  # e.g. "beyond top_n = 10", "Sharpe -5.01 < fallback_min_sharpe 0.00"
     ratio_warning: str | None = None  # the window is too short for annualised ratios to mean much
+    choice: ChoiceDetails | None = None  # a per-token choice: its strategy, parameters, N and DSR
 
     @property
     def approved(self) -> bool:
@@ -89,6 +119,8 @@ class TokenExplanation:
             "failed": [f.to_json() for f in self.failed],
             "note": self.note,
             "ratio_warning": self.ratio_warning,
+            # Only per-token choices carry these: a plain selection's JSON is unchanged.
+            **({} if self.choice is None else {"choice": self.choice.to_json()}),
         }
 
 
@@ -103,9 +135,16 @@ class Selection:
     tokens: list[TokenExplanation] = field(default_factory=list)
     criteria: SelectionCriteria = field(default_factory=SelectionCriteria)
     scope: SelectionScope | None = None  # the results it ranked (None: every result of the strategy)
+    min_dsr: float | None = None  # the DSR gate of per-token choices (None: a plain selection)
+
+    @property
+    def choices(self) -> dict[str, ChoiceDetails]:
+        """Each approved token's chosen strategy and parameters (empty for a plain selection)."""
+        by_symbol = {t.symbol: t.choice for t in self.tokens if t.choice is not None}
+        return {s: by_symbol[s] for s in self.approved if s in by_symbol}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "approved": list(self.approved),
             "fallback": self.fallback_used,
             "strategy": self.strategy_name,
@@ -114,6 +153,9 @@ class Selection:
             "criteria": _criteria_json(self.criteria),
             "tokens": [t.to_json() for t in self.tokens],
         }
+        if self.min_dsr is not None:
+            out["min_dsr"] = self.min_dsr
+        return out
 
 
 def _criteria_json(criteria: SelectionCriteria) -> dict[str, Any]:
@@ -144,11 +186,28 @@ def evaluate(
     ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens by Sharpe among those whose
     Sharpe is at least ``fallback_min_sharpe`` are approved and the selection is marked as a fallback.
     """
-    c = criteria
     rows = [
-        (symbol, result, composite_score(result, c), check_criteria(result, c, now))
+        (symbol, result, composite_score(result, criteria), check_criteria(result, criteria, now))
         for symbol, result in results.items()
     ]
+    name = strategy_name or (scope.strategy if scope is not None else criteria.strategy)
+    return rank_rows(rows, criteria, now, name, scope)
+
+
+Row = tuple[str, BacktestResultRecord, float, tuple[CriterionFailure, ...]]
+
+
+def rank_rows(
+    rows: list[Row],
+    criteria: SelectionCriteria,
+    now: datetime,
+    strategy_name: str,
+    scope: SelectionScope | None,
+    choices: Mapping[str, ChoiceDetails] | None = None,
+    min_dsr: float | None = None,
+) -> Selection:
+    """Rank ``(symbol, result, score, failures)`` rows: the rule of :func:`evaluate` (top_n, fallback)."""
+    c = criteria
     passing = sorted((r for r in rows if not r[3]), key=lambda r: (-r[2], r[0]))
     approved_rows = passing[: c.top_n]
     fallback_used = False
@@ -156,7 +215,7 @@ def evaluate(
     if not passing and c.fallback_top_n > 0:
         eligible = []
         for row in rows:
-            if {f.criterion for f in row[3]} & DATA_CRITERIA:
+            if {f.criterion for f in row[3]} & NO_FALLBACK_CRITERIA:
                 continue
             if row[1].sharpe_ratio < c.fallback_min_sharpe:
                 floor_notes[row[0]] = (
@@ -204,16 +263,18 @@ def evaluate(
                 failed=failed,
                 note=note,
                 ratio_warning=short_ratio_warning(result.num_bars, result.interval, result.num_trades),
+                choice=None if choices is None else choices.get(symbol),
             )
         )
     # Approved first (in rank order), then the others by score.
     tokens.sort(key=lambda t: (not t.approved, t.rank if t.rank is not None else 10**9, -t.score, t.symbol))
     return Selection(
         selected_at=now,
-        strategy_name=strategy_name or (scope.strategy if scope is not None else c.strategy),
+        strategy_name=strategy_name,
         approved=approved,
         fallback_used=fallback_used,
         tokens=tokens,
         criteria=c,
         scope=scope,
+        min_dsr=min_dsr,
     )
