@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from algo_trade_data._db_dashboard import SymbolPresence
     from algo_trade_data._db_history import RunOverview
     from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
+    from algo_trade_data._db_trials import (
+        TRIAL_METRICS,
+        OptimisationRunRecord,
+        TrialBatch,
+        TrialRecord,
+        params_key,
+    )
     from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
         BacktestRunRecord,
         BotRecord,
         FillRecord,
+        RunTrials,
         SelectionRecord,
     )
     from algo_trade_data._refresh import (
@@ -83,6 +91,13 @@ else:
             "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
             "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
+            "algo_trade_data._db_trials": (
+                "TRIAL_METRICS",
+                "OptimisationRunRecord",
+                "TrialBatch",
+                "TrialRecord",
+                "params_key",
+            ),
             "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
@@ -110,6 +125,7 @@ else:
                 "BacktestRunRecord",
                 "BotRecord",
                 "FillRecord",
+                "RunTrials",
                 "SelectionRecord",
             ),
             "algo_trade_data._refresh": (
@@ -140,6 +156,7 @@ __all__ = [
     "MAX_WS_SUBSCRIPTIONS",
     "RUN_HEARTBEAT_S",
     "SYNTHETIC_EXCHANGE",
+    "TRIAL_METRICS",
     "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
@@ -162,6 +179,7 @@ __all__ = [
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
+    "OptimisationRunRecord",
     "PerpAsset",
     "PerpMarket",
     "RefreshReport",
@@ -169,9 +187,12 @@ __all__ = [
     "RepairSummary",
     "RetentionReport",
     "RunOverview",
+    "RunTrials",
     "SelectionRecord",
     "SubscriptionLimitError",
     "SymbolPresence",
+    "TrialBatch",
+    "TrialRecord",
     "WalkForwardPeriodRecord",
     "WalkForwardRunRecord",
     "WeightRateLimiter",
@@ -182,6 +203,7 @@ __all__ = [
     "discover_migrations",
     "import_candle_files",
     "live_daemons",
+    "params_key",
     "parse_candles",
     "parse_freqtrade_name",
     "read_candle_file",
