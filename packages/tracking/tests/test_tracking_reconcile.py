@@ -16,7 +16,7 @@ import pytest
 
 from algo_trade_core import BacktestConfig, DataError, TrackingConfig, datetime_to_ms
 from algo_trade_data import DatabaseClient
-from algo_trade_tracking import report_bot
+from algo_trade_tracking import reconcile_running_bots, report_bot
 
 STORED = 400  # warm-up bars in the store before the bot starts
 LIVE = 2400  # bars the bot trades
@@ -122,6 +122,12 @@ async def test_missing_bars_are_reported_as_such_not_as_a_divergence(
     assert "lacks 30 of the bot's 2400 bars" in rec.message
     assert rec.live_trades >= 10  # the trades before the hole were compared, and all matched
     assert all(m.exact for m in rec.matches)
+
+    # The daemon's pass after a sweep reconciles every running bot the same way (stopped ones: not).
+    [again] = await reconcile_running_bots(desk.db)
+    assert (again.bot_id, again.status, again.gaps) == (bot.bot_id, "missing_bars", rec.gaps)
+    await desk.db.set_bot_state(bot.bot_id, "stopped")
+    assert await reconcile_running_bots(desk.db) == []
 
 
 async def test_a_bot_that_is_not_stored_is_a_clear_error(clean_db: DatabaseClient) -> None:

@@ -474,6 +474,12 @@ class StrategyConfig:
 class TrackingConfig:
     """How each bot is measured against its own backtest: reconciliation and the divergence envelope."""
 
+    reconcile_after_sweep: bool = setting(
+        True,
+        help="After each sweep, the daemon reconciles every running bot with the backtest over the bars it "
+        "has seen and logs any bot that differs (the bar where it starts) or whose bars have gaps.",
+    )
+
     bootstrap_samples: int = setting(
         1000,
         ge=100,

@@ -31,7 +31,13 @@ from algo_trade_tracking._load import (
     load_bot_history,
 )
 from algo_trade_tracking._reconcile import BarArrays, Reconciliation, TradeMatch, reconcile
-from algo_trade_tracking._report import BotReport, build_report, envelope_band, report_bot
+from algo_trade_tracking._report import (
+    BotReport,
+    build_report,
+    envelope_band,
+    reconcile_running_bots,
+    report_bot,
+)
 from algo_trade_tracking._trades import (
     FillArrays,
     RoundTrip,
@@ -74,6 +80,7 @@ __all__ = [
     "load_basis",
     "load_bot_history",
     "reconcile",
+    "reconcile_running_bots",
     "recorded_fills",
     "report_bot",
     "round_trips",

@@ -30,7 +30,6 @@ import numpy.typing as npt
 
 from algo_trade_backtest import BacktestResult
 from algo_trade_core import TrackingConfig, probabilistic_sharpe_ratio
-from algo_trade_evaluation import bar_returns, series_stats
 from algo_trade_tracking._kernels import bootstrap_paths_nb
 
 __all__ = [
@@ -242,6 +241,26 @@ class DivergenceCheck:
         }
 
 
+def bar_returns(equity: FloatArray, capital: float) -> FloatArray:
+    """Per-bar returns of ``equity`` (the first against the starting ``capital``), as the walk-forward's."""
+    previous = np.concatenate(([capital], equity[:-1]))
+    return np.asarray(equity / previous - 1.0, dtype=np.float64)
+
+
+def sharpe_moments(returns: FloatArray) -> tuple[float, float, float] | None:
+    """Per-bar Sharpe ratio (ddof = 1), skewness and raw kurtosis of ``returns``, as the PSR takes them;
+    None when they do not vary."""
+    if returns.shape[0] < 2:
+        return None
+    mean = float(returns.mean())
+    sd = float(returns.std(ddof=1))
+    if not sd > 0.0:
+        return None
+    centred = returns - mean
+    m2 = float(np.mean(centred**2))
+    return mean / sd, float(np.mean(centred**3)) / m2**1.5, float(np.mean(centred**4)) / m2**2
+
+
 def _max_drawdown(equity: FloatArray, capital: float) -> float:
     path = np.concatenate(([capital], equity))
     peaks = np.maximum.accumulate(path)
@@ -304,9 +323,11 @@ def check_divergence(envelope: Envelope, live: LiveTrack) -> DivergenceCheck:
     if live.trades < s.min_trades_for_psr:
         skipped["psr"] = f"{live.trades} closed trades < min_trades_for_psr {s.min_trades_for_psr}"
     else:
-        stats = series_stats(live.equity, live.capital, 1.0)
+        moments = sharpe_moments(returns)
         try:
-            psr = probabilistic_sharpe_ratio(stats.sharpe_per_bar, 0.0, n, stats.skewness, stats.kurtosis)
+            if moments is None:
+                raise ValueError("the live per-bar returns do not vary")
+            psr = probabilistic_sharpe_ratio(moments[0], 0.0, n, moments[1], moments[2])
         except ValueError as exc:
             skipped["psr"] = str(exc)
         else:

@@ -14,13 +14,16 @@ JSON shape (:meth:`BotReport.to_json`)::
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from loguru import logger
 
 from algo_trade_backtest import run_backtest
-from algo_trade_core import TrackingConfig, ms_to_datetime
+from algo_trade_bot_orchestrator import LIVE_STATES
+from algo_trade_core import AlgoTradeError, TrackingConfig, ms_to_datetime
 from algo_trade_tracking._envelope import (
     DivergenceCheck,
     Envelope,
@@ -31,7 +34,7 @@ from algo_trade_tracking._envelope import (
 from algo_trade_tracking._load import Basis, BotHistory, TrackingStore, load_basis, load_bot_history
 from algo_trade_tracking._reconcile import Reconciliation, reconcile
 
-__all__ = ["BotReport", "build_report", "envelope_band", "report_bot"]
+__all__ = ["BotReport", "build_report", "envelope_band", "reconcile_running_bots", "report_bot"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,6 +126,42 @@ async def report_bot(db: TrackingStore, bot_id: str, settings: TrackingConfig, *
     history = await load_bot_history(db, bot_id)
     basis = await load_basis(db, history.config, history.start)
     return build_report(history, basis, settings, seed=seed)
+
+
+async def reconcile_running_bots(db: TrackingStore) -> list[Reconciliation]:
+    """Reconcile every bot a daemon runs (after each sweep), logging what differs; never raises.
+
+    A bot that differs from its backtest is logged as a warning with the bar where it starts; missing
+    bars as information (the store's gap, not the bot's fault); a bot that cannot be replayed (no
+    stored configuration, unpairable fills) as a warning. The engine work runs in a worker thread so
+    the bots' event loop keeps handling bars.
+    """
+    out: list[Reconciliation] = []
+    for record in await db.list_bots():
+        if record.state not in LIVE_STATES or not record.position:
+            continue
+        try:
+            h = await load_bot_history(db, record.bot_id)
+            rec = await asyncio.to_thread(
+                reconcile,
+                h.config,
+                h.bars,
+                h.fills,
+                warmup_end_ms=h.warmup_end_ms,
+                last_bar_ms=h.last_bar_ms,
+                bars_seen=h.bars_seen,
+            )
+        except (AlgoTradeError, ValueError) as exc:
+            logger.warning("bot {}: reconciliation impossible: {}", record.bot_id, exc)
+            continue
+        if rec.status == "diverged":
+            logger.warning("bot {}: reconciliation: {}", rec.bot_id, rec.message)
+        elif rec.status == "missing_bars":
+            logger.info("bot {}: reconciliation: {}", rec.bot_id, rec.message)
+        else:
+            logger.debug("bot {}: reconciliation: {}", rec.bot_id, rec.message)
+        out.append(rec)
+    return out
 
 
 def envelope_band(envelope: Envelope, bars: int) -> dict[str, np.ndarray]:
