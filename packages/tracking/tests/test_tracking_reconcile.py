@@ -14,8 +14,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from algo_trade_bot_orchestrator import bars_from_frame
 from algo_trade_core import BacktestConfig, DataError, TrackingConfig, datetime_to_ms
 from algo_trade_data import DatabaseClient
+from algo_trade_data.testing import wait_for
 from algo_trade_tracking import reconcile_running_bots, report_bot
 
 STORED = 400  # warm-up bars in the store before the bot starts
@@ -133,3 +135,34 @@ async def test_missing_bars_are_reported_as_such_not_as_a_divergence(
 async def test_a_bot_that_is_not_stored_is_a_clear_error(clean_db: DatabaseClient) -> None:
     with pytest.raises(DataError, match="no bot 'quad_ma:NOPE' in the database"):
         await report_bot(clean_db, "quad_ma:NOPE", SETTINGS)
+
+
+async def test_a_bot_restarted_mid_way_still_reconciles_exactly_from_its_first_live_bar(
+    make_desk: Callable[..., Any], real_btc_1m: pl.DataFrame
+) -> None:
+    frame = real_btc_1m[: STORED + LIVE]
+    strategy = "quad_ma"
+    first = make_desk()
+    bot = await first.run_bot(
+        frame, strategy, PARAMS[strategy], stored=STORED, live=frame[STORED : STORED + 1200]
+    )
+    await first.registry.shutdown_all()
+    # The daemon is down while 300 bars close (the store gets them: the recorder of another process, or
+    # the REST catch-up); the restarted bot replays them, then trades the rest live.
+    await first.db.upsert_candles(frame[STORED : STORED + 1500])
+    second = make_desk()
+    second.clock.after_bar(datetime_to_ms(frame["timestamp"][STORED + 1499]))
+    assert await second.registry.restore() == [bot.bot_id]
+    again = second.registry.get_bot(bot.bot_id)
+    assert again is not None
+    for bar in bars_from_frame(frame[STORED + 1500 :], symbol="BTC", interval="1m"):
+        second.feed.publish(bar)
+    await wait_for(lambda: again.status().bars == LIVE, timeout=120.0, what="the restarted bot to catch up")
+    await again.shutdown()
+    await second.db.upsert_candles(frame[STORED + 1500 :])
+
+    rec = (await report_bot(second.db, bot.bot_id, SETTINGS)).reconciliation
+    assert rec.status == "exact", rec.message
+    assert rec.live_from_ms == datetime_to_ms(frame["timestamp"][STORED])  # kept across the restart
+    assert rec.bars_seen_by_bot == LIVE
+    assert rec.live_trades >= 20
