@@ -83,10 +83,7 @@ def plot_bot_report(path: Path, report: BotReport) -> None:
     def closed_by_bar(times: list[int]) -> np.ndarray:
         return np.searchsorted(np.sort(np.asarray(times, dtype=np.int64)), rec.live_t, side="right")
 
-    live_exits = [m.live.exit.t for m in rec.matches if m.live is not None and m.live.exit is not None]
-    exp_exits = [
-        m.expected.exit.t for m in rec.matches if m.expected is not None and m.expected.exit is not None
-    ]
+    live_exits, exp_exits = rec.live_exits_ms.tolist(), rec.backtest_exits_ms.tolist()
     if band is not None:
         ax_tr.fill_between(
             t, band["trades_low"], band["trades_high"], color="tab:gray", alpha=0.2, label="envelope band"

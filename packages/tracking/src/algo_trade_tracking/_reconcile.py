@@ -222,6 +222,8 @@ class Reconciliation:
     live_t: npt.NDArray[np.int64] = field(repr=False)  # the live bars in the store
     live_equity: npt.NDArray[np.float64] = field(repr=False)  # the bot's equity rebuilt from its fills
     backtest_equity: npt.NDArray[np.float64] = field(repr=False)  # the backtest's over the same bars
+    live_exits_ms: npt.NDArray[np.int64] = field(repr=False)  # bars of every live exit (gaps or not)
+    backtest_exits_ms: npt.NDArray[np.int64] = field(repr=False)
 
     @property
     def missing_bars(self) -> int:
@@ -413,6 +415,8 @@ def reconcile(
             live_t=np.zeros(0, dtype=np.int64),
             live_equity=empty_f,
             backtest_equity=empty_f,
+            live_exits_ms=np.zeros(0, dtype=np.int64),
+            backtest_exits_ms=np.zeros(0, dtype=np.int64),
         )
     warmup = strategy_warmup_bars(config.strategy, config.parameters)
     first = warmup_end_ms - max(config.warmup_bars, warmup) * step
@@ -480,4 +484,6 @@ def reconcile(
         live_t=live_t,
         live_equity=equity_from_fills(live_t, bars.close[live_mask], live_all, execution.initial_capital),
         backtest_equity=np.asarray(result.equity[live_mask], dtype=np.float64),
+        live_exits_ms=live_all.t[live_all.reason != 0],
+        backtest_exits_ms=expected_all.t[expected_all.reason != 0],
     )
