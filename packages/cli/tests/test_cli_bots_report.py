@@ -15,9 +15,10 @@ import polars as pl
 
 from algo_trade_backtest import params_hash, run_backtest
 from algo_trade_bot_orchestrator import BotRegistry, MemoryFeed, bars_from_frame
-from algo_trade_core import BotsConfig
+from algo_trade_core import BotsConfig, TrackingConfig
 from algo_trade_data import BacktestResultRecord, DatabaseClient
 from algo_trade_data.testing import real_candles, truncate_tables, wait_for
+from algo_trade_tracking import Envelope, bot_envelope
 
 from .conftest import Cli
 
@@ -67,6 +68,11 @@ async def _prepare(url: str, frame: pl.DataFrame) -> str:
         return bot_id
 
 
+async def _envelope(url: str, bot_id: str) -> Envelope | None:
+    async with await DatabaseClient.connect(url) as db:
+        return await bot_envelope(db, bot_id, TrackingConfig(), horizon_bars=LIVE)
+
+
 def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
     cli: Cli, cli_db_url: str, tmp_path: Path
 ) -> None:
@@ -86,6 +92,12 @@ def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
     assert {"live_drawdown", "drawdown_limit", "trades_low", "trades_high", "cusum"} <= set(check["figures"])
     assert check["ok"] == (check["reasons"] == [])
     assert report["envelope"]["backtest_bars"] == BASIS
+
+    # What a protection builds once per bot and checks on each evaluation: the same envelope.
+    envelope = asyncio.run(_envelope(cli_db_url, bot_id))
+    assert envelope is not None
+    assert (envelope.backtest_bars, envelope.horizon_bars) == (BASIS, LIVE)
+    assert envelope.at(LIVE)["drawdown_limit"] == check["figures"]["drawdown_limit"]
 
     png = tmp_path / "bot.png"
     out = cli("bots", "report", bot_id, "--plot", str(png))

@@ -33,8 +33,10 @@ from algo_trade_tracking._load import (
 from algo_trade_tracking._reconcile import BarArrays, Reconciliation, TradeMatch, reconcile
 from algo_trade_tracking._report import (
     BotReport,
+    bot_envelope,
     build_report,
     envelope_band,
+    envelope_of_basis,
     reconcile_running_bots,
     report_bot,
 )
@@ -68,12 +70,14 @@ __all__ = [
     "TradeMatch",
     "backtest_fills",
     "bars_of_frame",
+    "bot_envelope",
     "build_envelope",
     "build_report",
     "check_divergence",
     "cusum_path",
     "envelope_band",
     "envelope_of_backtest",
+    "envelope_of_basis",
     "equity_from_fills",
     "find_gaps",
     "horizon_grid",

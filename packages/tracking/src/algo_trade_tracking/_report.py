@@ -22,7 +22,7 @@ import numpy as np
 from loguru import logger
 
 from algo_trade_backtest import run_backtest
-from algo_trade_bot_orchestrator import LIVE_STATES
+from algo_trade_bot_orchestrator import LIVE_STATES, BotConfig
 from algo_trade_core import AlgoTradeError, TrackingConfig, ms_to_datetime
 from algo_trade_tracking._envelope import (
     DivergenceCheck,
@@ -34,7 +34,15 @@ from algo_trade_tracking._envelope import (
 from algo_trade_tracking._load import Basis, BotHistory, TrackingStore, load_basis, load_bot_history
 from algo_trade_tracking._reconcile import Reconciliation, reconcile
 
-__all__ = ["BotReport", "build_report", "envelope_band", "reconcile_running_bots", "report_bot"]
+__all__ = [
+    "BotReport",
+    "bot_envelope",
+    "build_report",
+    "envelope_band",
+    "envelope_of_basis",
+    "reconcile_running_bots",
+    "report_bot",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,28 +100,50 @@ def build_report(
         ((fills.reason != 0) & (fills.t <= (last if last is not None else fills.t.max(initial=0)))).sum()
     )
     live = LiveTrack(equity=rec.live_equity, capital=cfg.execution.initial_capital, trades=closed)
-    envelope: Envelope | None = None
-    check: DivergenceCheck | None = None
-    if basis is not None and basis.bars.t.shape[0] >= 2:
-        b = basis.bars
-        result = run_backtest(
-            b.t,
-            b.open,
-            b.high,
-            b.low,
-            b.close,
-            b.volume,
-            strategy=cfg.strategy,  # type: ignore[arg-type]  # validated by BotConfig
-            params=dict(basis.result.parameters or cfg.parameters),
-            execution=cfg.execution,
-            interval=cfg.interval,
-        )
-        envelope = envelope_of_backtest(
-            result, settings, horizon_bars=max(live.bars, 1), basis=basis.note, seed=seed
-        )
-        check = check_divergence(envelope, live)
+    envelope = (
+        None if basis is None else envelope_of_basis(cfg, basis, settings, max(live.bars, 1), seed=seed)
+    )
+    check = None if envelope is None else check_divergence(envelope, live)
     return BotReport(
         history=history, reconciliation=rec, basis=basis, envelope=envelope, live=live, divergence=check
+    )
+
+
+def envelope_of_basis(
+    config: BotConfig, basis: Basis, settings: TrackingConfig, horizon_bars: int, *, seed: int = 0
+) -> Envelope | None:
+    """The envelope of the backtest ``basis`` re-run with the bot's execution (None: fewer than 2 bars)."""
+    b = basis.bars
+    if b.t.shape[0] < 2:
+        return None
+    result = run_backtest(
+        b.t,
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        b.volume,
+        strategy=config.strategy,  # type: ignore[arg-type]  # validated by BotConfig
+        params=dict(basis.result.parameters or config.parameters),
+        execution=config.execution,
+        interval=config.interval,
+    )
+    return envelope_of_backtest(result, settings, horizon_bars=horizon_bars, basis=basis.note, seed=seed)
+
+
+async def bot_envelope(
+    db: TrackingStore, bot_id: str, settings: TrackingConfig, *, horizon_bars: int, seed: int = 0
+) -> Envelope | None:
+    """The envelope a running bot is checked against (what a protection builds once per bot and passes to
+    :func:`~algo_trade_tracking.check_divergence` on each evaluation); None without a stored result.
+
+    Raises:
+        DataError: no such bot, or its row cannot be replayed.
+    """
+    history = await load_bot_history(db, bot_id)
+    basis = await load_basis(db, history.config, history.start)
+    return (
+        None if basis is None else envelope_of_basis(history.config, basis, settings, horizon_bars, seed=seed)
     )
 
 
