@@ -455,6 +455,11 @@ def reconcile(
         status: Status = "diverged"
         at = ms_to_datetime(diverges_at).isoformat()
         message = f"the bot differs from the backtest from the bar opening {at} on"
+        in_store = int(live_t.shape[0])
+        if bars_seen != in_store:
+            # Bars the bot never handled (late or lost candles) or handled twice (a replay) explain most
+            # differences of a paper bot; say so beside the bar.
+            message += f" (it handled {bars_seen} bars, the store holds {in_store} of its span)"
     elif gaps:
         status = "missing_bars"
         missing = sum(g.count for g in gaps)
