@@ -166,3 +166,27 @@ async def test_a_bot_restarted_mid_way_still_reconciles_exactly_from_its_first_l
     assert rec.live_from_ms == datetime_to_ms(frame["timestamp"][STORED])  # kept across the restart
     assert rec.bars_seen_by_bot == LIVE
     assert rec.live_trades >= 20
+
+
+async def test_bars_the_bot_never_saw_are_a_divergence_from_the_bar_where_it_starts(
+    make_desk: Callable[..., Any], real_btc_1m: pl.DataFrame
+) -> None:
+    desk = make_desk()
+    frame = real_btc_1m[: STORED + LIVE]
+    lost_at, lost = STORED + 1200, 5  # the feed lost 5 bars; the store has them (repaired over REST)
+    seen = pl.concat([frame[STORED:lost_at], frame[lost_at + lost :]])
+    strategy = "ma_crossover"
+    bot = await desk.run_bot(frame, strategy, PARAMS[strategy], stored=STORED, live=seen)
+    await desk.db.upsert_candles(frame[STORED:])
+
+    rec = (await report_bot(desk.db, bot.bot_id, SETTINGS)).reconciliation
+    assert rec.status == "diverged"
+    assert rec.gaps == []
+    assert rec.diverges_at_ms is not None
+    assert rec.diverges_at_ms >= datetime_to_ms(frame["timestamp"][lost_at])  # nothing differs before
+    assert all(
+        m.exact
+        for m in rec.matches
+        if m.live is not None and m.live.entry.t < datetime_to_ms(frame["timestamp"][lost_at - 40])
+    )
+    assert f"it handled {LIVE - lost} bars, the store holds {LIVE} of its span" in rec.message
