@@ -8,16 +8,18 @@ the bars it saw.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from algo_trade_backtest import params_hash, run_backtest
 from algo_trade_bot_orchestrator import BotRegistry, MemoryFeed, bars_from_frame
 from algo_trade_core import BotsConfig, TrackingConfig
 from algo_trade_data import BacktestResultRecord, DatabaseClient
-from algo_trade_data.testing import real_candles, truncate_tables, wait_for
+from algo_trade_data.testing import real_candles, temporary_database, truncate_tables, wait_for
 from algo_trade_tracking import Envelope, bot_envelope
 
 from .conftest import Cli
@@ -73,11 +75,19 @@ async def _envelope(url: str, bot_id: str) -> Envelope | None:
         return await bot_envelope(db, bot_id, TrackingConfig(), horizon_bars=LIVE)
 
 
+@pytest.fixture(scope="module")
+async def report_url() -> AsyncIterator[str]:
+    """A database of this module's own: the bot it leaves must not show in other tests' `bots list`."""
+    async with temporary_database() as url:
+        yield url
+
+
 def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
-    cli: Cli, cli_db_url: str, tmp_path: Path
+    report_url: str, tmp_path: Path
 ) -> None:
+    cli = Cli(report_url)
     frame = real_candles("BTC", "1m")
-    bot_id = asyncio.run(_prepare(cli_db_url, frame))
+    bot_id = asyncio.run(_prepare(report_url, frame))
 
     [report] = cli.json("bots", "report", bot_id)
     rec = report["reconciliation"]
@@ -94,7 +104,7 @@ def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
     assert report["envelope"]["backtest_bars"] == BASIS
 
     # What a protection builds once per bot and checks on each evaluation: the same envelope.
-    envelope = asyncio.run(_envelope(cli_db_url, bot_id))
+    envelope = asyncio.run(_envelope(report_url, bot_id))
     assert envelope is not None
     assert (envelope.backtest_bars, envelope.horizon_bars) == (BASIS, LIVE)
     assert envelope.at(LIVE)["drawdown_limit"] == check["figures"]["drawdown_limit"]
@@ -111,6 +121,6 @@ def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
     assert "--plot draws one bot: name it" in cli("bots", "report", "--plot", str(png), code=2)
 
 
-def test_bots_report_of_an_unknown_bot_is_a_clear_error(cli: Cli) -> None:
-    out = cli("bots", "report", "quad_ma:NOPE", code=1)
+def test_bots_report_of_an_unknown_bot_is_a_clear_error(report_url: str) -> None:
+    out = Cli(report_url)("bots", "report", "quad_ma:NOPE", code=1)
     assert "no bot 'quad_ma:NOPE' in the database" in out
