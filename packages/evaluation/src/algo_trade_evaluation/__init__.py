@@ -4,6 +4,8 @@
   ``[t_k, t_{k+1})`` as the bots would, against universe, random and buy-and-hold baselines, with PSR.
 - :func:`probability_of_backtest_overfitting`: CSCV over a matrix of variants' returns.
 - :func:`spearman`, :func:`ic_summary`, :func:`turnover`: the rank statistics of a walk-forward.
+- :func:`study_json`, :func:`stored_json`, :func:`list_json`, :func:`statistics_lines`,
+  :func:`verdict_line`: a study as the CLI and the dashboard show it (one definition for both).
 """
 
 from loguru import logger
@@ -17,6 +19,15 @@ from algo_trade_evaluation._search import SEARCH_KEYS, RuleSearch, Variant, run_
 from algo_trade_evaluation._select import SelectionStep, select_at
 from algo_trade_evaluation._series import SeriesStats, bar_returns, series_stats
 from algo_trade_evaluation._settings import WalkForwardSettings
+from algo_trade_evaluation._shapes import (
+    list_json,
+    period_json,
+    statistics_lines,
+    stored_json,
+    study_header,
+    study_json,
+    verdict_line,
+)
 from algo_trade_evaluation._store import curves_of, records_of, store_walkforward
 from algo_trade_evaluation._walkforward import (
     PeriodResult,
@@ -51,7 +62,9 @@ __all__ = [
     "curves_of",
     "history_start",
     "ic_summary",
+    "list_json",
     "load_bars",
+    "period_json",
     "probability_of_backtest_overfitting",
     "random_baseline",
     "records_of",
@@ -63,7 +76,12 @@ __all__ = [
     "selection_steps",
     "series_stats",
     "spearman",
+    "statistics_lines",
     "store_walkforward",
+    "stored_json",
+    "study_header",
+    "study_json",
     "turnover",
     "variants_from_grid",
+    "verdict_line",
 ]
