@@ -173,7 +173,7 @@ async def test_error_pages_say_what_was_not_found(client: TestClient[Any, Any]) 
     assert "no backtest run &#39;feedfacecafe&#39;" in await run.text()
 
 
-async def test_runs_bots_and_placeholders(client: TestClient[Any, Any], market: Any) -> None:
+async def test_runs_and_bots(client: TestClient[Any, Any], market: Any) -> None:
     runs = (await get_json(client, "/api/runs"))["runs"]
     assert [r["run_id"] for r in runs] == list(reversed(market.run_ids))
     run = await get_json(client, f"/api/runs/{market.run_ids[0]}")
@@ -188,7 +188,3 @@ async def test_runs_bots_and_placeholders(client: TestClient[Any, Any], market: 
     assert chart["fills_in_range"] == bot["fills_total"]
     # The equity rebuilt from the fills ends where the bot's own bookkeeping is.
     assert chart["equity"]["v"][-1] == pytest.approx(bot["equity"], abs=0.01)
-    walkforward = await get_json(client, "/api/walkforward")
-    assert walkforward["available"] is False
-    assert "not available yet" in walkforward["reason"]
-    assert walkforward["runs"] == []
