@@ -65,6 +65,8 @@ def test_no_product_module_imports_the_test_kit() -> None:
         ("algo_trade_data", ("aiohttp", "polars", "asyncpg", "numba")),
         ("algo_trade_backtest_scheduler", ("numba", "polars", "apscheduler", "aiohttp")),
         ("algo_trade_bot_orchestrator", ("numba", "polars", "aiohttp")),
+        # `walkforward list/show` and the dashboard read stored studies without the engine.
+        ("algo_trade_evaluation._shapes", ("numba", "polars", "asyncpg", "aiohttp")),
     ],
 )
 def test_importing_a_package_loads_no_heavy_dependency(package: str, heavy: tuple[str, ...]) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from algo_trade_data import WalkForwardPeriodRecord, WalkForwardRunRecord
-from algo_trade_evaluation._store import finite
+from algo_trade_evaluation._finite import finite
 
 if TYPE_CHECKING:
+    from algo_trade_data import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_evaluation._search import RuleSearch
     from algo_trade_evaluation._walkforward import WalkForwardResult
 
