@@ -76,6 +76,7 @@ def test_the_repository_sql_folder_is_the_packaged_one() -> None:
         "005_run_owner.sql",
         "006_latest_results_by_window.sql",
         "012_walkforward.sql",
+        "015_regime_and_gates.sql",
     ]
 
 

@@ -13,6 +13,7 @@ values of the closes and volumes (the exchange's quotes, not their binary approx
 - :func:`backtest_report`: the freqtrade-style report (durations, expectancy, CAGR, monthly returns).
 - :func:`strategy_averages`, :func:`sma`, :func:`drawdown_curve`, :func:`minmax_indices`: what a chart
   of a backtest draws (the CLI's ``--plot`` and the dashboard share them).
+- :func:`volatility_regime`: a token's volatility regime (low / normal / high) before a time.
 
 ``algo_trade_backtest._reference`` holds a slow pure-Python implementation used only by the tests.
 """
@@ -21,7 +22,7 @@ from loguru import logger
 
 from algo_trade_backtest._engine import prepare_bars, run_backtest, run_backtest_frame
 from algo_trade_backtest._grid import run_grid
-from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics
+from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics, result_psr
 from algo_trade_backtest._params import (
     STRATEGIES,
     StrategyName,
@@ -30,6 +31,13 @@ from algo_trade_backtest._params import (
     params_hash,
     validate_execution,
     validate_params,
+)
+from algo_trade_backtest._regime import (
+    RegimeReading,
+    hourly_closes,
+    regime_history_days,
+    regime_step_ms,
+    volatility_regime,
 )
 from algo_trade_backtest._report import (
     BacktestReport,
@@ -66,6 +74,7 @@ __all__ = [
     "OpenPosition",
     "PerformanceMetrics",
     "RawMetrics",
+    "RegimeReading",
     "Side",
     "SideSummary",
     "StrategyName",
@@ -75,10 +84,14 @@ __all__ = [
     "backtest_report",
     "build_report",
     "drawdown_curve",
+    "hourly_closes",
     "minmax_indices",
     "params_from_mapping",
     "params_hash",
     "prepare_bars",
+    "regime_history_days",
+    "regime_step_ms",
+    "result_psr",
     "run_backtest",
     "run_backtest_frame",
     "run_grid",
@@ -87,4 +100,5 @@ __all__ = [
     "trade_return",
     "validate_execution",
     "validate_params",
+    "volatility_regime",
 ]

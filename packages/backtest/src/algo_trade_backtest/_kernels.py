@@ -628,7 +628,7 @@ def run_bars_nb(
 # --------------------------------------------------------------------------------------------------
 # Metrics and the parameter-grid loop (here, not in _metrics/_grid: see the module docstring)
 
-NUM_METRICS = 13
+NUM_METRICS = 15
 
 
 @_jit
@@ -640,7 +640,9 @@ def metrics_nb(
     ``equity`` is the run's mark-to-market curve and ``state[0]`` its final state record (trade
     counts, gross profit and loss, exposure, first open, last close). Returns are ``r[i] = equity[i] /
     equity[i - 1] - 1``; Sharpe and Sortino are 0 with fewer than two returns or a zero denominator;
-    Calmar is 0 without a drawdown; the profit factor is ``inf`` when nothing was lost.
+    Calmar is 0 without a drawdown; the profit factor is ``inf`` when nothing was lost. Skewness and
+    kurtosis (not in excess) of the returns are the population moments ``m3 / m2^1.5`` and
+    ``m4 / m2^2``, a normal distribution's 0 and 3 when the returns do not vary.
     """
     s = state[0]
     n = equity.shape[0]
@@ -651,15 +653,26 @@ def metrics_nb(
         total += equity[i] / equity[i - 1] - 1.0
     sharpe = 0.0
     sortino = 0.0
+    skewness = 0.0
+    kurtosis = 3.0
     if m >= 2:
         mean = total / m
         sq = 0.0
+        cube = 0.0
+        fourth = 0.0
         down = 0.0
         for i in range(1, n):
             r = equity[i] / equity[i - 1] - 1.0
-            sq += (r - mean) * (r - mean)
+            d2 = (r - mean) * (r - mean)
+            sq += d2
+            cube += d2 * (r - mean)
+            fourth += d2 * d2
             if r < 0.0:
                 down += r * r
+        m2 = sq / m
+        if m2 > 0.0:
+            skewness = (cube / m) / (m2 * math.sqrt(m2))
+            kurtosis = (fourth / m) / (m2 * m2)
         std = math.sqrt(sq / (m - 1))
         root = math.sqrt(periods_per_year)
         if std > 0.0:
@@ -694,6 +707,8 @@ def metrics_nb(
     out[10] = n
     out[11] = initial_capital
     out[12] = final
+    out[13] = skewness
+    out[14] = kurtosis
 
 
 @_jit_loop

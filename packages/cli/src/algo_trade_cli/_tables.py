@@ -15,13 +15,42 @@ if TYPE_CHECKING:  # annotations only: the sweep module imports the engine (numb
     from algo_trade_data import BacktestResultRecord
     from algo_trade_token_selector import Selection
 
-__all__ = ["COVERAGE_NOTE", "results_table", "selection_footnotes", "selection_table", "sweep_table"]
+__all__ = [
+    "COVERAGE_NOTE",
+    "GATES_NOTE",
+    "REGIME_NOTE",
+    "fmt_probability",
+    "fmt_regime",
+    "results_table",
+    "selection_footnotes",
+    "selection_table",
+    "sweep_table",
+]
 
 
 COVERAGE_NOTE = (
     "coverage = bars present / bars the backtest window [start, end) holds at its interval; "
     "span = bars present × interval, what Sharpe, Sortino and Calmar are annualised from"
 )
+REGIME_NOTE = (
+    "regime = the window's hourly realised volatility against the token's own windows over "
+    "regime_lookback_days (low < 1/3 quantile < normal < 2/3 quantile < high; – too little history); "
+    "PSR = probability that the window's true Sharpe > 0"
+)
+GATES_NOTE = f"{REGIME_NOTE}; DSR = the same against the best Sharpe luck reaches in the sweep's trials"
+_REGIME_STYLE = {"low": "cyan", "normal": "", "high": "magenta"}
+
+
+def fmt_regime(regime: str | None) -> str:
+    """``low`` / ``normal`` / ``high`` (coloured), ``–`` when unknown."""
+    if regime is None:
+        return "–"
+    style = _REGIME_STYLE.get(regime, "")
+    return f"[{style}]{regime}[/]" if style else regime
+
+
+def fmt_probability(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def sweep_table(summary: RunSummary) -> Table:
@@ -92,7 +121,7 @@ def selection_table(selection: Selection) -> Table:
     title = f"token selection ({selection.strategy_name}): {len(selection.approved)} approved"
     if selection.fallback_used:
         title += "  [bold yellow]FALLBACK: nothing passed, best by Sharpe[/]"
-    table = Table(title=title, caption=COVERAGE_NOTE)
+    table = Table(title=title, caption=f"{COVERAGE_NOTE}\n{GATES_NOTE}")
     for col in (
         "rank",
         "symbol",
@@ -104,12 +133,15 @@ def selection_table(selection: Selection) -> Table:
         "trades",
         "coverage",
         "span",
+        "regime",
+        "PSR",
+        "DSR",
         "interval",
         "window end",
         "run",
         "why",
     ):
-        left = col in ("symbol", "approved", "interval", "window end", "run", "why")
+        left = col in ("symbol", "approved", "regime", "interval", "window end", "run", "why")
         table.add_column(col, justify="left" if left else "right")
     for t in selection.tokens:
         mark = {
@@ -138,6 +170,9 @@ def selection_table(selection: Selection) -> Table:
             str(t.num_trades),
             fmt_pct(t.window_coverage, 1),
             f"[yellow]{_span(t.span_days)}[/]" if warn else _span(t.span_days),
+            fmt_regime(t.regime),
+            fmt_probability(t.psr),
+            fmt_probability(t.dsr),
             t.interval,
             fmt_time(t.window_end),
             _short(t.run_id),
@@ -182,7 +217,7 @@ def selection_footnotes(selection: Selection) -> list[str]:
 
 def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_time: bool = False) -> Table:
     """Stored results: latest per token, or one token's history."""
-    table = Table(title=title, caption=COVERAGE_NOTE)
+    table = Table(title=title, caption=f"{COVERAGE_NOTE}\n{REGIME_NOTE}")
     for col in (
         "time",
         "symbol",
@@ -201,8 +236,10 @@ def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_tim
         "trades",
         "win rate",
         "PF",
+        "regime",
+        "PSR",
     ):
-        left = col in ("time", "symbol", "strategy", "params", "interval", "window end", "run")
+        left = col in ("time", "symbol", "strategy", "params", "interval", "window end", "run", "regime")
         table.add_column(col, justify="left" if left else "right")
     for r in records:
         warn = short_ratio_warning(r.num_bars, r.interval, r.num_trades) is not None
@@ -225,8 +262,10 @@ def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_tim
             str(r.num_trades),
             fmt_pct(r.win_rate, 1),
             fmt_num(r.profit_factor),
+            fmt_regime(r.regime),
+            fmt_probability(r.psr),
         )
     note = _ratio_note(records)
     if note:
-        table.caption = f"{COVERAGE_NOTE}\n{note}"
+        table.caption = f"{table.caption}\n{note}"
     return table

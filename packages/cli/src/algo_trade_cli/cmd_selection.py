@@ -40,6 +40,9 @@ _CRITERIA = {
     "min_win_rate": "win rate",
     "max_drawdown": "drawdown",
     "min_num_trades": "trades",
+    "allowed_regimes": "regime",
+    "min_psr": "PSR",
+    "min_dsr": "DSR",
 }
 # Explanations written as sentences ("win rate 48.3 % < 50 %") are recognised by their words.
 _WORDS = (

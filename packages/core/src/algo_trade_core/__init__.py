@@ -4,6 +4,7 @@ from loguru import logger
 
 from algo_trade_core._config import (
     DEFAULT_TOKEN_UNIVERSE,
+    REGIMES,
     AppConfig,
     BacktestConfig,
     BotsConfig,
@@ -12,6 +13,7 @@ from algo_trade_core._config import (
     MaCrossoverConfig,
     ParameterSet,
     QuadMaConfig,
+    Regime,
     SchedulerConfig,
     SelectionCriteria,
     ServerConfig,
@@ -100,6 +102,7 @@ __all__ = [
     "MIN_RATIO_TRADES",
     "QUANTUM",
     "REDACTED",
+    "REGIMES",
     "AlgoTradeError",
     "AppConfig",
     "BacktestConfig",
@@ -124,6 +127,7 @@ __all__ = [
     "PositionSide",
     "QuadMaConfig",
     "RateLimited",
+    "Regime",
     "SchedulerConfig",
     "SelectionCriteria",
     "ServerConfig",

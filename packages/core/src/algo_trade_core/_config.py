@@ -20,6 +20,7 @@ from algo_trade_core._schema import setting
 
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
+    "REGIMES",
     "AppConfig",
     "BacktestConfig",
     "BotsConfig",
@@ -28,6 +29,7 @@ __all__ = [
     "MaCrossoverConfig",
     "ParameterSet",
     "QuadMaConfig",
+    "Regime",
     "SchedulerConfig",
     "SelectionCriteria",
     "ServerConfig",
@@ -92,6 +94,20 @@ def _not_empty(value: str) -> str | None:
 
 
 StrategyName = Literal["quad_ma", "ma_crossover"]
+
+# A token's volatility regime at a selection time (algo_trade_backtest.volatility_regime): its training
+# window's realised volatility against its own trailing distribution of such windows.
+Regime = Literal["low", "normal", "high"]
+REGIMES: tuple[Regime, ...] = ("low", "normal", "high")
+
+
+def _regimes(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return 'expected at least one of "low", "normal", "high" (all three: no regime criterion)'
+    duplicates = sorted({r for r in value if value.count(r) > 1})
+    if duplicates:
+        return f"expected each regime once, got {', '.join(duplicates)} more than once"
+    return None
 
 
 def _token(value: str) -> str | None:
@@ -321,6 +337,38 @@ class SelectionCriteria:
     )
     weight_win_rate: float = setting(0.3, ge=0, help="Score weight of the win rate.")
     weight_drawdown: float = setting(0.3, ge=0, help="Score weight of (1 - max drawdown).")
+    allowed_regimes: tuple[Regime, ...] = setting(
+        REGIMES,
+        check=_regimes,
+        help="Volatility regimes a token may be approved in: its training window's realised volatility "
+        "is low below the 1/3 quantile of its own windows over regime_lookback_days, high above the 2/3 "
+        "quantile, normal between. All three (the default) is no criterion; with fewer, a token whose "
+        "regime is unknown (too little history) fails too, and a token that fails is no fallback pick.",
+    )
+    regime_lookback_days: int = setting(
+        180,
+        ge=30,
+        help="Days of history a token's regime is ranked against: the realised volatility (of hourly log "
+        "returns) of every window of backtest_window_days ending in these days, one a day. The regime is "
+        "unknown until at least half of them exist (backtest_window_days + regime_lookback_days / 2 days "
+        "of candles before the selection).",
+    )
+    min_psr: float = setting(
+        0.0,
+        ge=0,
+        le=1,
+        help="Lowest probabilistic Sharpe ratio that passes: the probability that the window's true "
+        "Sharpe ratio is above 0, given its per-bar returns' length, skewness and kurtosis (Bailey & "
+        "López de Prado 2012). 0 turns the gate off; 0.95 is the usual confidence.",
+    )
+    min_dsr: float = setting(
+        0.0,
+        ge=0,
+        le=1,
+        help="Lowest deflated Sharpe ratio that passes: the PSR against the Sharpe ratio luck alone "
+        "would reach as the best of the sweep's trials (tokens x parameter sets, with the variance of "
+        "their Sharpe ratios; Bailey & López de Prado 2014). 0 turns the gate off.",
+    )
 
     def check(self) -> list[tuple[str, str]]:
         if self.weight_sharpe + self.weight_win_rate + self.weight_drawdown <= 0:

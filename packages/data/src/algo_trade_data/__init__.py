@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         BacktestRunRecord,
         BotRecord,
         FillRecord,
+        RunTrials,
         SelectionRecord,
     )
     from algo_trade_data._refresh import (
@@ -110,6 +111,7 @@ else:
                 "BacktestRunRecord",
                 "BotRecord",
                 "FillRecord",
+                "RunTrials",
                 "SelectionRecord",
             ),
             "algo_trade_data._refresh": (
@@ -169,6 +171,7 @@ __all__ = [
     "RepairSummary",
     "RetentionReport",
     "RunOverview",
+    "RunTrials",
     "SelectionRecord",
     "SubscriptionLimitError",
     "SymbolPresence",

@@ -4,6 +4,7 @@
   ``[t_k, t_{k+1})`` as the bots would, against universe, random and buy-and-hold baselines, with PSR.
 - :func:`probability_of_backtest_overfitting`: CSCV over a matrix of variants' returns.
 - :func:`spearman`, :func:`ic_summary`, :func:`turnover`: the rank statistics of a walk-forward.
+- :func:`regime_split`: out-of-sample returns of approved and eligible tokens by volatility regime.
 - :func:`study_json`, :func:`stored_json`, :func:`list_json`, :func:`statistics_lines`,
   :func:`verdict_line`: a study as the CLI and the dashboard show it (one definition for both).
 
@@ -19,6 +20,7 @@ from algo_trade_core import lazy_exports
 
 if TYPE_CHECKING:
     from algo_trade_evaluation._bars import TokenBars, bars_from_frames, history_start, load_bars
+    from algo_trade_evaluation._by_regime import REGIME_KEYS, RegimeSplit, regime_split
     from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
     from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
     from algo_trade_evaluation._random import RandomBaseline, random_baseline
@@ -53,6 +55,11 @@ else:
                 "bars_from_frames",
                 "history_start",
                 "load_bars",
+            ),
+            "algo_trade_evaluation._by_regime": (
+                "REGIME_KEYS",
+                "RegimeSplit",
+                "regime_split",
             ),
             "algo_trade_evaluation._desk": (
                 "BarGrid",
@@ -120,6 +127,7 @@ else:
 logger.disable("algo_trade_evaluation")
 
 __all__ = [
+    "REGIME_KEYS",
     "SEARCH_KEYS",
     "BarGrid",
     "BookTables",
@@ -127,6 +135,7 @@ __all__ = [
     "PboResult",
     "PeriodResult",
     "RandomBaseline",
+    "RegimeSplit",
     "RuleSearch",
     "SelectionStep",
     "SeriesStats",
@@ -148,6 +157,7 @@ __all__ = [
     "probability_of_backtest_overfitting",
     "random_baseline",
     "records_of",
+    "regime_split",
     "run_search",
     "run_sleeves",
     "run_walkforward",

@@ -3,6 +3,7 @@
 from loguru import logger
 
 from algo_trade_core import SelectionCriteria
+from algo_trade_token_selector._gates import result_dsr, run_trials, trials_by_key
 from algo_trade_token_selector._reasons import CRITERIA, CriterionFailure, check_criteria, criteria_text
 from algo_trade_token_selector._scope import SelectionScope
 from algo_trade_token_selector._scoring import (
@@ -30,4 +31,7 @@ __all__ = [
     "criteria_text",
     "evaluate",
     "latest_results",
+    "result_dsr",
+    "run_trials",
+    "trials_by_key",
 ]

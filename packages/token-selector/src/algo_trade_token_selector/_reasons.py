@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from algo_trade_core import SelectionCriteria
+from algo_trade_core import REGIMES, SelectionCriteria
 from algo_trade_data import BacktestResultRecord
 
 __all__ = [
     "CRITERIA",
     "DATA_CRITERIA",
+    "NO_FALLBACK_CRITERIA",
     "CriterionFailure",
     "check_criteria",
     "criteria_text",
@@ -27,9 +28,14 @@ CRITERIA = (
     "min_win_rate",
     "max_drawdown",
     "min_num_trades",
+    "allowed_regimes",
+    "min_psr",
+    "min_dsr",
 )
 # A token failing one of these is not eligible even for the fallback: its result says nothing current.
 DATA_CRITERIA = frozenset({"max_result_age_hours", "min_window_coverage"})
+# ... nor one the user excluded by its market regime: the fallback relaxes performance thresholds only.
+NO_FALLBACK_CRITERIA = DATA_CRITERIA | {"allowed_regimes"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,14 +44,17 @@ class CriterionFailure:
 
     Attributes:
         criterion: the ``[token_selection]`` key, e.g. ``"min_win_rate"``.
-        value: the result's value in the key's unit (a fraction for rates, hours for the age).
-        threshold: the configured threshold, same unit.
+        value: the result's value in the key's unit (a fraction for rates, hours for the age); for
+            ``allowed_regimes`` the regime, and None where the value is unknown (a regime without
+            enough history, a PSR or DSR that cannot be computed).
+        threshold: the configured threshold, same unit; for ``allowed_regimes`` the allowed regimes
+            joined by ", ".
         text: the sentence shown to users, e.g. ``"win rate 48.3 % < 50 %"``.
     """
 
     criterion: str
-    value: float
-    threshold: float
+    value: float | str | None
+    threshold: float | str
     text: str
 
     def to_json(self) -> dict[str, Any]:
@@ -89,9 +98,13 @@ def _age_hours(result: BacktestResultRecord, now: datetime) -> float:
 
 
 def check_criteria(
-    result: BacktestResultRecord, criteria: SelectionCriteria, now: datetime
+    result: BacktestResultRecord, criteria: SelectionCriteria, now: datetime, *, dsr: float | None = None
 ) -> tuple[CriterionFailure, ...]:
-    """Return every threshold ``result`` fails (inclusive thresholds), in :data:`CRITERIA` order."""
+    """Return every threshold ``result`` fails (inclusive thresholds), in :data:`CRITERIA` order.
+
+    ``dsr`` is the result's deflated Sharpe ratio among its sweep's trials
+    (:func:`~algo_trade_token_selector._gates.result_dsr`), None when unknown.
+    """
     c = criteria
     failures = []
     age = _age_hours(result, now)
@@ -157,7 +170,39 @@ def check_criteria(
                 text=f"{result.num_trades} {noun} < {c.min_num_trades}",
             )
         )
+    failures.extend(_gate_failures(result, c, dsr))
     return tuple(failures)
+
+
+def _gate_failures(
+    result: BacktestResultRecord, c: SelectionCriteria, dsr: float | None
+) -> list[CriterionFailure]:
+    """The regime criterion and the statistical gates (issue 10), each off at its default."""
+    failures = []
+    if set(REGIMES) - set(c.allowed_regimes) and result.regime not in c.allowed_regimes:
+        allowed = ", ".join(r for r in REGIMES if r in c.allowed_regimes)
+        regime: str = result.regime or "unknown (too little history)"
+        failures.append(
+            CriterionFailure(
+                criterion="allowed_regimes",
+                value=result.regime,
+                threshold=allowed,
+                text=f"regime {regime} not in allowed {allowed}",
+            )
+        )
+    for name, label, value, threshold, unknown in (
+        ("min_psr", "PSR", result.psr, c.min_psr, "no return moments stored with the result"),
+        ("min_dsr", "DSR", dsr, c.min_dsr, "no return moments or sweep trials known"),
+    ):
+        if threshold <= 0.0 or (value is not None and value >= threshold):
+            continue
+        shown = f"unknown ({unknown})" if value is None else format_distinct(value, threshold, _num, 2)
+        failures.append(
+            CriterionFailure(
+                criterion=name, value=value, threshold=threshold, text=f"{label} {shown} < {threshold:.2f}"
+            )
+        )
+    return failures
 
 
 def criteria_text(criteria: SelectionCriteria) -> str:
@@ -168,10 +213,17 @@ def criteria_text(criteria: SelectionCriteria) -> str:
         if c.fallback_top_n > 0
         else "no fallback"
     )
+    gates = ""
+    if set(REGIMES) - set(c.allowed_regimes):
+        gates += f", regime in {', '.join(r for r in REGIMES if r in c.allowed_regimes)}"
+    if c.min_psr > 0.0:
+        gates += f", PSR ≥ {c.min_psr:.2f}"
+    if c.min_dsr > 0.0:
+        gates += f", DSR ≥ {c.min_dsr:.2f}"
     return (
         f"pass = Sharpe ≥ {c.min_sharpe_ratio:.2f}, win rate ≥ {_pct_limit(c.min_win_rate)}, "
         f"max drawdown ≤ {_pct_limit(c.max_drawdown)}, trades ≥ {c.min_num_trades}, "
-        f"coverage ≥ {_pct_limit(c.min_window_coverage)}, result ≤ {c.max_result_age_hours:g} h old "
+        f"coverage ≥ {_pct_limit(c.min_window_coverage)}{gates}, result ≤ {c.max_result_age_hours:g} h old "
         f"(from its window's end); score = {c.weight_sharpe:g} × Sharpe + {c.weight_win_rate:g} × win rate "
         f"+ {c.weight_drawdown:g} × (1 − max drawdown); top_n = {c.top_n}; {fallback}"
     )

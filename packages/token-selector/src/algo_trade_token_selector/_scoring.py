@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from algo_trade_core import SelectionCriteria, bars_span_days, short_ratio_warning
-from algo_trade_data import BacktestResultRecord
-from algo_trade_token_selector._reasons import DATA_CRITERIA, CriterionFailure, check_criteria
+from algo_trade_data import BacktestResultRecord, RunTrials
+from algo_trade_token_selector._gates import TrialsKey, result_dsr, trials_of
+from algo_trade_token_selector._reasons import NO_FALLBACK_CRITERIA, CriterionFailure, check_criteria
 from algo_trade_token_selector._scope import SelectionScope
 
 __all__ = ["Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
@@ -44,6 +45,10 @@ class TokenExplanation:
     failed: tuple[CriterionFailure, ...] = ()
     note: str | None = None  # e.g. "beyond top_n = 10", "Sharpe -5.01 < fallback_min_sharpe 0.00"
     ratio_warning: str | None = None  # the window is too short for annualised ratios to mean much
+    regime: str | None = None  # volatility regime at the window's end (None: unknown)
+    psr: float | None = None  # PSR against 0 of the window's per-bar returns (None: unknown)
+    dsr: float | None = None  # deflated by the sweep's trials (None: unknown)
+    trials: int | None = None  # the sweep's trials (tokens x parameter sets) the DSR deflates by
 
     @property
     def approved(self) -> bool:
@@ -89,6 +94,10 @@ class TokenExplanation:
             "failed": [f.to_json() for f in self.failed],
             "note": self.note,
             "ratio_warning": self.ratio_warning,
+            "regime": self.regime,
+            "psr": self.psr,
+            "dsr": self.dsr,
+            "trials": self.trials,
         }
 
 
@@ -135,18 +144,27 @@ def evaluate(
     now: datetime,
     strategy_name: str | None = None,
     scope: SelectionScope | None = None,
+    *,
+    trials: Mapping[TrialsKey, RunTrials] | None = None,
 ) -> Selection:
     """Select tokens from each symbol's latest result.
 
     Pass = every threshold holds (inclusive), the result is fresh (its window ended at most
-    ``max_result_age_hours`` before ``now``) and covers enough of its window. Approved = passing tokens
+    ``max_result_age_hours`` before ``now``) and covers enough of its window; where configured, its
+    regime is allowed and its PSR and DSR reach ``min_psr`` and ``min_dsr``. Approved = passing tokens
     by score descending, ties broken by symbol, the first ``top_n``. When none passes and
-    ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens by Sharpe among those whose
-    Sharpe is at least ``fallback_min_sharpe`` are approved and the selection is marked as a fallback.
+    ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens in an allowed regime by
+    Sharpe among those whose Sharpe is at least ``fallback_min_sharpe`` are approved and the selection
+    is marked as a fallback.
+
+    ``trials`` holds the trials of the sweeps that produced the results, by (run_id, interval): what
+    each token's deflated Sharpe ratio is deflated by (``DatabaseClient.query_run_trials``, or
+    :func:`~algo_trade_token_selector.run_trials` of a sweep's results).
     """
     c = criteria
+    dsr = {symbol: result_dsr(result, trials_of(result, trials)) for symbol, result in results.items()}
     rows = [
-        (symbol, result, composite_score(result, c), check_criteria(result, c, now))
+        (symbol, result, composite_score(result, c), check_criteria(result, c, now, dsr=dsr[symbol]))
         for symbol, result in results.items()
     ]
     passing = sorted((r for r in rows if not r[3]), key=lambda r: (-r[2], r[0]))
@@ -156,7 +174,7 @@ def evaluate(
     if not passing and c.fallback_top_n > 0:
         eligible = []
         for row in rows:
-            if {f.criterion for f in row[3]} & DATA_CRITERIA:
+            if {f.criterion for f in row[3]} & NO_FALLBACK_CRITERIA:
                 continue
             if row[1].sharpe_ratio < c.fallback_min_sharpe:
                 floor_notes[row[0]] = (
@@ -204,6 +222,10 @@ def evaluate(
                 failed=failed,
                 note=note,
                 ratio_warning=short_ratio_warning(result.num_bars, result.interval, result.num_trades),
+                regime=result.regime,
+                psr=result.psr,
+                dsr=dsr[symbol],
+                trials=t.trials if (t := trials_of(result, trials)) is not None else None,
             )
         )
     # Approved first (in rank order), then the others by score.

@@ -9,6 +9,7 @@ from loguru import logger
 
 from algo_trade_core import SelectionCriteria
 from algo_trade_data import BacktestResultRecord, SelectionRecord
+from algo_trade_token_selector._gates import trials_by_key
 from algo_trade_token_selector._scope import SelectionScope
 from algo_trade_token_selector._scoring import Selection, evaluate
 
@@ -62,7 +63,9 @@ class TokenSelector:
         scope = scope or SelectionScope(strategy=self.criteria.strategy)
         at = now or datetime.now(UTC)
         results = await latest_results(self._db, scope, until=at)
-        selection = evaluate(results, self.criteria, at, scope.strategy, scope)
+        run_ids = [r.run_id for r in results.values() if r.run_id is not None]
+        trials = trials_by_key(await self._db.query_run_trials(run_ids))
+        selection = evaluate(results, self.criteria, at, scope.strategy, scope, trials=trials)
         if not results:
             logger.warning("token selection: no backtest results stored in scope ({})", scope.describe())
         elif selection.fallback_used:
