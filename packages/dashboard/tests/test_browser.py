@@ -221,6 +221,19 @@ def test_navigation_between_pages(browser: Any, served: Any, market: Any) -> Non
     assert errors_in_console(browser) == []
 
 
+def test_turned_on_gates_show_as_failed_criteria(browser: Any, market: Any, threaded_server: Any) -> None:
+    from dataclasses import replace
+
+    gates = replace(market.config.token_selection, allowed_regimes=("normal", "high"), min_psr=0.4)
+    with threaded_server(replace(market.config, token_selection=gates), clock=market.now) as server:
+        open_page(browser, server.url + "/selection", "selection-gates")
+        failed = [c.text for c in browser.find_elements("css selector", "table.audit td.check.fail")]
+    assert "✗ low" in failed, failed
+    header = browser.find_element("css selector", "table.audit thead").text
+    assert any(text.startswith("✗ 0.") and "< 0.40" in text for text in failed), failed
+    assert "regime ∈ normal, high" in header
+
+
 def own_address() -> str | None:
     """A non-loopback IPv4 address of this machine (``hostname -I``), or None."""
     hostname = shutil.which("hostname")

@@ -13,7 +13,7 @@ from typing import Any
 from algo_trade_core import next_fire_times
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
 from algo_trade_dashboard._shapes import bots_json, fill_json, result_json, run_json
-from algo_trade_dashboard._strip import criterion_checks, selection_history_json
+from algo_trade_dashboard._strip import AUDIT_COLUMNS, audit_cells, criterion_checks, selection_history_json
 from algo_trade_dashboard._walkforward import last_walkforward
 from algo_trade_token_selector import Selection, criteria_text
 
@@ -119,6 +119,17 @@ async def selection_view(ctx: Context, limit: int = 60) -> dict[str, Any]:
         t["symbol"]: criterion_checks(t, criteria, selection.selected_at) for t in data["tokens"]
     }
     data["extra_fields"] = [f for f in EXTRA_TOKEN_FIELDS if any(f in t for t in data["tokens"])]
+    allowed = selection.criteria.allowed_regimes
+    data["columns"] = [
+        {
+            "criterion": c,
+            "label": f"regime ∈ {', '.join(allowed)}"
+            if c == "allowed_regimes" and len(allowed) < 3
+            else label,
+        }
+        for c, label, _ in AUDIT_COLUMNS
+    ]
+    data["cells"] = {t["symbol"]: audit_cells(t, data["checks"][t["symbol"]]) for t in data["tokens"]}
     data["history"] = selection_history_json(history, ctx.config.token_selection.strategy)
     data["as_of"] = ctx.now.isoformat()
     return data
