@@ -225,3 +225,60 @@ def test_token_selection_shows_regime_psr_and_dsr_and_explains_the_gates(
     cells = [c for s in history["selections"] for c in s["tokens"].values()]
     assert any(c["failed"] and c["failed"][0].startswith("regime ") for c in cells)
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+OPTIMISED = """[optimisation]
+enabled = true
+min_dsr = 0.0
+chunk_size = 4
+[optimisation.quad_ma]
+short_1 = [3, 5]
+short_2 = [8]
+long_1 = [15]
+long_2 = [30]
+trend = [60]
+volume_filter = [false]
+take_profit = [0.004, 0.01]
+stop_loss = [0.003]
+[optimisation.ma_crossover]
+fast = [3, 5]
+slow = [20, 30]
+"""
+
+
+def test_with_optimisation_enabled_token_selection_shows_each_tokens_choice_with_n_and_dsr(
+    scli: Cli, own_db_url: str, tmp_path: Path
+) -> None:
+    tokens = ("BTC", "ETH", "SOL", "OP")
+    # Results of 2025 are old today: a long max_result_age_hours lets the sweep's cycle select on them.
+    text = universe(tokens, backtest_window_days=2) + LOOSE + "top_n = 2\nmax_result_age_hours = 1e9\n"
+    text += OPTIMISED
+    cfg = write(tmp_path, "opt.toml", text, own_db_url)
+    run = scli.json("sweep", "--as-of", AS_OF, "--config", cfg)
+    assert run["optimisation"]["status"] == "ok"
+    assert run["optimisation"]["trials"] == len(tokens) * 8
+    assert run["selection"]["strategy"] == "optimised"
+
+    selection = scli.json("token-selection", "--as-of", AS_OF, "--config", cfg)
+    assert selection["stored"] is True
+    assert selection["strategy"] == "optimised"
+    assert selection["min_dsr"] == 0.0
+    assert selection["approved"] == run["selection"]["approved"]
+    assert len(selection["approved"]) == 2
+    for token in selection["tokens"]:
+        choice = token["choice"]
+        assert choice["strategy"] in ("quad_ma", "ma_crossover")
+        assert choice["n_trials"] == 8
+        assert choice["dsr"] is None or 0.0 <= choice["dsr"] <= 1.0
+        assert choice["source"] == f"optimisation run {run['optimisation']['run_id']}"
+        assert token["params_hash"] == params_hash(choice["strategy"], choice["parameters"])
+
+    table = " ".join(scli("token-selection", "--as-of", AS_OF, "--config", cfg).split())
+    assert "token selection (optimised): 2 approved" in table
+    for header in ("strategy", "parameters", "N", "DSR"):
+        assert f" {header} " in table
+    assert "DSR ≥ 0.00 over the token's N trials" in table
+    assert "each token's chosen strategy and parameter set (latest optimisation)" in table
+    history = scli.json("selection", "history", "--config", cfg)
+    assert history["strategy"] == "optimised"
+    assert history["selections"][-1]["approved"] == selection["approved"]

@@ -79,6 +79,16 @@ def test_a_token_in_an_excluded_regime_is_no_fallback_pick() -> None:
     assert sel.approved == ["ETH"]  # BTC has the better Sharpe, but the user excluded its regime
 
 
+def test_a_token_below_a_statistical_gate_is_no_fallback_pick() -> None:
+    # The fallback relaxes the performance thresholds only: a gate the user turned on still binds.
+    c = SelectionCriteria(min_psr=0.9, min_sharpe_ratio=5.0, fallback_top_n=2)
+    sel = evaluate(as_map(gated("BTC", psr=0.5, sharpe=4.0), gated("ETH", psr=0.97, sharpe=1.0)), c, NOW)
+    assert sel.fallback_used
+    assert sel.approved == ["ETH"]  # BTC has the better Sharpe, but its PSR is below the gate
+    none = evaluate(as_map(gated("BTC", psr=0.5, sharpe=4.0)), c, NOW)
+    assert (none.approved, none.fallback_used) == ([], False)
+
+
 def test_min_psr_fails_below_it_and_says_the_value() -> None:
     c = SelectionCriteria(min_psr=0.95, fallback_top_n=0)
     sel = evaluate(as_map(gated("BTC", psr=0.81), gated("ETH", psr=0.95), gated("SOL", psr=None)), c, NOW)

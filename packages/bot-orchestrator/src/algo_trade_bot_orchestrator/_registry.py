@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -17,7 +17,14 @@ from algo_trade_bot_orchestrator._config import BotConfig, BotState
 from algo_trade_bot_orchestrator._ports import BotStore, CandleSource, MarketFeed
 from algo_trade_bot_orchestrator._record import read_saved
 from algo_trade_bot_orchestrator._status import BotStatus
-from algo_trade_core import AppConfig, BacktestConfig, BotsConfig, ConfigError, strategy_params
+from algo_trade_core import (
+    AppConfig,
+    BacktestConfig,
+    BotsConfig,
+    ConfigError,
+    parameter_set_hash,
+    strategy_params,
+)
 from algo_trade_data import BotRecord
 
 __all__ = ["BotRegistry"]
@@ -234,6 +241,9 @@ class BotRegistry:
         approved: Sequence[str],
         strategy_name: str,
         parameters: Mapping[str, Any] | None = None,
+        *,
+        choices: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+        strategies: Collection[str] = (),
     ) -> tuple[list[str], list[str]]:
         """Make the bots of ``strategy_name`` match the approved symbols exactly.
 
@@ -243,9 +253,20 @@ class BotRegistry:
         stopping is kept instead; one in error is replaced. Bots of other strategies are left alone.
         A symbol that fails to start is logged and left out of ``started``.
 
+        With ``choices`` (per-token optimisation), each approved symbol trades its own ``(strategy,
+        parameters)`` (a symbol without one trades ``strategy_name`` with ``parameters``), and the sync
+        covers the bots of ``strategy_name``, of ``strategies`` and of every chosen strategy: a bot
+        whose symbol is still approved but whose strategy or parameters are no longer the chosen ones
+        is removed the ``on_remove`` way like a dropped token's, and a bot with the chosen set starts
+        (id ``{strategy}:{symbol}:{hash[:8]}``, so a draining predecessor keeps its own); such a
+        symbol is listed in both ``started`` and ``stopped``. A stopping bot that trades the chosen set
+        is kept, as a re-approved one is.
+
         Returns:
             (started symbols in approval order, stopped symbols in alphabetical order).
         """
+        if choices is not None:
+            return await self._sync_choices(approved, strategy_name, parameters, choices, strategies)
         wanted = list(dict.fromkeys(approved))
         wanted_set = set(wanted)
         async with self._lock:
@@ -288,6 +309,84 @@ class BotRegistry:
                     started.append(symbol)
         logger.info("bots synced for {}: started {}, stopped {}", strategy_name, started, stopped)
         return started, stopped
+
+    async def _sync_choices(
+        self,
+        approved: Sequence[str],
+        strategy_name: str,
+        parameters: Mapping[str, Any] | None,
+        choices: Mapping[str, tuple[str, Mapping[str, Any]]],
+        strategies: Collection[str],
+    ) -> tuple[list[str], list[str]]:
+        wanted: dict[str, BotConfig] = {}
+        for symbol in dict.fromkeys(approved):
+            strategy, params = choices.get(symbol, (strategy_name, parameters or {}))
+            config = self.new_config(symbol, strategy, params)
+            tag = parameter_set_hash(strategy, config.parameters)[:8]
+            wanted[symbol] = config.with_changes(bot_id=f"{strategy}:{symbol}:{tag}")
+        managed = {strategy_name, *strategies, *(c.strategy for c in wanted.values())}
+        async with self._lock:
+            mine: dict[str, list[Bot]] = {}
+            for bot in self._bots.values():
+                if bot.config.strategy in managed:
+                    mine.setdefault(bot.config.symbol, []).append(bot)
+
+            def trades_choice(bot: Bot) -> bool:
+                want = wanted.get(bot.config.symbol)
+                return (
+                    want is not None
+                    and bot.config.strategy == want.strategy
+                    and dict(bot.config.parameters) == dict(want.parameters)
+                )
+
+            stopped: list[str] = []
+            for symbol in sorted(mine):
+                removing = [
+                    b
+                    for b in mine[symbol]
+                    if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
+                ]
+                drops = await asyncio.gather(
+                    *(self._drop(b, self._default_mode(), wait=False) for b in removing),
+                    return_exceptions=True,
+                )
+                for bot, dropped in zip(removing, drops, strict=True):
+                    if isinstance(dropped, BaseException):
+                        logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
+                if removing:
+                    stopped.append(symbol)
+
+            to_start: list[str] = []
+            for symbol in wanted:
+                same = [b for b in mine.get(symbol, []) if trades_choice(b)]
+                if any(b.state not in (BotState.STOPPING, BotState.ERROR) for b in same):
+                    continue  # it already trades the chosen set
+                to_start.append(symbol)
+            results = await asyncio.gather(
+                *(
+                    self._start_config(wanted[symbol], [b for b in mine.get(symbol, []) if trades_choice(b)])
+                    for symbol in to_start
+                ),
+                return_exceptions=True,
+            )
+            started: list[str] = []
+            for symbol, result in zip(to_start, results, strict=True):
+                if isinstance(result, BaseException):
+                    logger.error("bot for approved token {} did not start: {!r}", symbol, result)
+                else:
+                    started.append(symbol)
+        logger.info("bots synced to per-token choices: started {}, stopped {}", started, stopped)
+        return started, stopped
+
+    async def _start_config(self, config: BotConfig, same: list[Bot]) -> None:
+        """Start ``config``: keep a stopping bot that trades the same set, replace one in error."""
+        stopping = [b for b in same if b.state is BotState.STOPPING]
+        if stopping:
+            await stopping[0].start()
+            return
+        for bot in same:  # in error
+            await self._drop(bot, "close")
+        await self._spawn(config)
 
     def _default_mode(self) -> StopMode:
         return "drain" if self._settings.on_remove == "drain" else "close"

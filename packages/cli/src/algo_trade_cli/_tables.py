@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
+from algo_trade_cli._format import fmt_num, fmt_params, fmt_pct, fmt_time
 from algo_trade_core import MIN_RATIO_DAYS, MIN_RATIO_TRADES, bars_span_days, short_ratio_warning
 
 if TYPE_CHECKING:  # annotations only: the sweep module imports the engine (numba)
@@ -117,15 +117,28 @@ def _short(text: str | None) -> str:
 
 
 def selection_table(selection: Selection) -> Table:
-    """The explanation table: approved tokens first; each failed criterion with value and threshold."""
+    """The explanation table: approved tokens first; each failed criterion with value and threshold.
+
+    Among per-token choices (``[optimisation] enabled``) each row also shows the chosen strategy and
+    parameters, N (the token's trials) and the DSR of the chosen set over them.
+    """
     title = f"token selection ({selection.strategy_name}): {len(selection.approved)} approved"
     if selection.fallback_used:
         title += "  [bold yellow]FALLBACK: nothing passed, best by Sharpe[/]"
-    table = Table(title=title, caption=f"{COVERAGE_NOTE}\n{GATES_NOTE}")
+    choices = any(t.choice is not None for t in selection.tokens)
+    caption = f"{COVERAGE_NOTE}\n{GATES_NOTE}"
+    if choices:
+        caption += (
+            "\nN = parameter sets tried on the token; choice DSR = probability that the chosen set's "
+            "Sharpe ratio beats the best of N by luck (E[max SR], annualised, in brackets)"
+        )
+    table = Table(title=title, caption=caption)
+    choice_columns = ("strategy", "parameters", "N", "choice DSR") if choices else ()
     for col in (
         "rank",
         "symbol",
         "approved",
+        *choice_columns,
         "score",
         "Sharpe",
         "win rate",
@@ -141,7 +154,17 @@ def selection_table(selection: Selection) -> Table:
         "run",
         "why",
     ):
-        left = col in ("symbol", "approved", "regime", "interval", "window end", "run", "why")
+        left = col in (
+            "symbol",
+            "approved",
+            "strategy",
+            "parameters",
+            "regime",
+            "interval",
+            "window end",
+            "run",
+            "why",
+        )
         table.add_column(col, justify="left" if left else "right")
     for t in selection.tokens:
         mark = {
@@ -159,10 +182,24 @@ def selection_table(selection: Selection) -> Table:
             if t.note:
                 why = f"{why}; {t.note}" if why else t.note
         warn = t.ratio_warning is not None
+        chosen: tuple[str, ...] = ()
+        if choices:
+            c = t.choice
+            chosen = (
+                ("", "", "", "")
+                if c is None
+                else (
+                    c.strategy,
+                    fmt_params(c.strategy, c.parameters),
+                    str(c.n_trials),
+                    ("–" if c.dsr is None else f"{c.dsr:.2f}") + f" ({c.expected_max_sharpe:.1f})",
+                )
+            )
         table.add_row(
             str(t.rank or ""),
             t.symbol,
             mark,
+            *chosen,
             f"{t.score:.3f}",
             fmt_num(t.sharpe_ratio) + ("[yellow]*[/]" if warn else ""),
             fmt_pct(t.win_rate, 1),

@@ -17,6 +17,7 @@ from algo_trade_core._intervals import INTERVALS
 from algo_trade_core._local_database import local_database_url
 from algo_trade_core._redact import redact_secret, redact_url
 from algo_trade_core._schema import setting
+from algo_trade_core._space import MaCrossoverSpace, QuadMaSpace
 
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
@@ -24,9 +25,11 @@ __all__ = [
     "AppConfig",
     "BacktestConfig",
     "BotsConfig",
+    "ComputeConfig",
     "DatabaseConfig",
     "HyperliquidConfig",
     "MaCrossoverConfig",
+    "OptimisationConfig",
     "ParameterSet",
     "QuadMaConfig",
     "Regime",
@@ -359,7 +362,8 @@ class SelectionCriteria:
         le=1,
         help="Lowest probabilistic Sharpe ratio that passes: the probability that the window's true "
         "Sharpe ratio is above 0, given its per-bar returns' length, skewness and kurtosis (Bailey & "
-        "López de Prado 2012). 0 turns the gate off; 0.95 is the usual confidence.",
+        "López de Prado 2012). 0 turns the gate off; 0.95 is the usual confidence. A token below it is "
+        "no fallback pick either.",
     )
     min_dsr: float = setting(
         0.0,
@@ -367,7 +371,8 @@ class SelectionCriteria:
         le=1,
         help="Lowest deflated Sharpe ratio that passes: the PSR against the Sharpe ratio luck alone "
         "would reach as the best of the sweep's trials (tokens x parameter sets, with the variance of "
-        "their Sharpe ratios; Bailey & López de Prado 2014). 0 turns the gate off.",
+        "their Sharpe ratios; Bailey & López de Prado 2014). 0 turns the gate off. A token below it is "
+        "no fallback pick either.",
     )
 
     def check(self) -> list[tuple[str, str]]:
@@ -484,6 +489,86 @@ class BotsConfig:
     )
 
 
+def _scheduler_address(value: str) -> str | None:
+    if value == "" or value.startswith(("tcp://", "tls://", "inproc://")):
+        return None
+    return f'expected "" (a local cluster) or a Dask scheduler address such as tcp://host:8786, got {value!r}'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptimisationConfig:
+    """Per-token choice of strategy and parameters, deflated for the number of trials (issue 11)."""
+
+    enabled: bool = setting(
+        False,
+        help="After each sweep, backtest every parameter set of the spaces below on every token, store "
+        "every trial, choose each token's strategy and parameters, and let the bots trade those. False: "
+        "every token trades the one configured parameter set, as before.",
+    )
+    strategies: tuple[StrategyName, ...] = setting(
+        ("quad_ma", "ma_crossover"), help="Strategies whose spaces are searched; each token gets one of them."
+    )
+    prefer: Literal["score", "dsr"] = setting(
+        "score",
+        help='How each token\'s trial is chosen among those passing the selection thresholds: "score" the '
+        'best composite score of [token_selection], "dsr" the best Deflated Sharpe Ratio.',
+    )
+    min_dsr: float = setting(
+        0.95,
+        ge=0,
+        le=1,
+        help="Lowest Deflated Sharpe Ratio (the probability that the chosen trial's true Sharpe ratio beats "
+        "the best that luck gives over the token's N trials) that passes; a token below it is never "
+        "approved, not even as a fallback.",
+    )
+    chunk_size: int = setting(
+        250, ge=1, help="Parameter sets per task (a task is one token and a chunk of its parameter sets)."
+    )
+    quad_ma: QuadMaSpace = setting(
+        factory=QuadMaSpace,
+        help="quad_ma values to try: each key a list of values or { start, stop, step } (stop included); "
+        "sets breaking short_1 < short_2 < long_1 < long_2 < trend are dropped and counted.",
+    )
+    ma_crossover: MaCrossoverSpace = setting(
+        factory=MaCrossoverSpace,
+        help="ma_crossover values to try, in the same format; sets with fast >= slow are dropped.",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if not self.strategies:
+            return [("strategies", "at least one strategy")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ComputeConfig:
+    """Where the optimisation's backtests run: threads in this process, or a Dask cluster."""
+
+    scheduler: str = setting(
+        "",
+        check=_scheduler_address,
+        help='Dask scheduler for sweeps above dask_min_work: "" starts a LocalCluster of worker processes '
+        "on this machine; tcp://host:8786 sends the tasks to that existing cluster.",
+    )
+    workers: int = setting(2, ge=1, help="Worker processes of the LocalCluster (one thread each).")
+    threads: int = setting(0, ge=0, help="Threads of the in-process executor; 0: one per CPU.")
+    dask_min_work: int = setting(
+        1_000_000_000_000,
+        ge=0,
+        help="Work size (tokens x parameter sets x bars, in bar-steps) from which Dask runs the sweep "
+        "instead of the in-process threads; 0 always uses Dask.",
+    )
+    memory_budget_mb: int = setting(
+        2048,
+        ge=16,
+        help="Largest memory one token's task may hold (its parameter sets, shared moving-average sums and "
+        "results); a bigger space is refused before anything runs.",
+    )
+    connect_timeout_s: float = setting(
+        10.0, gt=0, help="Seconds to reach the Dask scheduler before the run fails (nothing stored)."
+    )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AppConfig:
     """The whole configuration file."""
@@ -516,6 +601,14 @@ class AppConfig:
     bots: BotsConfig = setting(
         factory=BotsConfig,
         help="Paper-trading bots for the approved tokens; their execution settings come from [backtest].",
+    )
+    optimisation: OptimisationConfig = setting(
+        factory=OptimisationConfig,
+        help="Per-token parameter optimisation and strategy choice, with a multiple-testing guard "
+        "(docs/optimisation.md).",
+    )
+    compute: ComputeConfig = setting(
+        factory=ComputeConfig, help="Where the optimisation's backtests run: threads here, or Dask."
     )
 
 

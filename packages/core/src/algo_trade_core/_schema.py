@@ -217,6 +217,8 @@ def short_type(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
         return "string"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(short_type(a) for a in get_args(tp))
     if origin is tuple:
         inner = get_args(tp)[0]
         if get_origin(inner) is Literal:

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from algo_trade_data._db_dashboard import SymbolPresence
     from algo_trade_data._db_history import RunOverview
     from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
+    from algo_trade_data._db_trials import (
+        TRIAL_METRICS,
+        OptimisationRunRecord,
+        TrialBatch,
+        TrialRecord,
+        params_key,
+    )
     from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
@@ -84,6 +91,13 @@ else:
             "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
             "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
+            "algo_trade_data._db_trials": (
+                "TRIAL_METRICS",
+                "OptimisationRunRecord",
+                "TrialBatch",
+                "TrialRecord",
+                "params_key",
+            ),
             "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
@@ -142,6 +156,7 @@ __all__ = [
     "MAX_WS_SUBSCRIPTIONS",
     "RUN_HEARTBEAT_S",
     "SYNTHETIC_EXCHANGE",
+    "TRIAL_METRICS",
     "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
@@ -164,6 +179,7 @@ __all__ = [
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
+    "OptimisationRunRecord",
     "PerpAsset",
     "PerpMarket",
     "RefreshReport",
@@ -175,6 +191,8 @@ __all__ = [
     "SelectionRecord",
     "SubscriptionLimitError",
     "SymbolPresence",
+    "TrialBatch",
+    "TrialRecord",
     "WalkForwardPeriodRecord",
     "WalkForwardRunRecord",
     "WeightRateLimiter",
@@ -185,6 +203,7 @@ __all__ = [
     "discover_migrations",
     "import_candle_files",
     "live_daemons",
+    "params_key",
     "parse_candles",
     "parse_freqtrade_name",
     "read_candle_file",

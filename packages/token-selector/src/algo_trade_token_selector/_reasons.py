@@ -16,6 +16,7 @@ __all__ = [
     "NO_FALLBACK_CRITERIA",
     "CriterionFailure",
     "check_criteria",
+    "check_dsr",
     "criteria_text",
     "format_distinct",
 ]
@@ -30,12 +31,14 @@ CRITERIA = (
     "min_num_trades",
     "allowed_regimes",
     "min_psr",
-    "min_dsr",
+    "min_dsr",  # [token_selection] min_dsr (the sweep's trials), or [optimisation] min_dsr (the token's)
 )
 # A token failing one of these is not eligible even for the fallback: its result says nothing current.
 DATA_CRITERIA = frozenset({"max_result_age_hours", "min_window_coverage"})
-# ... nor one the user excluded by its market regime: the fallback relaxes performance thresholds only.
-NO_FALLBACK_CRITERIA = DATA_CRITERIA | {"allowed_regimes"}
+# Nor one the user excluded by its market regime, nor one whose statistics fail a gate the user turned
+# on (a chosen parameter set indistinguishable from the best of its trials by luck is no fallback
+# either): the fallback relaxes the performance thresholds only.
+NO_FALLBACK_CRITERIA = DATA_CRITERIA | {"allowed_regimes", "min_psr", "min_dsr"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -205,8 +208,28 @@ def _gate_failures(
     return failures
 
 
-def criteria_text(criteria: SelectionCriteria) -> str:
-    """Return the thresholds in one line, as shown above a selection table."""
+def check_dsr(dsr: float | None, min_dsr: float, n_trials: int) -> CriterionFailure | None:
+    """The ``[optimisation] min_dsr`` gate of a per-token choice (inclusive); an undefined DSR (too few
+    returns, or moments outside the estimator's domain) fails any gate above 0."""
+    if dsr is None:
+        if min_dsr <= 0.0:
+            return None
+        return CriterionFailure(
+            criterion="min_dsr",
+            value=float("nan"),
+            threshold=min_dsr,
+            text=f"DSR undefined over N = {n_trials} trials < {min_dsr:.2f}",
+        )
+    if dsr >= min_dsr:
+        return None
+    shown = format_distinct(dsr, min_dsr, _num, 2)
+    text = f"DSR {shown} < {min_dsr:.2f} (N = {n_trials})"
+    return CriterionFailure(criterion="min_dsr", value=dsr, threshold=min_dsr, text=text)
+
+
+def criteria_text(criteria: SelectionCriteria, min_dsr: float | None = None) -> str:
+    """Return the thresholds in one line, as shown above a selection table (with the DSR gate of
+    per-token choices when ``min_dsr`` is given)."""
     c = criteria
     fallback = (
         f"fallback: the best {c.fallback_top_n} by Sharpe (≥ {c.fallback_min_sharpe:.2f}) when none passes"
@@ -224,6 +247,13 @@ def criteria_text(criteria: SelectionCriteria) -> str:
         f"pass = Sharpe ≥ {c.min_sharpe_ratio:.2f}, win rate ≥ {_pct_limit(c.min_win_rate)}, "
         f"max drawdown ≤ {_pct_limit(c.max_drawdown)}, trades ≥ {c.min_num_trades}, "
         f"coverage ≥ {_pct_limit(c.min_window_coverage)}{gates}, result ≤ {c.max_result_age_hours:g} h old "
-        f"(from its window's end); score = {c.weight_sharpe:g} × Sharpe + {c.weight_win_rate:g} × win rate "
+        f"(from its window's end){_dsr_text(min_dsr)}; "
+        f"score = {c.weight_sharpe:g} × Sharpe + {c.weight_win_rate:g} × win rate "
         f"+ {c.weight_drawdown:g} × (1 − max drawdown); top_n = {c.top_n}; {fallback}"
     )
+
+
+def _dsr_text(min_dsr: float | None) -> str:
+    if min_dsr is None:
+        return ""
+    return f", DSR ≥ {min_dsr:.2f} over the token's N trials (not even a fallback below it)"

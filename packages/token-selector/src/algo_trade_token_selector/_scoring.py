@@ -16,11 +16,40 @@ from algo_trade_token_selector._gates import TrialsKey, result_dsr, trials_of
 from algo_trade_token_selector._reasons import NO_FALLBACK_CRITERIA, CriterionFailure, check_criteria
 from algo_trade_token_selector._scope import SelectionScope
 
-__all__ = ["Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
+__all__ = ["ChoiceDetails", "Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
 
 # approved: passed and within top_n; fallback: approved by the fallback; beyond_top_n: passed, cut by
 # top_n; failed: at least one threshold failed.
 TokenStatus = Literal["approved", "fallback", "beyond_top_n", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChoiceDetails:
+    """What a per-token choice adds to a token's explanation: the chosen strategy and parameters, the
+    number of trials it was chosen from (N) and its Deflated Sharpe Ratio against the best of N by luck.
+
+    Attributes:
+        expected_max_sharpe: the annualised Sharpe ratio the best of N skill-less trials reaches on
+            average: the chosen trial's own Sharpe ratio has to beat it for a DSR above 0.5.
+        source: where the choice was made (e.g. ``"optimisation run 12"``).
+    """
+
+    strategy: str
+    parameters: dict[str, Any]
+    n_trials: int
+    dsr: float | None
+    expected_max_sharpe: float
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "parameters": dict(self.parameters),
+            "n_trials": self.n_trials,
+            "dsr": self.dsr,
+            "expected_max_sharpe": self.expected_max_sharpe,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,6 +78,7 @@ class TokenExplanation:
     psr: float | None = None  # PSR against 0 of the window's per-bar returns (None: unknown)
     dsr: float | None = None  # deflated by the sweep's trials (None: unknown)
     trials: int | None = None  # the sweep's trials (tokens x parameter sets) the DSR deflates by
+    choice: ChoiceDetails | None = None  # a per-token choice: its strategy, parameters, N and DSR
 
     @property
     def approved(self) -> bool:
@@ -98,6 +128,8 @@ class TokenExplanation:
             "psr": self.psr,
             "dsr": self.dsr,
             "trials": self.trials,
+            # Only per-token choices carry these: a plain selection's JSON is unchanged.
+            **({} if self.choice is None else {"choice": self.choice.to_json()}),
         }
 
 
@@ -112,9 +144,16 @@ class Selection:
     tokens: list[TokenExplanation] = field(default_factory=list)
     criteria: SelectionCriteria = field(default_factory=SelectionCriteria)
     scope: SelectionScope | None = None  # the results it ranked (None: every result of the strategy)
+    min_dsr: float | None = None  # the DSR gate of per-token choices (None: a plain selection)
+
+    @property
+    def choices(self) -> dict[str, ChoiceDetails]:
+        """Each approved token's chosen strategy and parameters (empty for a plain selection)."""
+        by_symbol = {t.symbol: t.choice for t in self.tokens if t.choice is not None}
+        return {s: by_symbol[s] for s in self.approved if s in by_symbol}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "approved": list(self.approved),
             "fallback": self.fallback_used,
             "strategy": self.strategy_name,
@@ -123,6 +162,9 @@ class Selection:
             "criteria": _criteria_json(self.criteria),
             "tokens": [t.to_json() for t in self.tokens],
         }
+        if self.min_dsr is not None:
+            out["min_dsr"] = self.min_dsr
+        return out
 
 
 def _criteria_json(criteria: SelectionCriteria) -> dict[str, Any]:
@@ -162,11 +204,36 @@ def evaluate(
     :func:`~algo_trade_token_selector.run_trials` of a sweep's results).
     """
     c = criteria
-    dsr = {symbol: result_dsr(result, trials_of(result, trials)) for symbol, result in results.items()}
+    gates: dict[str, tuple[float | None, int | None]] = {}
+    for symbol, result in results.items():
+        run = trials_of(result, trials)
+        gates[symbol] = (result_dsr(result, run), None if run is None else run.trials)
     rows = [
-        (symbol, result, composite_score(result, c), check_criteria(result, c, now, dsr=dsr[symbol]))
+        (symbol, result, composite_score(result, c), check_criteria(result, c, now, dsr=gates[symbol][0]))
         for symbol, result in results.items()
     ]
+    name = strategy_name or (scope.strategy if scope is not None else criteria.strategy)
+    return rank_rows(rows, criteria, now, name, scope, gates=gates)
+
+
+Row = tuple[str, BacktestResultRecord, float, tuple[CriterionFailure, ...]]
+
+
+def rank_rows(
+    rows: list[Row],
+    criteria: SelectionCriteria,
+    now: datetime,
+    strategy_name: str,
+    scope: SelectionScope | None,
+    choices: Mapping[str, ChoiceDetails] | None = None,
+    min_dsr: float | None = None,
+    gates: Mapping[str, tuple[float | None, int | None]] | None = None,
+) -> Selection:
+    """Rank ``(symbol, result, score, failures)`` rows: the rule of :func:`evaluate` (top_n, fallback).
+
+    ``gates`` holds each symbol's DSR against its sweep's trials and that number of trials, when known.
+    """
+    c = criteria
     passing = sorted((r for r in rows if not r[3]), key=lambda r: (-r[2], r[0]))
     approved_rows = passing[: c.top_n]
     fallback_used = False
@@ -224,18 +291,20 @@ def evaluate(
                 ratio_warning=short_ratio_warning(result.num_bars, result.interval, result.num_trades),
                 regime=result.regime,
                 psr=result.psr,
-                dsr=dsr[symbol],
-                trials=t.trials if (t := trials_of(result, trials)) is not None else None,
+                dsr=(gates or {}).get(symbol, (None, None))[0],
+                trials=(gates or {}).get(symbol, (None, None))[1],
+                choice=None if choices is None else choices.get(symbol),
             )
         )
     # Approved first (in rank order), then the others by score.
     tokens.sort(key=lambda t: (not t.approved, t.rank if t.rank is not None else 10**9, -t.score, t.symbol))
     return Selection(
         selected_at=now,
-        strategy_name=strategy_name or (scope.strategy if scope is not None else c.strategy),
+        strategy_name=strategy_name,
         approved=approved,
         fallback_used=fallback_used,
         tokens=tokens,
         criteria=c,
         scope=scope,
+        min_dsr=min_dsr,
     )

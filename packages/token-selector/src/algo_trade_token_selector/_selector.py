@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from loguru import logger
 
 from algo_trade_core import SelectionCriteria
 from algo_trade_data import BacktestResultRecord, SelectionRecord
+from algo_trade_token_selector._candidates import Candidate, evaluate_candidates
 from algo_trade_token_selector._gates import trials_by_key
 from algo_trade_token_selector._scope import SelectionScope
 from algo_trade_token_selector._scoring import Selection, evaluate
@@ -81,17 +83,46 @@ class TokenSelector:
                 ", ".join(selection.approved) or "none",
             )
         if record:
-            await self._db.insert_selection(
-                SelectionRecord(
-                    selected_at=selection.selected_at,
-                    strategy_name=scope.strategy,
-                    approved=selection.approved,
-                    details=[t.to_json() for t in selection.tokens],
-                    fallback_used=selection.fallback_used,
-                    run_id=run_id,
-                )
-            )
+            await self._record(selection, scope, run_id)
         return selection
+
+    async def select_candidates(
+        self,
+        candidates: Mapping[str, Candidate],
+        scope: SelectionScope,
+        *,
+        min_dsr: float,
+        now: datetime | None = None,
+        record: bool = True,
+        run_id: str | None = None,
+    ) -> Selection:
+        """Select among per-token choices (:func:`~algo_trade_token_selector.evaluate_candidates`) and
+        (by default) store the selection, each token's choice in its details."""
+        at = now or datetime.now(UTC)
+        selection = evaluate_candidates(candidates, self.criteria, at, min_dsr=min_dsr, scope=scope)
+        if not candidates:
+            logger.warning("token selection: no optimisation choice stored in scope ({})", scope.describe())
+        else:
+            logger.info(
+                "token selection among choices: {} approved: {}",
+                len(selection.approved),
+                ", ".join(selection.approved) or "none",
+            )
+        if record:
+            await self._record(selection, scope, run_id)
+        return selection
+
+    async def _record(self, selection: Selection, scope: SelectionScope, run_id: str | None) -> None:
+        await self._db.insert_selection(
+            SelectionRecord(
+                selected_at=selection.selected_at,
+                strategy_name=scope.strategy,
+                approved=selection.approved,
+                details=[t.to_json() for t in selection.tokens],
+                fallback_used=selection.fallback_used,
+                run_id=run_id,
+            )
+        )
 
     async def select_approved_tokens(self, scope: SelectionScope | None = None) -> list[str]:
         """Return the approved symbols in rank order (and store the selection)."""

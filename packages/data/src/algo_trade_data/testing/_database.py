@@ -51,6 +51,10 @@ TABLES = (
     "backtest_runs",
     "token_selections",
     "bots",
+    "optimisation_runs",
+    "optimisation_tokens",
+    "parameter_sets",
+    "backtest_trials",
     "walkforward_runs",
     "walkforward_periods",
 )
