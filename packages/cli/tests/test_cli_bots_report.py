@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ import pytest
 from algo_trade_backtest import params_hash, run_backtest
 from algo_trade_bot_orchestrator import BotRegistry, MemoryFeed, bars_from_frame
 from algo_trade_core import BotsConfig, TrackingConfig
-from algo_trade_data import BacktestResultRecord, DatabaseClient
+from algo_trade_data import BacktestResultRecord, BotRecord, DatabaseClient
 from algo_trade_data.testing import real_candles, temporary_database, truncate_tables, wait_for
 from algo_trade_tracking import Envelope, bot_envelope
 
@@ -70,6 +71,24 @@ async def _prepare(url: str, frame: pl.DataFrame) -> str:
         return bot_id
 
 
+async def _store_unreadable_bot(url: str) -> None:
+    now = datetime.now(UTC)
+    async with await DatabaseClient.connect(url) as db:
+        await db.upsert_bot(
+            BotRecord(
+                bot_id="quad_ma:ETH",
+                symbol="ETH",
+                strategy_name="quad_ma",
+                parameters={},
+                interval="1m",
+                state="running",
+                created_at=now,
+                updated_at=now,
+                position={"version": 1, "bars": 3},
+            )
+        )
+
+
 async def _envelope(url: str, bot_id: str) -> Envelope | None:
     async with await DatabaseClient.connect(url) as db:
         return await bot_envelope(db, bot_id, TrackingConfig(), horizon_bars=LIVE)
@@ -115,9 +134,13 @@ def test_bots_report_shows_the_bot_beside_its_backtest_and_inside_its_envelope(
     assert "exact" in out
     assert png.stat().st_size > 20_000
 
+    asyncio.run(_store_unreadable_bot(report_url))  # a row without its configuration
     summary = cli("bots", "report")
     assert bot_id in summary
     assert "exact" in summary
+    assert "bot quad_ma:ETH: no report: bot quad_ma:ETH: the row holds no configuration" in " ".join(
+        summary.split()
+    )
     assert "--plot draws one bot: name it" in cli("bots", "report", "--plot", str(png), code=2)
 
 

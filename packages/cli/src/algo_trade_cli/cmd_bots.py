@@ -19,9 +19,17 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    resolve_config,
+    run_async,
+)
 from algo_trade_cli._format import fmt_age, fmt_num, fmt_time
-from algo_trade_core import AppConfig
+from algo_trade_core import AlgoTradeError, AppConfig
 
 if TYPE_CHECKING:
     from algo_trade_data import BotRecord, DaemonPresence, FillRecord
@@ -340,8 +348,15 @@ async def _reports(cfg: AppConfig, bot_id: str | None) -> list[BotReport]:
     async with await DatabaseClient.connect(cfg.database) as db:
         if bot_id is not None:
             return [await report_bot(db, bot_id, cfg.bots.tracking)]
-        records = await db.list_bots()
-        return [await report_bot(db, r.bot_id, cfg.bots.tracking) for r in records if r.position]
+        reports = []
+        for record in await db.list_bots():
+            if not record.position:
+                continue
+            try:
+                reports.append(await report_bot(db, record.bot_id, cfg.bots.tracking))
+            except (AlgoTradeError, ValueError) as exc:  # one unreadable bot must not hide the others
+                err_console.print(f"[yellow]bot {record.bot_id}: no report: {exc}[/]", highlight=False)
+        return reports
 
 
 @app.command("report")
