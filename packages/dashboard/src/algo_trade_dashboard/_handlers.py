@@ -26,6 +26,7 @@ from algo_trade_dashboard._context import (
     check_run_id,
     check_symbol,
 )
+from algo_trade_dashboard._live import live_vs_backtest, report_chart_view, report_view
 from algo_trade_dashboard._security import (
     SESSION_COOKIE,
     SESSION_DAYS,
@@ -149,7 +150,18 @@ async def _bots(request: web.Request, ctx: Context) -> dict[str, Any]:
 
 
 async def _bot(request: web.Request, ctx: Context) -> dict[str, Any]:
-    return await bot_view(ctx, check_bot_id(request.match_info["bot_id"]))
+    bot_id = check_bot_id(request.match_info["bot_id"])
+    data = await bot_view(ctx, bot_id)
+    data["live_vs_backtest"] = await live_vs_backtest(ctx, bot_id, request.app[K.REPORTS])
+    return data
+
+
+async def _bot_report(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await report_view(ctx, check_bot_id(request.match_info["bot_id"]), request.app[K.REPORTS])
+
+
+async def _bot_report_chart(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await report_chart_view(ctx, check_bot_id(request.match_info["bot_id"]), request.app[K.REPORTS])
 
 
 async def _bot_chart(request: web.Request, ctx: Context) -> dict[str, Any]:
@@ -290,6 +302,8 @@ def routes(app: web.Application) -> None:
     r.add_get("/api/bots", api(_bots))
     r.add_get("/api/bots/{bot_id}", api(_bot))
     r.add_get("/api/bots/{bot_id}/chart", api(_bot_chart))
+    r.add_get("/api/bots/{bot_id}/report", api(_bot_report))
+    r.add_get("/api/bots/{bot_id}/report/chart", api(_bot_report_chart))
     r.add_get("/api/runs", api(_runs))
     r.add_get("/api/runs/{run_id}", api(_run))
     r.add_get("/api/walkforward", api(_walkforwards))

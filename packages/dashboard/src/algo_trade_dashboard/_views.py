@@ -34,11 +34,6 @@ ALERTS_PLACEHOLDER = {
     "reason": "Alerts are not available yet: they land with live performance tracking (issue 12: "
     "divergence of each bot from its own backtest, protections, auto-stop).",
 }
-LIVE_VS_BACKTEST_PLACEHOLDER = {
-    "available": False,
-    "reason": "Live vs backtest is not available yet: it lands with live performance tracking (issue 12): "
-    "each bot against its own backtest, with its envelope and events.",
-}
 EXTRA_TOKEN_FIELDS = ("regime", "psr", "dsr")  # shown when the selector starts to provide them
 
 
@@ -162,15 +157,12 @@ async def run_view(ctx: Context, run_id: str) -> dict[str, Any]:
 
 
 async def bots_view(ctx: Context) -> dict[str, Any]:
-    """Every stored bot (``bots list --all --json``), and the live-vs-backtest placeholder."""
-    return {
-        "bots": await bots_json(ctx.db, await ctx.db.list_bots()),
-        "live_vs_backtest": LIVE_VS_BACKTEST_PLACEHOLDER,
-    }
+    """Every stored bot (``bots list --all --json``); each bot's page has it against its backtest."""
+    return {"bots": await bots_json(ctx.db, await ctx.db.list_bots())}
 
 
 async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[str, Any]:
-    """One bot with its newest fills (``bots status --json``)."""
+    """One bot with its newest fills (``bots status --json``); the handler adds its live vs backtest."""
     record = await ctx.db.get_bot(bot_id)
     if record is None:
         raise NotFound(f"no bot {bot_id!r} is stored (the bots page lists them)")
@@ -178,7 +170,6 @@ async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[st
     (info,) = await bots_json(ctx.db, [record])
     info["fills"] = [fill_json(f) for f in fills[-fills_limit:]]
     info["fills_total"] = len(fills)
-    info["live_vs_backtest"] = LIVE_VS_BACKTEST_PLACEHOLDER
     return info
 
 
