@@ -151,9 +151,12 @@ def test_every_page_loads_with_its_charts_and_no_console_error(
     assert bots == {}
     live = browser.find_element("css selector", "table[data-live-bots]")
     wait_until(browser, lambda d: live.get_attribute("data-live-updates"))  # the first server-sent event
-    assert "not available yet" in browser.find_element("css selector", ".placeholder").text
     bot = open_page(browser, f"{base}/bots/{market.traded_bot}", "bot")
-    assert_drawn(bot, "bot")
+    assert_drawn(bot, "bot", "live")
+    assert "live bar(s) from" in browser.find_element("css selector", '[data-chart-note="live"]').text
+    reconciliation = browser.find_element("css selector", "table[data-reconciliation]").text
+    assert "exact" in reconciliation  # a paper bot fed every bar is its backtest
+    assert browser.find_element("css selector", "table[data-envelope] .badge").text in ("ok", "failed")
     assert not browser.find_element("css selector", '[data-chart-note="bot"]').text.startswith("0 fill")
 
     runs = open_page(browser, base + "/runs", "runs")

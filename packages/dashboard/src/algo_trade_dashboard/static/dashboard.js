@@ -240,15 +240,15 @@
       const mid = chart.addSeries(LWC.LineSeries, Object.assign({ color: C.hold, lineWidth: 1, lineStyle: 2, title: "envelope median" }, quiet));
       mid.setData(points(asPct(S.band_mid)));
     }
-    const backtest = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.equity, lineWidth: 2, lineStyle: 1, title: "backtest" }));
-    backtest.setData(points(asPct(S.backtest)));
-    const bot = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.up, lineWidth: 2, lastValueVisible: true, crosshairMarkerVisible: true, title: "bot" }));
+    // The bot wide and under the backtest's thin dashed line: a bot that reconciles exactly shows both on one path.
+    const bot = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.up, lineWidth: 4, lastValueVisible: true, crosshairMarkerVisible: true, title: "bot" }));
     bot.setData(points(asPct(S.live)));
+    const backtest = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.equity, lineWidth: 2, lineStyle: 2, title: "backtest" }));
+    backtest.setData(points(asPct(S.backtest)));
     const marks = data.gaps.map((g) => ({ time: g.start, position: "aboveBar", shape: "square", color: C.amber, text: g.bars + " missing", size: 1 }));
     if (data.diverges_at !== null) marks.push({ time: data.diverges_at, position: "aboveBar", shape: "arrowDown", color: C.down, text: "diverges", size: 1.4 });
     if (marks.length) LWC.createSeriesMarkers(bot, marks.sort((a, b) => a.time - b.time));
-    const dd = chart.addSeries(LWC.AreaSeries, Object.assign({}, quiet, { lineColor: C.dd, topColor: "rgba(239,83,80,0.05)", bottomColor: "rgba(239,83,80,0.45)",
-      lineWidth: 1, invertFilledArea: true, title: "bot drawdown" }), 1);
+    const dd = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.dd, lineWidth: 2, title: "bot drawdown" }), 1);
     dd.setData(points(asPct(S.drawdown, -1)));
     if (S.drawdown_limit) {
       const limit = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.amber, lineWidth: 1, lineStyle: 2,
