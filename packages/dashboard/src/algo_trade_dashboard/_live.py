@@ -2,9 +2,10 @@
 
 The report is :func:`algo_trade_tracking.report_bot`, the call ``algo-trade bots report`` makes: the
 bot's fills reconciled with the backtest over exactly the bars it saw, and its live path checked against
-the envelope of the backtest it was approved on. A report re-runs the engine and bootstraps the envelope
-(about a second); it is cached per bot row version (the row is written at each bar the bot handles), so
-the page and its chart share one computation and a reload does not repeat it.
+the envelope of the backtest it was approved on. A report reads the bot's bars, re-runs the engine and
+bootstraps the envelope (``benchmarks/bench_tracking.py`` prints the dashboard's first and cached
+request); it is cached per bot row version (the row is written at each bar the bot handles), so the
+page and its chart share one computation and a reload does not repeat it.
 """
 
 from __future__ import annotations
