@@ -4,6 +4,7 @@ from loguru import logger
 
 from algo_trade_core._config import (
     DEFAULT_TOKEN_UNIVERSE,
+    AlertsConfig,
     AppConfig,
     BacktestConfig,
     BotsConfig,
@@ -11,6 +12,7 @@ from algo_trade_core._config import (
     HyperliquidConfig,
     MaCrossoverConfig,
     ParameterSet,
+    ProtectionConfig,
     QuadMaConfig,
     SchedulerConfig,
     SelectionCriteria,
@@ -100,6 +102,7 @@ __all__ = [
     "MIN_RATIO_TRADES",
     "QUANTUM",
     "REDACTED",
+    "AlertsConfig",
     "AlgoTradeError",
     "AppConfig",
     "BacktestConfig",
@@ -122,6 +125,7 @@ __all__ = [
     "ParameterSet",
     "Position",
     "PositionSide",
+    "ProtectionConfig",
     "QuadMaConfig",
     "RateLimited",
     "SchedulerConfig",

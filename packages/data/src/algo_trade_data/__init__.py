@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from algo_trade_data._records import (
         BacktestResultRecord,
         BacktestRunRecord,
+        BotEventRecord,
         BotRecord,
         FillRecord,
         SelectionRecord,
@@ -108,6 +109,7 @@ else:
             "algo_trade_data._records": (
                 "BacktestResultRecord",
                 "BacktestRunRecord",
+                "BotEventRecord",
                 "BotRecord",
                 "FillRecord",
                 "SelectionRecord",
@@ -143,6 +145,7 @@ __all__ = [
     "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
+    "BotEventRecord",
     "BotRecord",
     "CandleFileFormat",
     "CandleGap",

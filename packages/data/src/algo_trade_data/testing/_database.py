@@ -51,6 +51,7 @@ TABLES = (
     "backtest_runs",
     "token_selections",
     "bots",
+    "bot_events",
     "walkforward_runs",
     "walkforward_periods",
 )
