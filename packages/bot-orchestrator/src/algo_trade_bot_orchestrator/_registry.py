@@ -408,7 +408,7 @@ class BotRegistry:
 
     async def _end_shadow(self, shadow: Bot, reason: str, now_ms: int) -> None:
         try:
-            status = await self._drop(shadow, "close")
+            status = await self._drop(shadow, "close", wait=False)  # never wait for a bar here
         except Exception as exc:
             logger.error("shadow bot {}: stop failed: {!r}", shadow.bot_id, exc)
             return
