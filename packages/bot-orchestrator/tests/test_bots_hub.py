@@ -154,7 +154,8 @@ async def test_bots_on_one_connection_survive_a_drop_and_follow_the_approved_tok
     assert (await clean_db.get_bot(btc.bot_id)).state == "stopped"
     # The deselected token keeps a shadow bot ([bots] shadow_days): the only BTC subscriber left.
     shadow = registry.get_bot("shadow:ma_crossover:BTC")
-    assert shadow is not None and shadow.status().shadow
+    assert shadow is not None
+    assert shadow.status().shadow
     await eventually(lambda: fake.ws.subscriber_count("BTC", "1m") == 1)
 
     await fake.ws.step(updates=UPDATES * 20)

@@ -91,7 +91,8 @@ def test_drawdown_and_sharpe_fire_at_the_first_bar_numpy_says_and_not_before() -
     monitor = ProtectionMonitor(rules, interval="1m", initial_capital=10_000)
     trips = [(i, monitor.on_bar(float(e), int(trades[i]), no_stats)) for i, e in enumerate(equity)]
     fired_at = [(i, t) for i, t in trips if t]
-    assert [i for i, _ in fired_at] == [expected_sharpe] and expected_sharpe == 30 * 50
+    assert [i for i, _ in fired_at] == [expected_sharpe]
+    assert expected_sharpe == 30 * 50
     (trip,) = fired_at[0][1]
     assert (trip.kind, trip.rule) == ("stop", "min_sharpe")
     assert trip.details["sharpe"] == pytest.approx(sharpe[expected_sharpe], rel=1e-9)
@@ -203,7 +204,8 @@ async def test_a_drawdown_stop_is_stored_closes_the_position_and_cools_the_token
     loser, other = sorted(worst, key=worst.get, reverse=True)  # type: ignore[arg-type]
     limit = (worst[loser] + worst[other]) / 2  # only the loser reaches it
     trip = first_breach(equity[loser], 1e4, limit)
-    assert trip is not None and first_breach(equity[other], 1e4, limit) is None
+    assert trip is not None
+    assert first_breach(equity[other], 1e4, limit) is None
 
     desk = make_desk(protection=ProtectionConfig(max_drawdown=limit, cooldown_hours=2.0), shadow_days=0)
     for frame in frames.values():
@@ -229,8 +231,10 @@ async def test_a_drawdown_stop_is_stored_closes_the_position_and_cools_the_token
         await play(desk, eventually, [losing], [bars[loser][WARM + trip + 1]])
     await eventually(lambda: losing.done, what="the losing bot to stop")
     status = losing.status()
-    assert status.state is BotState.STOPPED and status.position is None
-    assert status.stop_reason is not None and status.stop_reason.startswith("max_drawdown")
+    assert status.state is BotState.STOPPED
+    assert status.position is None
+    assert status.stop_reason is not None
+    assert status.stop_reason.startswith("max_drawdown")
     assert await losing.flushed()
     (event,) = await desk.db.list_bot_events()
     assert (event.bot_id, event.kind, event.details["rule"]) == (losing.bot_id, "stop", "max_drawdown")
@@ -278,11 +282,14 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
     # BTC out, ETH in: BTC's live bot closes, its shadow starts.
     assert await reg.sync_bots_with_approved_tokens(["ETH"], "ma_crossover") == (["ETH"], ["BTC"])
     shadow = reg.get_bot("shadow:ma_crossover:BTC")
-    assert shadow is not None and shadow.status().shadow and shadow.config.symbol == "BTC"
+    assert shadow is not None
+    assert shadow.status().shadow
+    assert shadow.config.symbol == "BTC"
     start = desk.clock.ms
     assert shadow.config.shadow_until_ms == start + 20 * STEP
     (started,) = await desk.db.list_bot_events(kind="shadow_started")
-    assert started.bot_id == shadow.bot_id and started.symbol == "BTC"
+    assert started.bot_id == shadow.bot_id
+    assert started.symbol == "BTC"
     # Sync never takes the shadow for BTC's live bot, nor stops it while it runs.
     assert await reg.sync_bots_with_approved_tokens(["ETH"], "ma_crossover") == ([], [])
     assert reg.get_bot(shadow.bot_id) is shadow
@@ -297,7 +304,8 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
     assert shadow.status().position is None
     assert await shadow.flushed()
     (ended,) = await desk.db.list_bot_events(kind="shadow_ended")
-    assert ended.bot_id == shadow.bot_id and ended.details["reason"] == "shadow period over"
+    assert ended.bot_id == shadow.bot_id
+    assert ended.details["reason"] == "shadow period over"
     # Ended by the first bar closing at or after its end (its position closed at the next open).
     until = ms_to_datetime(start + 20 * STEP)
     assert ended.time >= until > ended.time - timedelta(milliseconds=STEP)
