@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
-from algo_trade_bot_orchestrator import BotRegistry
+from algo_trade_bot_orchestrator import AlertDispatcher, BotRegistry, DivergenceJudge, notifiers_from_config
 from algo_trade_core import AppConfig, ms_to_datetime, strategy_params
 from algo_trade_data import (
     BackgroundRepair,
@@ -41,6 +41,8 @@ class Daemon:
         on_cycle: called after each cycle (the CLI prints it).
         clock_ms: "now" in epoch ms for windows, result ages and bot warm-up (default: the wall clock);
             replays pin it.
+        divergence_judge: the live-against-backtest check of ``[bots.protection] divergence_evaluations``
+            (none: that rule is not evaluated).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Daemon:
         *,
         on_cycle: Callable[[Cycle], Awaitable[None] | None] | None = None,
         clock_ms: Callable[[], int] | None = None,
+        divergence_judge: DivergenceJudge | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -62,6 +65,8 @@ class Daemon:
         self._hyperliquid = hyperliquid
         self._on_cycle = on_cycle
         self._clock_ms = clock_ms
+        self._judge = divergence_judge
+        self.alerts: AlertDispatcher | None = None
         self._stack = AsyncExitStack()
         self._services: list[AbstractAsyncContextManager[Any]] = []
         self.scheduler = BacktestScheduler(
@@ -102,6 +107,11 @@ class Daemon:
             self.hub = await self._stack.enter_async_context(
                 MarketDataHub(self.config.hyperliquid, rest=self._hyperliquid, store=self.db)
             )
+            alerts_config = self.config.bots.alerts
+            self.alerts = AlertDispatcher(
+                notifiers_from_config(alerts_config), queue_size=alerts_config.queue_size
+            )
+            self._stack.push_async_callback(self.alerts.close)  # after the bots: their last alerts go out
             registry = BotRegistry(
                 self.db,
                 self.hub,
@@ -112,6 +122,8 @@ class Daemon:
                 strategy_parameters={
                     name: strategy_params(self.config, name) for name in ("quad_ma", "ma_crossover")
                 },
+                divergence_judge=self._judge,
+                alerts=self.alerts,
             )
             self.pipeline.registry = registry
             # Shutdown leaves positions open and rows live, so the next start restores them.
