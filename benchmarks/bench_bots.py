@@ -17,8 +17,14 @@ Printed:
 * messages lost: closed bars the server pushed minus bars the bots handled (must be 0), and bars
   handled twice (must be 0).
 
+``--protection on`` turns every ``[bots.protection]`` rule on in a way that never fires (max drawdown 99 %,
+the Sharpe rule's counter, a divergence judge consulted on every bar that reads the live Sharpe and
+drawdown), so each bar pays the full price of the checks; ``--protection both`` runs without and then
+with them and prints the CPU per bar decision of both and their ratio (goal: < 5 % more).
+
 Usage: ``python benchmarks/bench_bots.py [--duration 60] [--bots 100] [--rate 10] [--updates-per-bar 2]
-[--strategy ma_crossover|quad_ma] [--no-record]``; exits 1 when a message was lost or handled twice.
+[--strategy ma_crossover|quad_ma] [--no-record] [--protection off|on|both]``; exits 1 when a message was
+lost or handled twice.
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import polars as pl
+from _figures import figure
 
-from algo_trade_bot_orchestrator import Bot, BotRegistry
-from algo_trade_core import HyperliquidConfig
+from algo_trade_bot_orchestrator import Bot, BotRegistry, DivergenceVerdict, LiveStats
+from algo_trade_core import BotsConfig, HyperliquidConfig, ProtectionConfig
 from algo_trade_data import HyperliquidClient, MarketDataHub
 from algo_trade_data.testing import FakeHyperliquid, fake_candles, temporary_client
 
@@ -144,7 +151,22 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(args: argparse.Namespace) -> int:
+# Every rule on, none able to fire: the cost of the checks without the cost of stopping.
+ALL_CHECKS = ProtectionConfig(
+    max_drawdown=0.99,
+    min_sharpe=-10.0,
+    min_sharpe_after_trades=10**9,
+    divergence_evaluations=10**9,
+    divergence_every_bars=1,
+)
+
+
+def judge(stats: LiveStats) -> DivergenceVerdict:
+    """A divergence check that reads what a real one would (the live Sharpe and drawdown) and passes."""
+    return DivergenceVerdict(ok=stats.drawdown < 1.0 or stats.sharpe is None)
+
+
+async def run(args: argparse.Namespace, *, protection: bool = False) -> tuple[int, float]:
     coins = coin_names(args.bots)
     closed_per_coin = int(args.duration * args.rate / args.updates_per_bar) - 1
     bars = WARM + closed_per_coin + 1  # +1: the bar whose first push closes the last one
@@ -175,6 +197,8 @@ async def run(args: argparse.Namespace) -> int:
                     clock_ms=lambda: T0 + WARM * STEP + 1_000,
                     strategy_parameters=PARAMETERS,
                     observer=meter,
+                    bots=BotsConfig(protection=ALL_CHECKS) if protection else BotsConfig(),
+                    divergence_judge=judge if protection else None,
                 )
                 t = time.perf_counter()
                 started, _ = await registry.sync_bots_with_approved_tokens(coins, args.strategy)
@@ -207,9 +231,10 @@ async def run(args: argparse.Namespace) -> int:
     errors = [s.bot_id for s in statuses if s.error]
     ms = 1_000.0
     recording = "closed bars recorded in the store" if args.record else "no candle recording"
+    checks = "every protection checked on every bar" if protection else "no protections"
     print(
         f"bots: {len(started)} ({args.strategy}), one per coin; spawned and warmed up in {spawn_s:.2f} s; "
-        f"{recording}"
+        f"{recording}; {checks}"
     )
     print(
         f"feed: {stats['messages']:,} candle messages in {stats['seconds']:.1f} s "
@@ -242,7 +267,29 @@ async def run(args: argparse.Namespace) -> int:
     )
     if statuses:
         print(f"trades per bot: mean {statistics.fmean(s.num_trades for s in statuses):.1f}")
-    return 1 if lost or meter.duplicates or errors else 0
+    return (1 if lost or meter.duplicates or errors else 0), cpu / max(handled, 1)
+
+
+async def compare(args: argparse.Namespace) -> int:
+    """Run without, then with the protections; print both CPU costs per bar decision and the ratio."""
+    print("== without protections")
+    rc_off, off = await run(args, protection=False)
+    print("== with every protection checked on every bar")
+    rc_on, on = await run(args, protection=True)
+    ratio = on / off
+    print(f"CPU per bar decision: without protections {off * 1e6:.0f} us, with {on * 1e6:.0f} us")
+    figure(
+        "protection checks: extra CPU of the 100-bot load",
+        f"{100 * (ratio - 1):+.1f} % ({off * 1e6:.0f} -> {on * 1e6:.0f} us/bar)",
+        "< 5 %",
+        ratio < 1.05,
+    )
+    return rc_off or rc_on
+
+
+async def one(args: argparse.Namespace) -> int:
+    rc, _ = await run(args, protection=args.protection == "on")
+    return rc
 
 
 def main() -> None:
@@ -258,7 +305,14 @@ def main() -> None:
         action="store_false",
         help="do not record closed bars in the store (isolates the hub's recorder)",
     )
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument(
+        "--protection",
+        choices=("off", "on", "both"),
+        default="off",
+        help="check every [bots.protection] rule on every bar; both: compare without and with",
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(compare(args) if args.protection == "both" else one(args)))
 
 
 if __name__ == "__main__":
