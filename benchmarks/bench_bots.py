@@ -301,19 +301,30 @@ def monitor_cost_s(rules: ProtectionConfig, bars: int = 200_000) -> float:
 
 
 async def compare(args: argparse.Namespace) -> int:
-    """Runs without and with the protections, alternating; the CPU per bar decision of each (median) and
-    the ratio; then the checks' own cost per bar measured in isolation, as a share of a bar decision."""
+    """Runs without and with the protections, alternating, each in a fresh process (a run leaves its
+    process slower for the next one); the CPU per bar decision of each (median) and the ratio; then the
+    checks' own cost per bar measured in isolation, as a share of a bar decision."""
     off: list[float] = []
     on: list[float] = []
     rc = 0
     for i in range(args.repeat):
         for protection, out in ((False, off), (True, on)) if i % 2 == 0 else ((True, on), (False, off)):
-            print(
-                f"== run {i + 1}: {'with every protection checked on every bar' if protection else 'without'}"
-            )
-            code, per_bar = await run(args, protection=protection)
-            rc = rc or code
-            out.append(per_bar)
+            what = "with every protection checked on every bar" if protection else "without protections"
+            print(f"== run {i + 1}: {what}", flush=True)
+            command = [
+                sys.executable,
+                __file__,
+                *("--duration", str(args.duration), "--bots", str(args.bots), "--rate", str(args.rate)),
+                *("--updates-per-bar", str(args.updates_per_bar), "--strategy", args.strategy),
+                *("--protection", "on" if protection else "off"),
+                *(() if args.record else ("--no-record",)),
+            ]
+            child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+            output, _ = await child.communicate()
+            text = output.decode()
+            print(text, end="")
+            rc = rc or (child.returncode or 0)
+            out.append(float(text.rsplit("CPU_PER_BAR_S ", 1)[1].split()[0]))
     off_s, on_s = statistics.median(off), statistics.median(on)
     ratio = on_s / off_s
     runs = ", ".join(f"{a * 1e6:.0f}/{b * 1e6:.0f}" for a, b in zip(off, on, strict=True))
@@ -339,7 +350,8 @@ async def compare(args: argparse.Namespace) -> int:
 
 
 async def one(args: argparse.Namespace) -> int:
-    rc, _ = await run(args, protection=args.protection == "on")
+    rc, per_bar = await run(args, protection=args.protection == "on")
+    print(f"CPU_PER_BAR_S {per_bar:.9f}")
     return rc
 
 
