@@ -20,6 +20,9 @@ PACKAGES = (
     "algo_trade_token_selector",
     "algo_trade_bot_orchestrator",
     "algo_trade_dashboard",
+    "algo_trade_optimisation",
+    "algo_trade_pipeline",
+    "algo_trade_evaluation",
     "algo_trade_cli",
 )
 TEST_KIT = "algo_trade_data.testing"
@@ -62,6 +65,7 @@ def test_no_product_module_imports_the_test_kit() -> None:
         ("algo_trade_data", ("aiohttp", "polars", "asyncpg", "numba")),
         ("algo_trade_backtest_scheduler", ("numba", "polars", "apscheduler", "aiohttp")),
         ("algo_trade_bot_orchestrator", ("numba", "polars", "aiohttp")),
+        ("algo_trade_optimisation", ("numba", "polars", "distributed", "asyncpg")),
     ],
 )
 def test_importing_a_package_loads_no_heavy_dependency(package: str, heavy: tuple[str, ...]) -> None:
@@ -102,3 +106,16 @@ def test_chart_helpers_are_defined_once_in_the_backtest_package() -> None:
         "minmax_indices": [str(CHART_HELPERS_HOME)],
         "drawdown_curve": [str(CHART_HELPERS_HOME)],
     }
+
+
+def test_reading_stored_choices_loads_neither_the_engine_nor_dask() -> None:
+    """`token-selection` with [optimisation] enabled reads choices; it must start as fast as without."""
+    code = (
+        "import sys\nfrom algo_trade_optimisation import candidates_from_choices\n"
+        "from algo_trade_pipeline import Pipeline\n"
+        "print(' '.join(m for m in ('numba', 'polars', 'distributed') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []

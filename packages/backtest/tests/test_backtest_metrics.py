@@ -63,6 +63,35 @@ def test_formulas_against_numpy() -> None:
     assert (m.num_bars, m.initial_capital, m.final_capital) == (6, 100.0, 90.0)
 
 
+def test_return_moments_are_the_population_moments() -> None:
+    # Population skewness m3 / m2^1.5 and kurtosis m4 / m2^2 (not in excess), what the PSR formula takes.
+    equity = [100.0, 110.0, 99.0, 120.0, 120.0, 90.0, 91.0, 130.0]
+    m = _metrics(equity)
+    r = np.diff(equity) / np.array(equity[:-1])
+    c = r - r.mean()
+    assert m.returns_skewness == pytest.approx(np.mean(c**3) / np.mean(c**2) ** 1.5, rel=1e-12)
+    assert m.returns_kurtosis == pytest.approx(np.mean(c**4) / np.mean(c**2) ** 2, rel=1e-12)
+    flat = _metrics([100.0, 100.0, 100.0, 100.0])
+    assert (flat.returns_skewness, flat.returns_kurtosis) == (0.0, 3.0)  # a normal's: no variation
+
+
+def test_the_stored_psr_is_the_papers_formula_on_the_returns(walk: Callable[..., Bars]) -> None:
+    from algo_trade_core import probabilistic_sharpe_ratio
+
+    bars = walk(7, 2_000, vol=0.004)
+    result = run_backtest(*bars, strategy="ma_crossover", interval="1h")
+    r = np.diff(result.equity) / result.equity[:-1]
+    c = r - r.mean()
+    skew = float(np.mean(c**3) / np.mean(c**2) ** 1.5)
+    kurt = float(np.mean(c**4) / np.mean(c**2) ** 2)
+    expected = probabilistic_sharpe_ratio(float(r.mean() / r.std(ddof=1)), 0.0, r.shape[0], skew, kurt)
+    assert result.metrics.returns_skewness == pytest.approx(skew, rel=1e-9)
+    assert result.metrics.returns_kurtosis == pytest.approx(kurt, rel=1e-9)
+    assert result.metrics.psr == pytest.approx(expected, rel=1e-9)
+    assert result.metrics.to_record_fields()["psr"] == result.metrics.psr
+    assert _metrics([100.0, 101.0]).to_performance(periods_per_year=12.0).psr is None  # one return
+
+
 def test_degenerate_cases() -> None:
     flat = _metrics([100.0, 100.0, 100.0], num_trades=0, winners=0, gross_profit=0.0, gross_loss=0.0)
     assert (flat.sharpe_ratio, flat.sortino_ratio, flat.max_drawdown, flat.calmar_ratio) == (0, 0, 0, 0)
@@ -112,7 +141,7 @@ def test_record_fields_match_the_results_table() -> None:
     perf = _metrics([100.0, 101.0]).to_performance(window_coverage=1.0)
     fields = perf.to_record_fields()
     assert set(fields) <= record_fields
-    assert set(fields) == set(METRIC_NAMES) | {"window_coverage"}
+    assert set(fields) == set(METRIC_NAMES) | {"window_coverage", "psr"}
     for f in dataclasses.fields(data.BacktestResultRecord):
         if f.name in fields:
             declared = str(f.type)

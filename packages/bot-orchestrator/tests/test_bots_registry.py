@@ -514,3 +514,57 @@ def test_registry_defaults_come_from_the_configuration(db: Any) -> None:
     assert (config.interval, config.warmup_bars) == ("5m", 300)
     assert config.parameters["trend"] == 80
     assert config.parameters["short_1"] == app.strategy.quad_ma.short_1
+
+
+async def test_sync_with_choices_restarts_a_bot_whose_chosen_parameters_changed(
+    desk: Any, walk: Walk, bars_of: Bars, eventually: Eventually
+) -> None:
+    """Per-token choices: each symbol trades its own strategy and parameters; a changed choice is a new
+    bot, the old one removed the on_remove way (close: at the next open); an unchanged one is kept."""
+    reg = desk.registry
+    bars = await start_bots(desk, walk, bars_of, ["BTC", "ETH"])
+    slow = {"fast": 5, "slow": 30}
+    choices = {"BTC": ("ma_crossover", FAST_CROSS), "ETH": ("ma_crossover", slow)}
+    started, stopped = await reg.sync_bots_with_approved_tokens(
+        ["BTC", "ETH"], "quad_ma", choices=choices, strategies=("quad_ma", "ma_crossover")
+    )
+    assert (started, stopped) == (["BTC", "ETH"], [])
+    btc, eth = (next(b for b in reg.list_bots() if b.config.symbol == s) for s in ("BTC", "ETH"))
+    assert (btc.config.parameters["fast"], btc.config.parameters["slow"]) == (5, 20)
+    assert (eth.config.parameters["fast"], eth.config.parameters["slow"]) == (5, 30)
+    assert btc.bot_id.startswith("ma_crossover:BTC:")
+    assert btc.bot_id != eth.bot_id
+    again = await reg.sync_bots_with_approved_tokens(
+        ["BTC", "ETH"], "quad_ma", choices=choices, strategies=("quad_ma", "ma_crossover")
+    )
+    assert again == ([], [])
+    await play(desk, eventually, [btc, eth], [*bars["BTC"][WARM:150], *bars["ETH"][WARM:150]])
+    assert btc.status().position is not None
+
+    # BTC's chosen parameters change; ETH's do not.
+    changed = {**choices, "BTC": ("ma_crossover", {"fast": 8, "slow": 20})}
+    started, stopped = await reg.sync_bots_with_approved_tokens(
+        ["BTC", "ETH"], "quad_ma", choices=changed, strategies=("quad_ma", "ma_crossover")
+    )
+    assert (started, stopped) == (["BTC"], ["BTC"])
+    assert btc.status().state is BotState.STOPPING  # on_remove = close: at the next open
+    assert eth.status().state is BotState.RUNNING
+    successor = next(b for b in reg.list_bots() if b.config.symbol == "BTC" and b is not btc and not b.done)
+    assert successor.config.parameters["fast"] == 8
+    assert successor.status().state is BotState.RUNNING
+    desk.feed.publish(bars["BTC"][150])
+    await eventually(lambda: btc.done, what="the replaced BTC bot to stop")
+    last = (await desk.db.list_fills(bot_id=btc.bot_id))[-1]
+    assert last.reason == "close"
+    assert last.timestamp == ms_to_datetime(bars["BTC"][150].t)
+    assert reg.get_bot(eth.bot_id) is eth
+
+    # A token whose choice moves to another strategy is a new bot of that strategy.
+    moved = {**changed, "ETH": ("quad_ma", {"trend": 40, "long_2": 30, "long_1": 20})}
+    started, stopped = await reg.sync_bots_with_approved_tokens(
+        ["ETH"], "quad_ma", choices=moved, strategies=("quad_ma", "ma_crossover")
+    )
+    assert (started, stopped) == (["ETH"], ["BTC", "ETH"])
+    assert {b.config.strategy for b in reg.list_bots() if b.config.symbol == "ETH" and not b.done} >= {
+        "quad_ma"
+    }

@@ -179,3 +179,106 @@ async def test_token_selection_approves_what_the_daemon_approves_with_several_pa
     manual = await asyncio.to_thread(scli.json, "token-selection", "--as-of", AS_OF, "--config", path)
     assert manual["approved"] == cycle.selection.approved
     assert {t["params_hash"] for t in manual["tokens"]} == {digest[traded]}
+
+
+def test_token_selection_shows_regime_psr_and_dsr_and_explains_the_gates(
+    scli: Cli, own_db_url: str, tmp_path: Path
+) -> None:
+    gates = "allowed_regimes = ['high']\nmin_psr = 0.9\nmin_dsr = 0.5\nregime_lookback_days = 30\n"
+    cfg = write(
+        tmp_path,
+        "g.toml",
+        universe((*THREE, "OP", "AVAX", "DOGE"), interval="1h") + LOOSE + gates,
+        own_db_url,
+    )
+    run = scli.json("sweep", "--as-of", AS_OF, "--config", cfg)
+    assert run["status"] == "ok"
+    stored = {r["symbol"]: r for r in scli.json("results", "latest", "--config", cfg)}
+    assert {r["regime"] for r in stored.values()} <= {"low", "normal", "high"}  # 30 days of lookback: known
+    assert all(0.0 <= r["psr"] <= 1.0 for r in stored.values())
+    selection = scli.json("token-selection", "--as-of", AS_OF, "--config", cfg)
+    regime_failures = 0
+    for token in selection["tokens"]:
+        result = stored[token["symbol"]]
+        assert (token["regime"], token["psr"], token["trials"]) == (result["regime"], result["psr"], 6)
+        assert 0.0 <= token["dsr"] <= token["psr"]  # deflating by six trials only lowers it
+        expected = []
+        if token["regime"] != "high":
+            expected.append(f"regime {token['regime']} not in allowed high")
+            regime_failures += 1
+        if token["psr"] < 0.9:
+            expected.append(f"PSR {token['psr']:.2f} < 0.90")
+        if token["dsr"] < 0.5:
+            expected.append(f"DSR {token['dsr']:.2f} < 0.50")
+        assert [f["text"] for f in token["failed"]] == expected, token["symbol"]
+        assert token["approved"] == (not expected)
+    assert regime_failures > 0
+    table = scli("token-selection", "--as-of", AS_OF, "--config", cfg)
+    assert "regime in high, PSR ≥ 0.90, DSR ≥ 0.50" in table
+    for header in ("regime", "PSR", "DSR"):
+        assert header in table
+    assert "regime = the window's hourly realised volatility" in table
+    latest_table = scli("results", "latest", "--config", cfg)
+    assert "regime = the window's hourly realised volatility" in latest_table
+    png = tmp_path / "strip.png"  # a regime failure has a colour in the history strip
+    history = scli.json("selection", "history", "--limit", "50", "--plot", str(png), "--config", cfg)
+    cells = [c for s in history["selections"] for c in s["tokens"].values()]
+    assert any(c["failed"] and c["failed"][0].startswith("regime ") for c in cells)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+OPTIMISED = """[optimisation]
+enabled = true
+min_dsr = 0.0
+chunk_size = 4
+[optimisation.quad_ma]
+short_1 = [3, 5]
+short_2 = [8]
+long_1 = [15]
+long_2 = [30]
+trend = [60]
+volume_filter = [false]
+take_profit = [0.004, 0.01]
+stop_loss = [0.003]
+[optimisation.ma_crossover]
+fast = [3, 5]
+slow = [20, 30]
+"""
+
+
+def test_with_optimisation_enabled_token_selection_shows_each_tokens_choice_with_n_and_dsr(
+    scli: Cli, own_db_url: str, tmp_path: Path
+) -> None:
+    tokens = ("BTC", "ETH", "SOL", "OP")
+    # Results of 2025 are old today: a long max_result_age_hours lets the sweep's cycle select on them.
+    text = universe(tokens, backtest_window_days=2) + LOOSE + "top_n = 2\nmax_result_age_hours = 1e9\n"
+    text += OPTIMISED
+    cfg = write(tmp_path, "opt.toml", text, own_db_url)
+    run = scli.json("sweep", "--as-of", AS_OF, "--config", cfg)
+    assert run["optimisation"]["status"] == "ok"
+    assert run["optimisation"]["trials"] == len(tokens) * 8
+    assert run["selection"]["strategy"] == "optimised"
+
+    selection = scli.json("token-selection", "--as-of", AS_OF, "--config", cfg)
+    assert selection["stored"] is True
+    assert selection["strategy"] == "optimised"
+    assert selection["min_dsr"] == 0.0
+    assert selection["approved"] == run["selection"]["approved"]
+    assert len(selection["approved"]) == 2
+    for token in selection["tokens"]:
+        choice = token["choice"]
+        assert choice["strategy"] in ("quad_ma", "ma_crossover")
+        assert choice["n_trials"] == 8
+        assert choice["dsr"] is None or 0.0 <= choice["dsr"] <= 1.0
+        assert choice["source"] == f"optimisation run {run['optimisation']['run_id']}"
+        assert token["params_hash"] == params_hash(choice["strategy"], choice["parameters"])
+
+    table = " ".join(scli("token-selection", "--as-of", AS_OF, "--config", cfg).split())
+    assert "token selection (optimised): 2 approved" in table
+    for header in ("strategy", "parameters", "N", "DSR"):
+        assert f" {header} " in table
+    assert "DSR ≥ 0.00 over the token's N trials" in table
+    assert "each token's chosen strategy and parameter set (latest optimisation)" in table
+    history = scli.json("selection", "history", "--config", cfg)
+    assert history["strategy"] == "optimised"
+    assert history["selections"][-1]["approved"] == selection["approved"]

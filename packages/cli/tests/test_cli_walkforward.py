@@ -59,9 +59,19 @@ def test_a_study_prints_the_json_shape_stores_it_and_shows_it_again(
         for key in ("start", "end", "approved", "fallback", "ic", "selection_return", "universe_return"):
             assert stored[key] == fresh[key], key
     assert shown["statistics"]["psr"] == pytest.approx(out["statistics"]["psr"])
+    # Out-of-sample returns by the regime each token was in at selection, fresh and stored.
+    by_regime = out["summary"]["by_regime"]
+    assert set(by_regime) == {"low", "normal", "high", "unknown"}
+    eligible = sum(len(p["token_returns"]) for p in out["periods"])
+    assert sum(s["eligible"] for s in by_regime.values()) == eligible > 0
+    assert by_regime["unknown"]["eligible"] == 0  # six months of 1h bars before March: every regime known
+    assert all(set(p["regimes"]) >= set(p["token_returns"]) for p in out["periods"])
+    assert shown["summary"]["by_regime"] == by_regime
+    assert shown["periods"][0]["regimes"] == out["periods"][0]["regimes"]
     png = tmp_path / "wf.png"
     text = cli("walkforward", "show", out["run_id"], "--plot", str(png), "-c", str(config))
     assert "verdict:" in text
+    assert "by regime at selection (token-periods, mean out-of-sample return): " in " ".join(text.split())
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -187,3 +187,33 @@ def test_a_dashboard_token_comes_from_the_environment_and_a_short_one_is_refused
     (problem,) = info.value.problems
     assert str(problem).startswith("ALGO_TRADE__SERVER__TOKEN: server.token: expected an empty string")
     assert "shortsecret" not in str(info.value)  # a secret is never echoed into a message or a log
+
+
+def test_regime_and_gate_keys_name_the_key_and_what_was_expected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[token_selection]\n"
+        "allowed_regimes = ['low', 'hgh']\n"  # line 2
+        "regime_lookback_days = 7\n"  # line 3
+        "min_psr = 1.5\n"  # line 4
+        "min_dsr = -0.1\n",  # line 5
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    problems = [str(p) for p in info.value.problems]
+    assert problems == [
+        f"{path}:2: token_selection.allowed_regimes[1]: expected one of 'low', 'normal', 'high', "
+        "got 'hgh'; did you mean 'high'?",
+        f"{path}:3: token_selection.regime_lookback_days: expected >= 30, got 7",
+        f"{path}:4: token_selection.min_psr: expected <= 1, got 1.5",
+        f"{path}:5: token_selection.min_dsr: expected >= 0, got -0.1",
+    ]
+    for text, expected in (
+        ("allowed_regimes = []", 'expected at least one of "low", "normal", "high"'),
+        ("allowed_regimes = ['high', 'high']", "expected each regime once, got high more than once"),
+    ):
+        with pytest.raises(ConfigError, match=r"token_selection\.allowed_regimes") as info:
+            load_config(write(tmp_path, f"[token_selection]\n{text}\n"), env={})
+        assert expected in str(info.value)
+    loaded = load_config(write(tmp_path, "[token_selection]\nallowed_regimes = ['normal', 'low']\n"), env={})
+    assert loaded.token_selection.allowed_regimes == ("normal", "low")

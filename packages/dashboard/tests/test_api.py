@@ -66,7 +66,9 @@ async def test_selection_audit_shows_every_criterion_from_the_stored_reasons(
     assert {t["symbol"] for t in data["tokens"]} == set(market.tokens)
     for token in data["tokens"]:
         checks = data["checks"][token["symbol"]]
-        assert [c["criterion"] for c in checks] == list(CRITERIA)
+        # the regime, PSR and DSR gates are off by default: only the criteria that decide are shown
+        gates = {"allowed_regimes", "min_psr", "min_dsr"}
+        assert [c["criterion"] for c in checks] == [c for c in CRITERIA if c not in gates]
         failed = {f["criterion"]: f for f in token["failed"]}
         assert {c["criterion"] for c in checks if not c["passed"]} == set(failed)
         for c in checks:

@@ -288,3 +288,39 @@ async def test_candle_symbols_and_window_counts(clean_db: DatabaseClient, make_c
     assert counts == {"BTC": 30, "kPEPE": 60, "ETH": 0, "NOPE": 0}
     assert await clean_db.count_candles(["ETH"], "1m", T0, FAR, "synthetic") == {"ETH": 30}
     assert await clean_db.count_candles(["BTC"], "1h", T0, FAR) == {"BTC": 10}
+
+
+async def test_hourly_closes_are_each_hours_last_close_computed_in_the_database(
+    clean_db: DatabaseClient, make_candles: MakeCandles
+) -> None:
+    frame = make_candles("SOL", 600, start=T0 + timedelta(minutes=7))  # 10 hours, not hour-aligned
+    gap = (frame["timestamp"] >= T0 + timedelta(hours=3, minutes=30)) & (
+        frame["timestamp"] < T0 + timedelta(hours=5, minutes=10)
+    )
+    frame = frame.filter(~gap)  # hour 4 has no bar, hour 3 ends early
+    await clean_db.upsert_candles(frame)
+    await clean_db.upsert_candles(make_candles("SOL", 50, start=T0, interval="1h"))  # another series
+    start, end = T0 + timedelta(hours=1), T0 + timedelta(hours=9, minutes=30)
+    times, closes = await clean_db.query_hourly_closes("SOL", "1m", start, end)
+    window = frame.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+    expected = (
+        window.group_by(pl.col("timestamp").dt.truncate("1h").alias("hour"), maintain_order=True)
+        .agg(pl.col("close").last())
+        .sort("hour")
+    )
+    assert times == [int(t.timestamp() * 1000) for t in expected["hour"]]
+    assert closes == expected["close"].to_list()
+    assert T0 + timedelta(hours=4) not in expected["hour"].to_list()
+    # The plain PostgreSQL statement and TimescaleDB's (time_bucket + last) give the same closes.
+    from algo_trade_data._db_candles import _HOURLY_CLOSES_PLAIN, _HOURLY_CLOSES_TIMESCALEDB
+
+    variants = [_HOURLY_CLOSES_PLAIN] + ([_HOURLY_CLOSES_TIMESCALEDB] if clean_db.timescaledb_enabled else [])
+    async with clean_db.pool.acquire() as conn:
+        for query in variants:
+            row = await conn.fetchrow(query, "SOL", "hyperliquid", "1m", start, end)
+            assert (list(row[0]), list(row[1])) == (times, closes)
+    # Hourly and longer bars are their own closes.
+    hourly_times, hourly_closes = await clean_db.query_hourly_closes("SOL", "1h", T0, T0 + timedelta(hours=5))
+    assert hourly_times == [int((T0 + timedelta(hours=h)).timestamp() * 1000) for h in range(5)]
+    assert len(hourly_closes) == 5
+    assert await clean_db.query_hourly_closes("SOL", "5m", T0, FAR) == ([], [])

@@ -76,6 +76,9 @@ def test_the_repository_sql_folder_is_the_packaged_one() -> None:
         "005_run_owner.sql",
         "006_latest_results_by_window.sql",
         "012_walkforward.sql",
+        "014_optimisation_trials.sql",
+        "014_optimisation_trials.timescaledb.sql",
+        "015_regime_and_gates.sql",
     ]
 
 
@@ -232,7 +235,7 @@ async def test_hypertables_exist_when_timescaledb_is_installed(
 ) -> None:
     if not db.timescaledb_enabled:
         pytest.skip("the session database was built without TimescaleDB (ALGO_TRADE_TEST_TIMESCALEDB=off)")
-    assert await db.hypertables() == ["backtest_results", "ohlcv", "trades"]
+    assert await db.hypertables() == ["backtest_results", "backtest_trials", "ohlcv", "trades"]
 
 
 async def test_compression_is_refused_under_apache_with_exactly_one_warning(
@@ -276,6 +279,7 @@ async def test_timescaledb_arriving_later_converts_existing_tables(
             assert upgraded.migration_report.applied == [
                 "001_market_data.timescaledb.sql",
                 "002_backtest.timescaledb.sql",
+                "014_optimisation_trials.timescaledb.sql",
             ]
             assert "ohlcv" in await upgraded.hypertables()
             assert len(await upgraded.candle_status()) == 1

@@ -14,7 +14,7 @@ import pytest
 
 from algo_trade_core import DatabaseError, DataError
 from algo_trade_data._database import DatabaseClient
-from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, SelectionRecord
+from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, RunTrials, SelectionRecord
 from algo_trade_data.testing import temporary_client
 
 NOW = datetime(2025, 7, 1, 3, 0, tzinfo=UTC)
@@ -122,6 +122,48 @@ async def test_a_backfill_stored_later_does_not_hide_the_current_result(clean_db
     # As of a year ago, the current result lies in the future: the backfill is what was known then.
     then = await clean_db.query_latest_backtest_results("quad_ma", until=NOW - timedelta(days=300))
     assert then["BTC"].sharpe_ratio == -3.0
+
+
+async def test_regime_moments_and_psr_round_trip_and_old_rows_read_as_unknown(
+    clean_db: DatabaseClient,
+) -> None:
+    gated = result(
+        "BTC", parameters={}, regime="high", returns_skewness=-0.75, returns_kurtosis=11.5, psr=0.8125
+    )
+    await clean_db.insert_backtest_results_batch([gated, result("ETH")])
+    await clean_db.insert_backtest_result(result("SOL", regime="low", psr=0.5))
+    latest = await clean_db.query_latest_backtest_results("quad_ma")
+    assert latest["BTC"] == gated
+    assert (latest["ETH"].regime, latest["ETH"].psr, latest["ETH"].returns_kurtosis) == (None, None, None)
+    assert (latest["SOL"].regime, latest["SOL"].psr) == ("low", 0.5)
+    async with clean_db.pool.acquire() as conn:  # the table itself refuses an unknown regime
+        with pytest.raises(asyncpg.CheckViolationError, match="backtest_results_regime_valid"):
+            await conn.execute("UPDATE backtest_results SET regime = 'stormy' WHERE symbol = 'BTC'")
+
+
+async def test_run_trials_count_each_runs_results_and_the_variance_of_their_sharpe(
+    clean_db: DatabaseClient,
+) -> None:
+    sharpes = {"BTC": 1.5, "ETH": -0.5, "SOL": 3.0}
+    await clean_db.insert_backtest_results_batch(
+        [result(s, sharpe_ratio=v) for s, v in sharpes.items()]
+        + [result("BTC", sharpe_ratio=9.0, params_hash="p2")]  # a second parameter set: one more trial
+        + [result("BTC", NOW + timedelta(hours=1), sharpe_ratio=2.0, run_id="run-2", interval="1h")]
+        + [result("BTC", NOW + timedelta(hours=2), sharpe_ratio=7.0, run_id="run-3")]  # not asked for
+    )
+    trials = await clean_db.query_run_trials(["run-1", "run-2", "run-1", "absent"])
+    values = [*sharpes.values(), 9.0]
+    mean = sum(values) / 4
+    assert trials == [
+        RunTrials(
+            run_id="run-1",
+            interval="1m",
+            trials=4,
+            sharpe_variance=pytest.approx(sum((v - mean) ** 2 for v in values) / 3, rel=1e-12),
+        ),
+        RunTrials(run_id="run-2", interval="1h", trials=1, sharpe_variance=0.0),  # one trial: no spread
+    ]
+    assert await clean_db.query_run_trials([]) == []
 
 
 async def test_history_is_newest_first_and_limited(clean_db: DatabaseClient) -> None:

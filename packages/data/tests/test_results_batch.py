@@ -52,6 +52,9 @@ def result(symbol: str = "BTC", **changes: Any) -> BacktestResultRecord:
         (0, {"final_capital": Decimal("Infinity")}, "final_capital is not a finite number"),
         (3, {"calmar_ratio": -math.inf}, "calmar_ratio is not a finite number"),
         (2, {"exposure": math.nan}, "exposure is not a finite number"),
+        (1, {"psr": math.nan}, "psr is not a finite number"),
+        (3, {"returns_kurtosis": math.inf}, "returns_kurtosis is not a finite number"),
+        (0, {"regime": "stormy"}, "regime must be one of low, normal, high or None, got 'stormy'"),
     ],
 )
 def test_the_first_bad_record_of_a_batch_is_named(index: int, changes: dict[str, Any], message: str) -> None:

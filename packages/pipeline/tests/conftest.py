@@ -76,9 +76,19 @@ class RecordingRegistry:
     """Stands in for ``BotRegistry`` where only the sync calls matter: records them, starts nothing."""
 
     calls: list[tuple[list[str], str, dict[str, Any] | None]] = field(default_factory=list)
+    choices: list[dict[str, tuple[str, dict[str, Any]]] | None] = field(default_factory=list)
+    strategies: list[tuple[str, ...]] = field(default_factory=list)
 
     async def sync_bots_with_approved_tokens(
-        self, approved: Sequence[str], strategy_name: str, parameters: Mapping[str, Any] | None = None
+        self,
+        approved: Sequence[str],
+        strategy_name: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        choices: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+        strategies: Sequence[str] = (),
     ) -> tuple[list[str], list[str]]:
         self.calls.append((list(approved), strategy_name, None if parameters is None else dict(parameters)))
+        self.choices.append(None if choices is None else {s: (c[0], dict(c[1])) for s, c in choices.items()})
+        self.strategies.append(tuple(strategies))
         return list(approved), []

@@ -12,6 +12,7 @@ from algo_trade_core import SchedulerConfig, lazy_exports
 
 if TYPE_CHECKING:
     from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
+    from algo_trade_backtest_scheduler._regimes import HourlyCloseCache, token_regime
     from algo_trade_backtest_scheduler._scheduler import AfterSweep, BacktestScheduler
     from algo_trade_backtest_scheduler._sweep import (
         ProgressCallback,
@@ -27,6 +28,7 @@ else:
         __name__,
         {
             "algo_trade_backtest_scheduler._jobs": ("BacktestJob", "jobs_from_config"),
+            "algo_trade_backtest_scheduler._regimes": ("HourlyCloseCache", "token_regime"),
             "algo_trade_backtest_scheduler._scheduler": ("AfterSweep", "BacktestScheduler"),
             "algo_trade_core": ("cron_trigger",),
             "algo_trade_backtest_scheduler._sweep": (
@@ -46,6 +48,7 @@ __all__ = [
     "AfterSweep",
     "BacktestJob",
     "BacktestScheduler",
+    "HourlyCloseCache",
     "ProgressCallback",
     "RunSummary",
     "SchedulerConfig",
@@ -55,5 +58,6 @@ __all__ = [
     "cron_trigger",
     "jobs_from_config",
     "run_sweep",
+    "token_regime",
     "window_for",
 ]

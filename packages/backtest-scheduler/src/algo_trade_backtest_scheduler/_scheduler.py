@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
 from algo_trade_backtest_scheduler._jobs import BacktestJob, jobs_from_config
+from algo_trade_backtest_scheduler._regimes import DEFAULT_REGIME_LOOKBACK_DAYS, HourlyCloseCache
 from algo_trade_backtest_scheduler._sweep import (
     ProgressCallback,
     RunSummary,
@@ -57,8 +58,11 @@ class BacktestScheduler:
         after_sweep: AfterSweep | None = None,
         executor: Executor | None = None,
         clock: Callable[[], datetime] | None = None,
+        regime_lookback_days: int = DEFAULT_REGIME_LOOKBACK_DAYS,
     ) -> None:
         self.config = config
+        self.regime_lookback_days = regime_lookback_days  # [token_selection] regime_lookback_days
+        self.regime_cache = HourlyCloseCache()  # hourly closes kept between sweeps
         self._clock = clock  # where "now" ends the window (default: the wall clock); replays pin it
         self.execution = execution or BacktestConfig()
         self.jobs: list[BacktestJob] = jobs_from_config(config, strategies or StrategyConfig())
@@ -89,6 +93,7 @@ class BacktestScheduler:
             execution=config.backtest,
             strategies=config.strategy,
             after_sweep=after_sweep,
+            regime_lookback_days=config.token_selection.regime_lookback_days,
         )
 
     async def universe(self) -> list[str]:
@@ -123,6 +128,8 @@ class BacktestScheduler:
                 as_of=as_of,
                 refresh=refresh,
                 progress=progress,
+                regime_lookback_days=self.regime_lookback_days,
+                regime_cache=self.regime_cache,
             )
             self.runs.append(summary)
             # Inside the lock: shutdown() waits for selection and bot sync too, not only the sweep.

@@ -23,8 +23,13 @@ from loguru import logger
 
 from algo_trade_backtest import run_backtest
 from algo_trade_backtest_scheduler._jobs import BacktestJob
+from algo_trade_backtest_scheduler._regimes import (
+    DEFAULT_REGIME_LOOKBACK_DAYS,
+    HourlyCloseCache,
+    token_regime,
+)
 from algo_trade_backtest_scheduler._window import Window, window_for
-from algo_trade_core import AlgoTradeError, BacktestConfig, DatabaseError, SchedulerConfig
+from algo_trade_core import AlgoTradeError, BacktestConfig, DatabaseError, Regime, SchedulerConfig
 from algo_trade_data import RUN_HEARTBEAT_S, BacktestResultRecord, BacktestRunRecord, this_host
 
 if TYPE_CHECKING:
@@ -55,6 +60,7 @@ class TokenOutcome:
     refreshed_bars: int = 0
     results: list[BacktestResultRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    regime: Regime | None = None  # volatility regime at the window's end (None: too little history)
 
 
 @dataclass(slots=True)
@@ -110,8 +116,12 @@ def backtest_token(
     run_id: str,
     stamp: datetime,
     exchange: str,
+    regime: Regime | None = None,
 ) -> list[BacktestResultRecord]:
-    """Run every job on one token's window (in a worker thread: the numba kernels release the GIL)."""
+    """Run every job on one token's window (in a worker thread: the numba kernels release the GIL).
+
+    ``regime`` is the token's volatility regime at the window's end (stored with each result).
+    """
     arrays = _arrays(frame)
     coverage = window.coverage(frame.height)
     records = []
@@ -137,6 +147,7 @@ def backtest_token(
                 exchange=exchange,
                 interval=window.interval,
                 params_hash=job.params_hash,
+                regime=regime,
                 **fields,
             )
         )
@@ -183,6 +194,8 @@ async def run_sweep(
     as_of: datetime | None = None,
     refresh: bool | None = None,
     progress: ProgressCallback | None = None,
+    regime_lookback_days: int = DEFAULT_REGIME_LOOKBACK_DAYS,
+    regime_cache: HourlyCloseCache | None = None,
 ) -> RunSummary:
     """Run one sweep over ``symbols`` and store every result plus the run row in one transaction.
 
@@ -193,6 +206,10 @@ async def run_sweep(
     nothing is run; when the final insert fails nothing of the run's results is stored, the run is
     marked failed and no token counts as ok. ``progress(phase, symbol)`` is called once per token in
     every phase (refresh, load, backtest), whatever happened to it, then once for the insert.
+
+    Each result carries the token's volatility regime at the window's end, ranked against its windows
+    over the ``regime_lookback_days`` before (``[token_selection] regime_lookback_days``); a scheduler
+    passes its ``regime_cache`` so that each sweep reads only the hourly closes added since the last.
     """
     started = datetime.now(UTC)
     run_id = uuid.uuid4().hex
@@ -240,6 +257,8 @@ async def run_sweep(
                 hyperliquid=hyperliquid if do_refresh else None,
                 refresh=do_refresh,
                 executor=executor,
+                regime_lookback_days=regime_lookback_days,
+                regime_cache=regime_cache,
             )
         finally:
             heartbeat.cancel()
@@ -324,6 +343,8 @@ async def _phases(
     hyperliquid: HyperliquidClient | None,
     refresh: bool,
     executor: Executor,
+    regime_lookback_days: int,
+    regime_cache: HourlyCloseCache | None,
 ) -> RunSummary:
     run_id, window, outcomes, notify = sweep.run_id, sweep.window, sweep.outcomes, sweep.notify
     symbols = sweep.symbols
@@ -402,6 +423,21 @@ async def _phases(
         logger.error("sweep {}: the database failed while loading: {}", run_id[:8], lost[0])
     sweep.timings["load"] = time.perf_counter() - t0
 
+    # 2b. each token's volatility regime: one query of hourly closes over the window and the lookback
+    t0 = time.perf_counter()
+    cache = regime_cache or HourlyCloseCache()
+
+    async def classify(symbol: str) -> None:
+        try:
+            outcomes[symbol].regime = await token_regime(
+                db, symbol, window, config.backtest_window_days, regime_lookback_days, config.exchange, cache
+            )
+        except AlgoTradeError as exc:  # the regime is an input, not the result: stored as unknown
+            outcomes[symbol].notes.append(f"regime unknown: {exc}")
+
+    await asyncio.gather(*(classify(s) for s in frames))
+    sweep.timings["regime"] = time.perf_counter() - t0
+
     # 3. backtests in the worker pool, never on the event loop
     t0 = time.perf_counter()
     loop = asyncio.get_running_loop()
@@ -419,6 +455,7 @@ async def _phases(
                 run_id,
                 sweep.started,
                 config.exchange,
+                outcomes[symbol].regime,
             )
         except (ValueError, AlgoTradeError) as exc:
             sweep.fail(symbol, f"backtest failed: {exc}")

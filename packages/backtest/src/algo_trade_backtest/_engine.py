@@ -211,7 +211,7 @@ def _run(
         params_hash=params_hash(strategy, config),
         equity=run.equity,
         trades=trades_from_records(run.trades),
-        metrics=raw.to_performance(window_coverage),
+        metrics=raw.to_performance(window_coverage, periods_per_year=periods),
         raw_metrics=raw,
         open_position=run.state.open_position(has_exits=strategy == "quad_ma"),
         pending_signal=run.state.pending,

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_TRADES_PER_BAR",
     "MA_CROSSOVER",
     "NUM_METRICS",
+    "NUM_SWEEP_METRICS",
     "PARAMS_DTYPE",
     "QUAD_MA",
     "STATE_DTYPE",
@@ -53,9 +54,14 @@ __all__ = [
     "KernelBars",
     "KernelBuffers",
     "KernelState",
+    "SweepShared",
+    "cross_signs_nb",
     "grid_nb",
     "metrics_nb",
     "run_bars_nb",
+    "setups_nb",
+    "sweep_nb",
+    "window_sums_nb",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -628,7 +634,7 @@ def run_bars_nb(
 # --------------------------------------------------------------------------------------------------
 # Metrics and the parameter-grid loop (here, not in _metrics/_grid: see the module docstring)
 
-NUM_METRICS = 13
+NUM_METRICS = 15
 
 
 @_jit
@@ -640,7 +646,9 @@ def metrics_nb(
     ``equity`` is the run's mark-to-market curve and ``state[0]`` its final state record (trade
     counts, gross profit and loss, exposure, first open, last close). Returns are ``r[i] = equity[i] /
     equity[i - 1] - 1``; Sharpe and Sortino are 0 with fewer than two returns or a zero denominator;
-    Calmar is 0 without a drawdown; the profit factor is ``inf`` when nothing was lost.
+    Calmar is 0 without a drawdown; the profit factor is ``inf`` when nothing was lost. Skewness and
+    kurtosis (not in excess) of the returns are the population moments ``m3 / m2^1.5`` and
+    ``m4 / m2^2``, a normal distribution's 0 and 3 when the returns do not vary.
     """
     s = state[0]
     n = equity.shape[0]
@@ -651,15 +659,36 @@ def metrics_nb(
         total += equity[i] / equity[i - 1] - 1.0
     sharpe = 0.0
     sortino = 0.0
+    skewness = 0.0
+    kurtosis = 3.0
     if m >= 2:
         mean = total / m
         sq = 0.0
+        cube = 0.0
+        fourth = 0.0
         down = 0.0
+        zeros = 0
         for i in range(1, n):
             r = equity[i] / equity[i - 1] - 1.0
-            sq += (r - mean) * (r - mean)
-            if r < 0.0:
-                down += r * r
+            if r != 0.0:
+                d = r - mean
+                d2 = d * d
+                sq += d2
+                cube += d2 * d
+                fourth += d2 * d2
+                if r < 0.0:
+                    down += r * r
+            else:
+                zeros += 1
+        # The zero returns (flat bars) are added last, together: the sweep kernel, which never visits
+        # flat bars, sums in the same order and gets the same bits (``_sweep_metrics``).
+        sq += zeros * (mean * mean)
+        cube -= zeros * (mean * mean * mean)
+        fourth += zeros * (mean * mean * mean * mean)
+        m2 = sq / m
+        if m2 > 0.0:
+            skewness = cube / m / m2**1.5
+            kurtosis = fourth / m / (m2 * m2)
         std = math.sqrt(sq / (m - 1))
         root = math.sqrt(periods_per_year)
         if std > 0.0:
@@ -694,6 +723,8 @@ def metrics_nb(
     out[10] = n
     out[11] = initial_capital
     out[12] = final
+    out[13] = skewness
+    out[14] = kurtosis
 
 
 @_jit_loop
@@ -751,3 +782,413 @@ def grid_nb(
         reset_state_nb(state, capital)
         run_bars_nb(param_rows[r : r + 1], execution, state, bars, 0, n, buffers, 0, False)
         metrics_nb(buffers.equity, state.record, capital, periods_per_year, out[r])
+
+
+# --------------------------------------------------------------------------------------------------
+# The sweep kernel: every parameter set of a grid over one token, the window sums computed once
+#
+# A grid's parameter sets share most of their moving-average windows. The sweep computes each distinct
+# window's exact sums once (:func:`window_sums_nb`), the crossover sign of each distinct (short_1,
+# short_2) pair once (:func:`cross_signs_nb`) and the bars where that sign flips; then each parameter
+# set runs the same state machine as :func:`run_bars_nb`, reading the shared sums instead of keeping
+# its own. A quad_ma setup depends on the windows, the volume filter and its factor only, not on
+# take-profit, stop-loss or the confirmation: each distinct *signal* gets its setup bars once
+# (:func:`setups_nb`), shared by its sets. A flat quad_ma position only changes at a setup, so the flat
+# stretches are skipped from one setup to the next: the per-bar work is done only while a position is
+# open, and it is branch-free where the branch would be a coin flip (:func:`_mark`). The fills go
+# through the same ``_open``/``_close``/``_exit_level`` as the single run, so trades are identical, and
+# the metrics follow :func:`metrics_nb` operation for operation (a flat bar's return is exactly 0: it
+# only counts), so they are identical too.
+
+NUM_SWEEP_METRICS = NUM_METRICS  # the same values; skewness and kurtosis (not in excess) last
+
+Int8Array = npt.NDArray[np.int8]
+
+
+class SweepShared(NamedTuple):
+    """What every parameter set of one sweep group reads (one group: one decimal precision of the units).
+
+    ``sums[k, g]``: the exact sum of the close units of bars ``g - w + 1 .. g`` for the group's k-th
+    window ``w`` (bars before 0 count 0, as in a fresh ring); ``volume_sums`` the same over volume units
+    (one row of zeros when no set filters on volume); ``signs[j, g]``: the sign of ``sma(short_1) -
+    sma(short_2)`` of the j-th pair at the close of bar ``g``; ``events[event_start[j]:event_start[j +
+    1]]``: the bars ``g >= 1`` where pair j's ``signs > 0`` differs from the bar before.
+
+    ``setup_bars[setup_start[k]:setup_start[k + 1]]`` are the bars where the k-th quad_ma *signal*
+    (the windows, volume filter and factor: every parameter but take-profit, stop-loss and the
+    confirmation) has a setup, in the direction ``setup_dirs`` (+1 long, -1 short): the crossover
+    events that pass :func:`_setup`, computed once for every set of that signal (:func:`setups_nb`).
+    A flat set enters at its next setup; a set in a position starts a reversal at an opposite one.
+    """
+
+    sums: IntArray
+    volume_sums: IntArray
+    signs: Int8Array
+    events: IntArray
+    event_start: IntArray
+    setup_bars: IntArray
+    setup_dirs: Int8Array
+    setup_start: IntArray
+
+
+# Columns of a sweep's per-set index rows into :class:`SweepShared`.
+IX_SHORT_1, IX_SHORT_2, IX_LONG_1, IX_LONG_2, IX_TREND, IX_VOLUME, IX_PAIR, IX_SIGNAL = range(8)
+
+
+@_jit_loop
+def window_sums_nb(units: IntArray, window: int, out: IntArray) -> None:
+    """``out[g]`` = the sum of ``units[g - window + 1 .. g]`` (indices below 0 count 0), exactly."""
+    total = 0
+    for g in range(units.shape[0]):
+        total += units[g]
+        if g >= window:
+            total -= units[g - window]
+        out[g] = total
+
+
+@_jit_loop
+def cross_signs_nb(sum_1: IntArray, sum_2: IntArray, p1: int, p2: int, out: Int8Array) -> None:
+    """``out[g]`` = the sign of ``sma(p1) - sma(p2)``, i.e. of ``p2 * sum_1 - p1 * sum_2`` (exact)."""
+    for g in range(sum_1.shape[0]):
+        out[g] = _cmp(p2, sum_1[g], p1, sum_2[g])
+
+
+@_jit_inline
+def _mark(
+    eq: float, prev: float, total: float, down: float, nr: int, rbuf: FloatArray, peak: float, max_dd: float
+) -> tuple[float, float, int, float, float]:
+    """Account one bar close whose equity may differ from the previous one (see :func:`metrics_nb`).
+
+    Branch-free: whether a return is negative, or a close a new peak, is a coin flip a branch predictor
+    loses half the time (it doubled the cost of a bar in a position). Each select gives the bits of
+    :func:`metrics_nb`'s branches: ``down + 0.0`` is ``down``, a zero return written past ``nr`` is
+    overwritten by the next one, and ``(peak - eq) / peak`` is 0 at a new peak, which never raises
+    ``max_dd``.
+    """
+    r = eq / prev - 1.0
+    total += r
+    rbuf[nr] = r
+    nr += r != 0.0
+    neg = min(r, 0.0)
+    down += neg * neg
+    peak = max(peak, eq)
+    max_dd = max(max_dd, (peak - eq) / peak)
+    return total, down, nr, peak, max_dd
+
+
+@_jit_inline
+def _sweep_metrics(
+    n: int,
+    total: float,
+    down: float,
+    nr: int,
+    rbuf: FloatArray,
+    max_dd: float,
+    final: float,
+    exposed: int,
+    s: Any,
+    first_open: float,
+    last_close: float,
+    capital: float,
+    periods_per_year: float,
+    out: FloatArray,
+) -> None:
+    """Write :func:`metrics_nb`'s values (same operations, same order) plus skewness and kurtosis."""
+    m = n - 1
+    sharpe = 0.0
+    sortino = 0.0
+    skew = 0.0
+    kurt = 3.0
+    if m >= 2:
+        mean = total / m
+        sq = 0.0
+        cube = 0.0
+        quad = 0.0
+        for k in range(nr):
+            d = rbuf[k] - mean
+            d2 = d * d
+            sq += d2
+            cube += d2 * d
+            quad += d2 * d2
+        zeros = m - nr
+        sq += zeros * (mean * mean)
+        cube -= zeros * (mean * mean * mean)
+        quad += zeros * (mean * mean * mean * mean)
+        std = math.sqrt(sq / (m - 1))
+        root = math.sqrt(periods_per_year)
+        if std > 0.0:
+            sharpe = mean / std * root
+        downside = math.sqrt(down / m)
+        if downside > 0.0:
+            sortino = mean / downside * root
+        m2 = sq / m
+        if m2 > 0.0:
+            skew = cube / m / m2**1.5
+            kurt = quad / m / (m2 * m2)
+    growth = final / capital
+    calmar = 0.0
+    if max_dd > 0.0 and m > 0:
+        annual = growth ** (periods_per_year / m) - 1.0 if growth > 0.0 else -1.0
+        calmar = annual / max_dd
+    num_trades = s.num_trades
+    out[0] = growth - 1.0
+    out[1] = sharpe
+    out[2] = sortino
+    out[3] = max_dd
+    out[4] = calmar
+    out[5] = num_trades
+    out[6] = s.winners / num_trades if num_trades > 0 else 0.0
+    out[7] = s.gross_profit / s.gross_loss if s.gross_loss > 0.0 else np.inf
+    out[8] = last_close / first_open - 1.0
+    out[9] = exposed / n
+    out[10] = n
+    out[11] = capital
+    out[12] = final
+    out[13] = skew
+    out[14] = kurt
+
+
+@_jit_inline
+def _setup(p: Any, sh: SweepShared, ix: IntArray, bars: KernelBars, e: int, d: int) -> bool:
+    """Whether the crossover at bar ``e`` in direction ``d`` is a quad_ma setup (as in ``_loop``)."""
+    c = bars.close_units[e]
+    leaving_trend = bars.close_units[e - p.trend]
+    if d > 0:
+        if not c > leaving_trend:
+            return False
+    elif not c < leaving_trend:
+        return False
+    sums = sh.sums
+    if not _aligned(
+        sums[ix[IX_SHORT_1], e], sums[ix[IX_SHORT_2], e], sums[ix[IX_LONG_1], e], sums[ix[IX_LONG_2], e], p, d
+    ):
+        return False
+    if _cmp(p.trend, c, 1, sums[ix[IX_TREND], e]) != d:
+        return False
+    return _volume_ok(p, bars.volume_units[e], sh.volume_sums[ix[IX_VOLUME], e])
+
+
+@_jit_inline
+def _holds(p: Any, sh: SweepShared, ix: IntArray, bars: KernelBars, g: int, d: int) -> bool:
+    """The reversal's alignment in direction ``d`` at bar ``g`` (shorts vs longs, close vs trend)."""
+    sums = sh.sums
+    return _aligned(
+        sums[ix[IX_SHORT_1], g], sums[ix[IX_SHORT_2], g], sums[ix[IX_LONG_1], g], sums[ix[IX_LONG_2], g], p, d
+    ) and (_cmp(p.trend, bars.close_units[g], 1, sums[ix[IX_TREND], g]) == d)
+
+
+@_jit_loop
+def setups_nb(
+    param_rows: Records,
+    index: IntArray,
+    bars: KernelBars,
+    shared: SweepShared,
+    out_bars: IntArray,
+    out_dirs: Int8Array,
+    out_start: IntArray,
+) -> None:
+    """For each quad_ma signal (one representative row each), write its setup bars and directions.
+
+    Signal k's setups go to ``out_bars/out_dirs[out_start[k]:out_start[k + 1]]`` (``out_start[0]`` is
+    0; the caller sizes the outputs for every crossover event of each signal's pair). Only events at or
+    after the warm-up bar count, as in the bar loop.
+    """
+    w = 0
+    out_start[0] = 0
+    for k in range(param_rows.shape[0]):
+        p = param_rows[k]
+        ix = index[k]
+        warm = max(max(p.short_1, p.short_2), max(max(p.long_1, p.long_2), p.trend))
+        signs = shared.signs[ix[IX_PAIR]]
+        for ep in range(shared.event_start[ix[IX_PAIR]], shared.event_start[ix[IX_PAIR] + 1]):
+            e = shared.events[ep]
+            if e < warm:
+                continue
+            d = 1 if signs[e] > 0 else -1
+            if _setup(p, shared, ix, bars, e, d):
+                out_bars[w] = e
+                out_dirs[w] = d
+                w += 1
+        out_start[k + 1] = w
+
+
+@_jit_loop
+def sweep_nb(
+    param_rows: Records,
+    index: IntArray,
+    execution: Records,
+    bars: KernelBars,
+    shared: SweepShared,
+    periods_per_year: float,
+    state: Records,
+    buffers: KernelBuffers,
+    rbuf: FloatArray,
+    out: FloatArray,
+    trade_counts: IntArray,
+    store_trades: bool,
+    curves: FloatArray,
+) -> None:
+    """Backtest each row of ``param_rows`` (with its ``index`` row into ``shared``); write its
+    :data:`NUM_SWEEP_METRICS` metrics to the same row of ``out``.
+
+    ``state`` (one :data:`STATE_DTYPE` record), ``buffers`` and ``rbuf`` (``n`` floats) are scratch. With
+    ``store_trades`` each row's trades are appended to ``buffers.trades`` (room for all of them: the
+    caller sizes it) and ``trade_counts[r]`` is the end of row r's trades. When ``curves`` has a row per
+    parameter set, each set's equity curve is written there.
+    """
+    x = execution[0]
+    capital = x.capital
+    slip = x.slippage
+    n = bars.close.shape[0]
+    has_curves = curves.shape[0] == param_rows.shape[0]
+    s = state[0]
+    count = 0
+    for r in range(param_rows.shape[0]):
+        p = param_rows[r]
+        ix = index[r]
+        quad = p.kind == QUAD_MA
+        signs = shared.signs[ix[IX_PAIR]]
+        # quad_ma walks its signal's setups (``sp`` up to ``s1``), never the raw crossover events.
+        sp = shared.setup_start[ix[IX_SIGNAL]] if quad else 0
+        s1 = shared.setup_start[ix[IX_SIGNAL] + 1] if quad else 0
+        if quad:
+            warm = max(max(p.short_1, p.short_2), max(max(p.long_1, p.long_2), p.trend))
+        else:
+            warm = p.short_2 - 1
+        confirm = p.confirmation_bars
+        s.num_trades = 0
+        s.winners = 0
+        s.gross_profit = 0.0
+        s.gross_loss = 0.0
+        s.entry_price = 0.0
+        s.entry_fee = 0.0
+        s.take_profit = 0.0
+        s.stop_loss = 0.0
+        cash = capital
+        qty = 0.0
+        pos = 0
+        pending = 0
+        rev = 0
+        tp = 0.0
+        sl = 0.0
+        total = 0.0
+        down = 0.0
+        nr = 0
+        peak = capital
+        max_dd = 0.0
+        prev = capital
+        exposed = 0
+        i = 0
+        while i < n:
+            # Flat and nothing pending: nothing changes until a setup at a crossover bar (quad_ma) or
+            # the first non-zero sign (ma_crossover); the equity stays the cash, every return is 0.
+            lo = max(i, warm)
+            found = -1
+            if quad:
+                while sp < s1 and shared.setup_bars[sp] < lo:
+                    sp += 1
+                if sp < s1:
+                    found = shared.setup_bars[sp]
+                    pending = shared.setup_dirs[sp]
+            else:
+                for e in range(lo, n):
+                    if signs[e] != 0:
+                        found = e
+                        pending = signs[e]
+                        break
+            stop: int = n if found < 0 else found + 1
+            if has_curves:
+                for g in range(i, stop):
+                    curves[r, g] = cash
+            i = stop
+            if found < 0:
+                break
+            # A position (or an order for the next open): every bar until flat with nothing pending.
+            while i < n:
+                t = bars.time[i]
+                o = bars.open[i]
+                nfills = 0
+                row = count if store_trades else 0
+                if pending != 0:
+                    price = o * (1.0 + slip) if pending > 0 else o * (1.0 - slip)
+                    if pos == -pending:
+                        cash, nfills = _close(
+                            s, x, buffers, row, nfills, cash, qty, pos, t, i, price, REASON_REVERSAL
+                        )
+                        qty = 0.0
+                        pos = 0
+                        row += 1
+                    if pos == 0:
+                        cash, qty, pos, nfills = _open(
+                            s, p, x, buffers.fills, nfills, cash, pending, t, i, price
+                        )
+                        tp = s.take_profit
+                        sl = s.stop_loss
+                    pending = 0
+                if quad and pos != 0:
+                    level, reason = _exit_level(pos, o, bars.high[i], bars.low[i], tp, sl)
+                    if reason != 0:
+                        price = level * (1.0 - slip) if pos > 0 else level * (1.0 + slip)
+                        cash, nfills = _close(s, x, buffers, row, nfills, cash, qty, pos, t, i, price, reason)
+                        qty = 0.0
+                        pos = 0
+                        row += 1
+                if store_trades:
+                    count = row
+                if pos == 0:
+                    rev = 0
+                if quad:
+                    if i >= warm:
+                        # A setup at this bar (0: none): an entry when flat; in a position, an
+                        # opposite one is exactly the reversal start of ``_loop`` (opposite
+                        # crossover, trend, alignment and volume in the new direction).
+                        while sp < s1 and shared.setup_bars[sp] < i:
+                            sp += 1
+                        here = shared.setup_dirs[sp] if sp < s1 and shared.setup_bars[sp] == i else 0
+                        if pos == 0:
+                            if here != 0:
+                                pending = here
+                        else:
+                            if rev > 0:
+                                if _holds(p, shared, ix, bars, i, -pos):
+                                    rev += 1
+                                else:
+                                    rev = 0
+                            elif here == -pos:
+                                rev = 1
+                            if rev >= confirm:
+                                rev = 0
+                                pending = -pos
+                elif i >= warm:
+                    cross = signs[i]
+                    if cross != 0 and cross != pos:
+                        pending = cross
+                eq = cash + qty * bars.close[i]
+                if has_curves:
+                    curves[r, i] = eq
+                total, down, nr, peak, max_dd = _mark(eq, prev, total, down, nr, rbuf, peak, max_dd)
+                prev = eq
+                if pos != 0:
+                    exposed += 1
+                i += 1
+                if pos == 0 and pending == 0:
+                    break
+        if store_trades:
+            trade_counts[r] = count
+        final = cash + qty * bars.close[n - 1]
+        _sweep_metrics(
+            n,
+            total,
+            down,
+            nr,
+            rbuf,
+            max_dd,
+            final,
+            exposed,
+            s,
+            bars.open[0],
+            bars.close[n - 1],
+            capital,
+            periods_per_year,
+            out[r],
+        )

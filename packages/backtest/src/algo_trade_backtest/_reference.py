@@ -316,7 +316,7 @@ def reference_backtest(
         params_hash=params_hash(strategy, config),
         equity=np.array(equity),
         trades=trades,
-        metrics=raw.to_performance(),
+        metrics=raw.to_performance(periods_per_year=bars_per_year(interval)),
         raw_metrics=raw,
         open_position=position,
         pending_signal=pending,
@@ -338,7 +338,8 @@ def _metrics(
     """DESIGN.md section 6, term by term."""
     returns = [equity[i] / equity[i - 1] - 1.0 for i in range(1, len(equity))]
     m = len(returns)
-    sharpe = sortino = 0.0
+    sharpe = sortino = skewness = 0.0
+    kurtosis = 3.0
     if m >= 2:
         total = 0.0
         for r in returns:
@@ -353,6 +354,10 @@ def _metrics(
         down_dev = math.sqrt(downside / m)
         sharpe = mean / std * math.sqrt(periods) if std > 0.0 else 0.0
         sortino = mean / down_dev * math.sqrt(periods) if down_dev > 0.0 else 0.0
+        m2 = squares / m
+        if m2 > 0.0:  # population moments of the returns (kurtosis not in excess)
+            skewness = sum((r - mean) ** 3 for r in returns) / m / m2**1.5
+            kurtosis = sum((r - mean) ** 4 for r in returns) / m / m2**2
     peak = equity[0]
     max_drawdown = 0.0
     for value in equity:
@@ -380,6 +385,8 @@ def _metrics(
         num_bars=len(equity),
         initial_capital=capital,
         final_capital=equity[-1],
+        returns_skewness=skewness,
+        returns_kurtosis=kurtosis,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -33,6 +33,7 @@ from algo_trade_core import (
     BotsConfig,
     ConfigError,
     ms_to_datetime,
+    parameter_set_hash,
     strategy_params,
 )
 from algo_trade_data import BotEventRecord, BotRecord
@@ -275,6 +276,9 @@ class BotRegistry:
         approved: Sequence[str],
         strategy_name: str,
         parameters: Mapping[str, Any] | None = None,
+        *,
+        choices: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+        strategies: Collection[str] = (),
     ) -> tuple[list[str], list[str]]:
         """Make the live bots of ``strategy_name`` match the approved symbols exactly.
 
@@ -287,9 +291,20 @@ class BotRegistry:
         left alone, except a shadow whose token is approved again or whose time is over: it ends. A
         symbol that fails to start is logged and left out of ``started``.
 
+        With ``choices`` (per-token optimisation), each approved symbol trades its own ``(strategy,
+        parameters)`` (a symbol without one trades ``strategy_name`` with ``parameters``), and the sync
+        covers the bots of ``strategy_name``, of ``strategies`` and of every chosen strategy: a bot
+        whose symbol is still approved but whose strategy or parameters are no longer the chosen ones
+        is removed the ``on_remove`` way like a dropped token's, and a bot with the chosen set starts
+        (id ``{strategy}:{symbol}:{hash[:8]}``, so a draining predecessor keeps its own); such a
+        symbol is listed in both ``started`` and ``stopped``. A stopping bot that trades the chosen set
+        is kept, as a re-approved one is.
+
         Returns:
             (started symbols in approval order, stopped symbols in alphabetical order).
         """
+        if choices is not None:
+            return await self._sync_choices(approved, strategy_name, parameters, choices, strategies)
         wanted = list(dict.fromkeys(approved))
         wanted_set = set(wanted)
         async with self._lock:
@@ -299,6 +314,7 @@ class BotRegistry:
                     mine.setdefault(bot.config.symbol, []).append(bot)
 
             stopped: list[str] = []
+            deselected: dict[str, Bot] = {}
             for symbol in sorted(set(mine) - wanted_set):
                 removing = [b for b in mine[symbol] if b.state not in (BotState.STOPPING, BotState.STOPPED)]
                 drops = await asyncio.gather(
@@ -310,8 +326,9 @@ class BotRegistry:
                         logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
                 if removing:
                     stopped.append(symbol)
+                    deselected[symbol] = removing[0]
 
-            cooling = await self._cooling(strategy_name, mine)
+            cooling = await self._cooling([strategy_name], mine)
             to_start: list[str] = []
             for symbol in wanted:
                 bots = mine.get(symbol, [])
@@ -326,7 +343,7 @@ class BotRegistry:
                     )
                     continue
                 to_start.append(symbol)
-            await self._sync_shadows(strategy_name, parameters, wanted_set, mine, stopped)
+            await self._sync_shadows([strategy_name], wanted_set, deselected)
             results = await asyncio.gather(
                 *(
                     self._start_symbol(symbol, strategy_name, parameters, mine.get(symbol, []))
@@ -348,36 +365,37 @@ class BotRegistry:
     def _now_ms(self) -> int:
         return self._clock_ms() if self._clock_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
 
-    async def _cooling(self, strategy: str, mine: Mapping[str, list[Bot]]) -> dict[str, datetime]:
-        """Symbols sync must not (re)start: a protection stopped their bot within the cooldown, or is
-        stopping it right now (its event may not be stored yet)."""
+    async def _cooling(
+        self, strategies: Collection[str], mine: Mapping[str, list[Bot]]
+    ) -> dict[str, datetime]:
+        """Symbols sync must not (re)start: a protection stopped their bot (of any of ``strategies``)
+        within the cooldown, or is stopping it right now (its event may not be stored yet)."""
         hours = self._settings.protection.cooldown_hours
         now = ms_to_datetime(self._now_ms())
-        try:
-            stops = await self._store.latest_bot_events(STOP, strategy)
-        except Exception as exc:  # without the events, only the bots in hand say what is stopping
-            logger.error("bot sync: protection stops unreadable, cooldowns not applied: {!r}", exc)
-            stops = {}
-        cooling = cooling_down(stops, now, hours)
+        cooling: dict[str, datetime] = {}
+        for strategy in sorted(set(strategies)):
+            try:
+                stops = await self._store.latest_bot_events(STOP, strategy)
+            except Exception as exc:  # without the events, only the bots in hand say what is stopping
+                logger.error("bot sync: protection stops unreadable, cooldowns not applied: {!r}", exc)
+                stops = {}
+            for symbol, until in cooling_down(stops, now, hours).items():
+                cooling[symbol] = max(until, cooling.get(symbol, until))
         for symbol, bots in mine.items():
             if any(b.state is BotState.STOPPING and b.status().stop_reason for b in bots):
                 cooling.setdefault(symbol, now + timedelta(hours=hours))
         return cooling
 
     async def _sync_shadows(
-        self,
-        strategy: str,
-        parameters: Mapping[str, Any] | None,
-        wanted: set[str],
-        mine: Mapping[str, list[Bot]],
-        deselected: Sequence[str],
+        self, strategies: Collection[str], wanted: Collection[str], deselected: Mapping[str, Bot]
     ) -> None:
-        """End shadows whose token is approved again or whose time is over; shadow each deselected token."""
+        """End shadows whose token is approved again or whose time is over; shadow each deselected
+        token's removed live bot (same strategy and parameters)."""
         now_ms = self._now_ms()
         shadows = {
             b.config.symbol: b
-            for b in self._bots.values()
-            if b.config.is_shadow and b.config.strategy == strategy
+            for b in list(self._bots.values())
+            if b.config.is_shadow and b.config.strategy in strategies
         }
         for symbol, shadow in shadows.items():
             until = shadow.config.shadow_until_ms or 0
@@ -387,8 +405,7 @@ class BotRegistry:
         days = self._settings.shadow_days
         if days <= 0:
             return
-        for symbol in deselected:
-            live = mine[symbol][0]
+        for symbol, live in deselected.items():
             config = live.config.with_changes(
                 bot_id=shadow_id(live.bot_id), shadow_until_ms=shadow_until_ms(now_ms, days)
             )
@@ -435,6 +452,96 @@ class BotRegistry:
             await self._store.insert_bot_events([event])
         except Exception as exc:  # the event is in the log; the bots go on
             logger.error("bot {}: {} event not stored: {!r}", config.bot_id, kind, exc)
+
+    async def _sync_choices(
+        self,
+        approved: Sequence[str],
+        strategy_name: str,
+        parameters: Mapping[str, Any] | None,
+        choices: Mapping[str, tuple[str, Mapping[str, Any]]],
+        strategies: Collection[str],
+    ) -> tuple[list[str], list[str]]:
+        wanted: dict[str, BotConfig] = {}
+        for symbol in dict.fromkeys(approved):
+            strategy, params = choices.get(symbol, (strategy_name, parameters or {}))
+            config = self.new_config(symbol, strategy, params)
+            tag = parameter_set_hash(strategy, config.parameters)[:8]
+            wanted[symbol] = config.with_changes(bot_id=f"{strategy}:{symbol}:{tag}")
+        managed = {strategy_name, *strategies, *(c.strategy for c in wanted.values())}
+        async with self._lock:
+            mine: dict[str, list[Bot]] = {}
+            for bot in self._bots.values():
+                if bot.config.strategy in managed and not bot.config.is_shadow:
+                    mine.setdefault(bot.config.symbol, []).append(bot)
+
+            def trades_choice(bot: Bot) -> bool:
+                want = wanted.get(bot.config.symbol)
+                return (
+                    want is not None
+                    and bot.config.strategy == want.strategy
+                    and dict(bot.config.parameters) == dict(want.parameters)
+                )
+
+            stopped: list[str] = []
+            deselected: dict[str, Bot] = {}
+            for symbol in sorted(mine):
+                removing = [
+                    b
+                    for b in mine[symbol]
+                    if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
+                ]
+                drops = await asyncio.gather(
+                    *(self._drop(b, self._default_mode(), wait=False) for b in removing),
+                    return_exceptions=True,
+                )
+                for bot, dropped in zip(removing, drops, strict=True):
+                    if isinstance(dropped, BaseException):
+                        logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
+                if removing:
+                    stopped.append(symbol)
+                    if symbol not in wanted:
+                        deselected[symbol] = removing[0]
+
+            cooling = await self._cooling(managed, mine)
+            to_start: list[str] = []
+            for symbol in wanted:
+                same = [b for b in mine.get(symbol, []) if trades_choice(b)]
+                if any(b.state not in (BotState.STOPPING, BotState.ERROR) for b in same):
+                    continue  # it already trades the chosen set
+                if symbol in cooling:
+                    logger.info(
+                        "bot sync: {} stays stopped until {} (protection cooldown)",
+                        symbol,
+                        cooling[symbol].isoformat(),
+                    )
+                    continue
+                to_start.append(symbol)
+            await self._sync_shadows(managed, set(wanted), deselected)
+            results = await asyncio.gather(
+                *(
+                    self._start_config(wanted[symbol], [b for b in mine.get(symbol, []) if trades_choice(b)])
+                    for symbol in to_start
+                ),
+                return_exceptions=True,
+            )
+            started: list[str] = []
+            for symbol, result in zip(to_start, results, strict=True):
+                if isinstance(result, BaseException):
+                    logger.error("bot for approved token {} did not start: {!r}", symbol, result)
+                else:
+                    started.append(symbol)
+        logger.info("bots synced to per-token choices: started {}, stopped {}", started, stopped)
+        return started, stopped
+
+    async def _start_config(self, config: BotConfig, same: list[Bot]) -> None:
+        """Start ``config``: keep a stopping bot that trades the same set, replace one in error."""
+        stopping = [b for b in same if b.state is BotState.STOPPING]
+        if stopping:
+            await stopping[0].start()
+            return
+        for bot in same:  # in error
+            await self._drop(bot, "close")
+        await self._spawn(config)
 
     def _default_mode(self) -> StopMode:
         return "drain" if self._settings.on_remove == "drain" else "close"

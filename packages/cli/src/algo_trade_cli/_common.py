@@ -127,6 +127,7 @@ _LIBRARIES = (
     "algo_trade_bot_orchestrator",
     "algo_trade_pipeline",
     "algo_trade_dashboard",
+    "algo_trade_optimisation",
     "algo_trade_cli",
 )
 

@@ -27,6 +27,7 @@ EXAMPLES: dict[str, str] = {
     "demo": "algo-trade demo --offline --data-dir ./candles",
     "doctor": "algo-trade doctor --offline",
     "dashboard": "algo-trade dashboard --port 8081 --as-of 2025-07-01",
+    "optimise": "algo-trade optimise -s BTC -s ETH -i 1h --as-of 2025-07-01 --space s.toml --plot opt.png",
     "config init": "algo-trade config init my-config.toml",
     "config show": "algo-trade config show --json",
     "config validate": "algo-trade config validate -c my-config.toml",

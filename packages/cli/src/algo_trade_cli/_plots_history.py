@@ -105,6 +105,9 @@ STATUS_COLOURS: dict[str, str] = {
     "win rate": "#ff7f50",
     "drawdown": "#9467bd",
     "trades": "#e7a1c7",
+    "regime": "#17becf",
+    "PSR": "#bcbd22",
+    "DSR": "#8c564b",
     "failed": "#8c1c13",
     "absent": "#ffffff",
 }

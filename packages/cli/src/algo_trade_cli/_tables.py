@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from algo_trade_cli._format import fmt_num, fmt_pct, fmt_time
+from algo_trade_cli._format import fmt_num, fmt_params, fmt_pct, fmt_time
 from algo_trade_core import MIN_RATIO_DAYS, MIN_RATIO_TRADES, bars_span_days, short_ratio_warning
 
 if TYPE_CHECKING:  # annotations only: the sweep module imports the engine (numba)
@@ -15,13 +15,42 @@ if TYPE_CHECKING:  # annotations only: the sweep module imports the engine (numb
     from algo_trade_data import BacktestResultRecord
     from algo_trade_token_selector import Selection
 
-__all__ = ["COVERAGE_NOTE", "results_table", "selection_footnotes", "selection_table", "sweep_table"]
+__all__ = [
+    "COVERAGE_NOTE",
+    "GATES_NOTE",
+    "REGIME_NOTE",
+    "fmt_probability",
+    "fmt_regime",
+    "results_table",
+    "selection_footnotes",
+    "selection_table",
+    "sweep_table",
+]
 
 
 COVERAGE_NOTE = (
     "coverage = bars present / bars the backtest window [start, end) holds at its interval; "
     "span = bars present × interval, what Sharpe, Sortino and Calmar are annualised from"
 )
+REGIME_NOTE = (
+    "regime = the window's hourly realised volatility against the token's own windows over "
+    "regime_lookback_days (low < 1/3 quantile < normal < 2/3 quantile < high; – too little history); "
+    "PSR = probability that the window's true Sharpe > 0"
+)
+GATES_NOTE = f"{REGIME_NOTE}; DSR = the same against the best Sharpe luck reaches in the sweep's trials"
+_REGIME_STYLE = {"low": "cyan", "normal": "", "high": "magenta"}
+
+
+def fmt_regime(regime: str | None) -> str:
+    """``low`` / ``normal`` / ``high`` (coloured), ``–`` when unknown."""
+    if regime is None:
+        return "–"
+    style = _REGIME_STYLE.get(regime, "")
+    return f"[{style}]{regime}[/]" if style else regime
+
+
+def fmt_probability(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def sweep_table(summary: RunSummary) -> Table:
@@ -88,15 +117,28 @@ def _short(text: str | None) -> str:
 
 
 def selection_table(selection: Selection) -> Table:
-    """The explanation table: approved tokens first; each failed criterion with value and threshold."""
+    """The explanation table: approved tokens first; each failed criterion with value and threshold.
+
+    Among per-token choices (``[optimisation] enabled``) each row also shows the chosen strategy and
+    parameters, N (the token's trials) and the DSR of the chosen set over them.
+    """
     title = f"token selection ({selection.strategy_name}): {len(selection.approved)} approved"
     if selection.fallback_used:
         title += "  [bold yellow]FALLBACK: nothing passed, best by Sharpe[/]"
-    table = Table(title=title, caption=COVERAGE_NOTE)
+    choices = any(t.choice is not None for t in selection.tokens)
+    caption = f"{COVERAGE_NOTE}\n{GATES_NOTE}"
+    if choices:
+        caption += (
+            "\nN = parameter sets tried on the token; choice DSR = probability that the chosen set's "
+            "Sharpe ratio beats the best of N by luck (E[max SR], annualised, in brackets)"
+        )
+    table = Table(title=title, caption=caption)
+    choice_columns = ("strategy", "parameters", "N", "choice DSR") if choices else ()
     for col in (
         "rank",
         "symbol",
         "approved",
+        *choice_columns,
         "score",
         "Sharpe",
         "win rate",
@@ -104,12 +146,25 @@ def selection_table(selection: Selection) -> Table:
         "trades",
         "coverage",
         "span",
+        "regime",
+        "PSR",
+        "DSR",
         "interval",
         "window end",
         "run",
         "why",
     ):
-        left = col in ("symbol", "approved", "interval", "window end", "run", "why")
+        left = col in (
+            "symbol",
+            "approved",
+            "strategy",
+            "parameters",
+            "regime",
+            "interval",
+            "window end",
+            "run",
+            "why",
+        )
         table.add_column(col, justify="left" if left else "right")
     for t in selection.tokens:
         mark = {
@@ -127,10 +182,24 @@ def selection_table(selection: Selection) -> Table:
             if t.note:
                 why = f"{why}; {t.note}" if why else t.note
         warn = t.ratio_warning is not None
+        chosen: tuple[str, ...] = ()
+        if choices:
+            c = t.choice
+            chosen = (
+                ("", "", "", "")
+                if c is None
+                else (
+                    c.strategy,
+                    fmt_params(c.strategy, c.parameters),
+                    str(c.n_trials),
+                    ("–" if c.dsr is None else f"{c.dsr:.2f}") + f" ({c.expected_max_sharpe:.1f})",
+                )
+            )
         table.add_row(
             str(t.rank or ""),
             t.symbol,
             mark,
+            *chosen,
             f"{t.score:.3f}",
             fmt_num(t.sharpe_ratio) + ("[yellow]*[/]" if warn else ""),
             fmt_pct(t.win_rate, 1),
@@ -138,6 +207,9 @@ def selection_table(selection: Selection) -> Table:
             str(t.num_trades),
             fmt_pct(t.window_coverage, 1),
             f"[yellow]{_span(t.span_days)}[/]" if warn else _span(t.span_days),
+            fmt_regime(t.regime),
+            fmt_probability(t.psr),
+            fmt_probability(t.dsr),
             t.interval,
             fmt_time(t.window_end),
             _short(t.run_id),
@@ -182,7 +254,7 @@ def selection_footnotes(selection: Selection) -> list[str]:
 
 def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_time: bool = False) -> Table:
     """Stored results: latest per token, or one token's history."""
-    table = Table(title=title, caption=COVERAGE_NOTE)
+    table = Table(title=title, caption=f"{COVERAGE_NOTE}\n{REGIME_NOTE}")
     for col in (
         "time",
         "symbol",
@@ -201,8 +273,10 @@ def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_tim
         "trades",
         "win rate",
         "PF",
+        "regime",
+        "PSR",
     ):
-        left = col in ("time", "symbol", "strategy", "params", "interval", "window end", "run")
+        left = col in ("time", "symbol", "strategy", "params", "interval", "window end", "run", "regime")
         table.add_column(col, justify="left" if left else "right")
     for r in records:
         warn = short_ratio_warning(r.num_bars, r.interval, r.num_trades) is not None
@@ -225,8 +299,10 @@ def results_table(records: Sequence[BacktestResultRecord], title: str, *, by_tim
             str(r.num_trades),
             fmt_pct(r.win_rate, 1),
             fmt_num(r.profit_factor),
+            fmt_regime(r.regime),
+            fmt_probability(r.psr),
         )
     note = _ratio_note(records)
     if note:
-        table.caption = f"{COVERAGE_NOTE}\n{note}"
+        table.caption = f"{table.caption}\n{note}"
     return table

@@ -120,7 +120,26 @@ def statistics_lines(summary: dict[str, Any], statistics: dict[str, Any], interv
         lines.append(
             f"turnover {summary['mean_turnover']:.2f}: mean Jaccard distance between consecutive lists"
         )
+    regimes = regime_line(summary.get("by_regime"))
+    if regimes:
+        lines.append(regimes)
     return lines
+
+
+def regime_line(by_regime: dict[str, Any] | None) -> str | None:
+    """One line: per volatility regime at selection, the approved (token, period) pairs and their mean
+    out-of-sample return against every eligible pair of that regime."""
+    if not by_regime:
+        return None
+    parts = [
+        f"{key} {s['approved']} approved {_pct(s['approved_mean_return'])} vs {s['eligible']} eligible "
+        f"{_pct(s['eligible_mean_return'])}"
+        for key, s in by_regime.items()
+        if s.get("eligible")
+    ]
+    if not parts:
+        return None
+    return "by regime at selection (token-periods, mean out-of-sample return): " + "; ".join(parts)
 
 
 def periods_table(periods: list[dict[str, Any]]) -> Table:

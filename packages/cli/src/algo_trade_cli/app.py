@@ -27,6 +27,7 @@ from algo_trade_cli.cmd_backtest import backtest
 from algo_trade_cli.cmd_dashboard import dashboard
 from algo_trade_cli.cmd_demo import demo
 from algo_trade_cli.cmd_doctor import doctor
+from algo_trade_cli.cmd_optimise import optimise
 from algo_trade_cli.cmd_sweep import scheduled_backtest, sweep, token_selection
 
 app = typer.Typer(
@@ -53,6 +54,7 @@ app.command("scheduled-backtest")(scheduled_backtest)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
 app.command("dashboard")(dashboard)  # a light module: the server (aiohttp, jinja2) is imported when it runs
+app.command("optimise")(optimise)
 
 
 def _version() -> str:

@@ -138,7 +138,12 @@ async def _demo(cfg: AppConfig, data_dir: Path | None, offline: bool) -> None:
         step = timedelta(milliseconds=interval_to_ms(cfg.scheduler.interval))
         sweep_as_of = None if as_of is None else as_of - REPLAY_BARS * step
         scheduler = BacktestScheduler(
-            scheduler_cfg, db, None, execution=cfg.backtest, strategies=cfg.strategy
+            scheduler_cfg,
+            db,
+            None,
+            execution=cfg.backtest,
+            strategies=cfg.strategy,
+            regime_lookback_days=cfg.token_selection.regime_lookback_days,
         )
         try:
             summary = await run_sweep_with_progress(scheduler, sweep_as_of, refresh=False)

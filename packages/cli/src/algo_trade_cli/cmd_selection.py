@@ -40,6 +40,9 @@ _CRITERIA = {
     "min_win_rate": "win rate",
     "max_drawdown": "drawdown",
     "min_num_trades": "trades",
+    "allowed_regimes": "regime",
+    "min_psr": "PSR",
+    "min_dsr": "DSR",
 }
 # Explanations written as sentences ("win rate 48.3 % < 50 %") are recognised by their words.
 _WORDS = (
@@ -196,7 +199,11 @@ async def _load(
 def history(
     strategy: Annotated[
         str | None,
-        typer.Option("--strategy", help="Default: the strategy of the token_selection section."),
+        typer.Option(
+            "--strategy",
+            help="Default: the strategy of the token_selection section (optimised: with [optimisation] "
+            "enabled, the selections among per-token choices).",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N selections.")] = 10,
     since: Annotated[
@@ -211,7 +218,8 @@ def history(
     Example: algo-trade selection history --limit 30 --plot selections.png
     """
     cfg = resolve_config(config)
-    name = strategy or cfg.token_selection.strategy
+    # With [optimisation] enabled the stored selections are among per-token choices ("optimised").
+    name = strategy or ("optimised" if cfg.optimisation.enabled else cfg.token_selection.strategy)
     records = run_async(_load(cfg, name, limit, parse_time(since, "--since")))
     grid = selection_grid(records)
     if as_json:

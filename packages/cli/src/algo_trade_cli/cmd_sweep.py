@@ -115,6 +115,7 @@ async def _sweep(
                         "interval": summary.window.interval,
                     },
                     "tokens": [token_json(t) for t in summary.tokens],
+                    "optimisation": _optimisation_json(cycle),
                     "selection": None if cycle.selection is None else cycle.selection.to_json(),
                     "selection_skipped": cycle.skipped,
                     "selection_error": cycle.error,
@@ -125,6 +126,20 @@ async def _sweep(
         print_summary(summary)
         print_cycle_selection(cycle)
     return 0 if summary.status != "failed" else 1
+
+
+def _optimisation_json(cycle: Cycle) -> dict[str, Any] | None:
+    run = cycle.optimisation
+    if run is None:
+        return None
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "executor": run.executor,
+        "parameter_sets": len(run.space),
+        "trials": sum(t.computed + t.reused for t in run.tokens),
+        "seconds": run.seconds,
+    }
 
 
 def sweep(
@@ -182,7 +197,15 @@ def sweep(
 
 
 def print_cycle_selection(cycle: Cycle) -> None:
-    """The selection that followed a sweep, or why there was none."""
+    """The optimisation and selection that followed a sweep, or why there was none."""
+    run = cycle.optimisation
+    if run is not None:
+        trials = sum(t.computed + t.reused for t in run.tokens)
+        console.print(
+            f"optimisation run {run.run_id}: {run.status}, {trials:,} trials stored "
+            f"({len(run.space):,} parameter sets x {len(run.tokens)} tokens, {run.executor}) in "
+            f"{run.seconds:.1f}s"
+        )
     if cycle.selection is not None:
         print_selection(cycle.selection)
     elif cycle.skipped is not None:
@@ -216,10 +239,17 @@ def print_selection(selection: Selection, *, stored: bool = True) -> None:
     """Thresholds and scope, the explanation table, the approved tokens, and the footnotes."""
     from algo_trade_token_selector import criteria_text
 
-    console.print(f"[dim]thresholds:[/] {criteria_text(selection.criteria)}", highlight=False)
+    thresholds = criteria_text(selection.criteria, selection.min_dsr)
+    console.print(f"[dim]thresholds:[/] {thresholds}", highlight=False)
     if selection.scope is not None:
         console.print(f"[dim]scope:[/] {selection.scope.describe()}", highlight=False)
     if not selection.tokens:
+        if selection.min_dsr is not None:  # a selection among per-token choices
+            console.print(
+                "no optimisation choice stored in this scope: run `algo-trade sweep` (with [optimisation] "
+                "enabled) or `algo-trade optimise` first, or select on one strategy with --strategy"
+            )
+            return
         console.print(
             f"no backtest results stored for {selection.strategy_name} in this scope: run `algo-trade sweep` "
             "first, or widen the scope (--all-symbols, --interval, --all-params)"

@@ -17,19 +17,24 @@ from algo_trade_core._intervals import INTERVALS
 from algo_trade_core._local_database import local_database_url
 from algo_trade_core._redact import redact_secret, redact_url
 from algo_trade_core._schema import setting
+from algo_trade_core._space import MaCrossoverSpace, QuadMaSpace
 
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
+    "REGIMES",
     "AlertsConfig",
     "AppConfig",
     "BacktestConfig",
     "BotsConfig",
+    "ComputeConfig",
     "DatabaseConfig",
     "HyperliquidConfig",
     "MaCrossoverConfig",
+    "OptimisationConfig",
     "ParameterSet",
     "ProtectionConfig",
     "QuadMaConfig",
+    "Regime",
     "SchedulerConfig",
     "SelectionCriteria",
     "ServerConfig",
@@ -94,6 +99,20 @@ def _not_empty(value: str) -> str | None:
 
 
 StrategyName = Literal["quad_ma", "ma_crossover"]
+
+# A token's volatility regime at a selection time (algo_trade_backtest.volatility_regime): its training
+# window's realised volatility against its own trailing distribution of such windows.
+Regime = Literal["low", "normal", "high"]
+REGIMES: tuple[Regime, ...] = ("low", "normal", "high")
+
+
+def _regimes(value: tuple[str, ...]) -> str | None:
+    if not value:
+        return 'expected at least one of "low", "normal", "high" (all three: no regime criterion)'
+    duplicates = sorted({r for r in value if value.count(r) > 1})
+    if duplicates:
+        return f"expected each regime once, got {', '.join(duplicates)} more than once"
+    return None
 
 
 def _token(value: str) -> str | None:
@@ -323,6 +342,40 @@ class SelectionCriteria:
     )
     weight_win_rate: float = setting(0.3, ge=0, help="Score weight of the win rate.")
     weight_drawdown: float = setting(0.3, ge=0, help="Score weight of (1 - max drawdown).")
+    allowed_regimes: tuple[Regime, ...] = setting(
+        REGIMES,
+        check=_regimes,
+        help="Volatility regimes a token may be approved in: its training window's realised volatility "
+        "is low below the 1/3 quantile of its own windows over regime_lookback_days, high above the 2/3 "
+        "quantile, normal between. All three (the default) is no criterion; with fewer, a token whose "
+        "regime is unknown (too little history) fails too, and a token that fails is no fallback pick.",
+    )
+    regime_lookback_days: int = setting(
+        180,
+        ge=30,
+        help="Days of history a token's regime is ranked against: the realised volatility (of hourly log "
+        "returns) of every window of backtest_window_days ending in these days, one a day. The regime is "
+        "unknown until at least half of them exist (backtest_window_days + regime_lookback_days / 2 days "
+        "of candles before the selection).",
+    )
+    min_psr: float = setting(
+        0.0,
+        ge=0,
+        le=1,
+        help="Lowest probabilistic Sharpe ratio that passes: the probability that the window's true "
+        "Sharpe ratio is above 0, given its per-bar returns' length, skewness and kurtosis (Bailey & "
+        "López de Prado 2012). 0 turns the gate off; 0.95 is the usual confidence. A token below it is "
+        "no fallback pick either.",
+    )
+    min_dsr: float = setting(
+        0.0,
+        ge=0,
+        le=1,
+        help="Lowest deflated Sharpe ratio that passes: the PSR against the Sharpe ratio luck alone "
+        "would reach as the best of the sweep's trials (tokens x parameter sets, with the variance of "
+        "their Sharpe ratios; Bailey & López de Prado 2014). 0 turns the gate off. A token below it is "
+        "no fallback pick either.",
+    )
 
     def check(self) -> list[tuple[str, str]]:
         if self.weight_sharpe + self.weight_win_rate + self.weight_drawdown <= 0:
@@ -530,6 +583,86 @@ class BotsConfig:
     )
 
 
+def _scheduler_address(value: str) -> str | None:
+    if value == "" or value.startswith(("tcp://", "tls://", "inproc://")):
+        return None
+    return f'expected "" (a local cluster) or a Dask scheduler address such as tcp://host:8786, got {value!r}'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptimisationConfig:
+    """Per-token choice of strategy and parameters, deflated for the number of trials (issue 11)."""
+
+    enabled: bool = setting(
+        False,
+        help="After each sweep, backtest every parameter set of the spaces below on every token, store "
+        "every trial, choose each token's strategy and parameters, and let the bots trade those. False: "
+        "every token trades the one configured parameter set, as before.",
+    )
+    strategies: tuple[StrategyName, ...] = setting(
+        ("quad_ma", "ma_crossover"), help="Strategies whose spaces are searched; each token gets one of them."
+    )
+    prefer: Literal["score", "dsr"] = setting(
+        "score",
+        help='How each token\'s trial is chosen among those passing the selection thresholds: "score" the '
+        'best composite score of [token_selection], "dsr" the best Deflated Sharpe Ratio.',
+    )
+    min_dsr: float = setting(
+        0.95,
+        ge=0,
+        le=1,
+        help="Lowest Deflated Sharpe Ratio (the probability that the chosen trial's true Sharpe ratio beats "
+        "the best that luck gives over the token's N trials) that passes; a token below it is never "
+        "approved, not even as a fallback.",
+    )
+    chunk_size: int = setting(
+        250, ge=1, help="Parameter sets per task (a task is one token and a chunk of its parameter sets)."
+    )
+    quad_ma: QuadMaSpace = setting(
+        factory=QuadMaSpace,
+        help="quad_ma values to try: each key a list of values or { start, stop, step } (stop included); "
+        "sets breaking short_1 < short_2 < long_1 < long_2 < trend are dropped and counted.",
+    )
+    ma_crossover: MaCrossoverSpace = setting(
+        factory=MaCrossoverSpace,
+        help="ma_crossover values to try, in the same format; sets with fast >= slow are dropped.",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if not self.strategies:
+            return [("strategies", "at least one strategy")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ComputeConfig:
+    """Where the optimisation's backtests run: threads in this process, or a Dask cluster."""
+
+    scheduler: str = setting(
+        "",
+        check=_scheduler_address,
+        help='Dask scheduler for sweeps above dask_min_work: "" starts a LocalCluster of worker processes '
+        "on this machine; tcp://host:8786 sends the tasks to that existing cluster.",
+    )
+    workers: int = setting(2, ge=1, help="Worker processes of the LocalCluster (one thread each).")
+    threads: int = setting(0, ge=0, help="Threads of the in-process executor; 0: one per CPU.")
+    dask_min_work: int = setting(
+        1_000_000_000_000,
+        ge=0,
+        help="Work size (tokens x parameter sets x bars, in bar-steps) from which Dask runs the sweep "
+        "instead of the in-process threads; 0 always uses Dask.",
+    )
+    memory_budget_mb: int = setting(
+        2048,
+        ge=16,
+        help="Largest memory one token's task may hold (its parameter sets, shared moving-average sums and "
+        "results); a bigger space is refused before anything runs.",
+    )
+    connect_timeout_s: float = setting(
+        10.0, gt=0, help="Seconds to reach the Dask scheduler before the run fails (nothing stored)."
+    )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AppConfig:
     """The whole configuration file."""
@@ -562,6 +695,14 @@ class AppConfig:
     bots: BotsConfig = setting(
         factory=BotsConfig,
         help="Paper-trading bots for the approved tokens; their execution settings come from [backtest].",
+    )
+    optimisation: OptimisationConfig = setting(
+        factory=OptimisationConfig,
+        help="Per-token parameter optimisation and strategy choice, with a multiple-testing guard "
+        "(docs/optimisation.md).",
+    )
+    compute: ComputeConfig = setting(
+        factory=ComputeConfig, help="Where the optimisation's backtests run: threads here, or Dask."
     )
 
 

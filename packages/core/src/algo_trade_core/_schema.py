@@ -113,6 +113,8 @@ class FieldSpec:
         literal = _literal_choices(self.type)
         if literal or self.choices:
             parts.append("one of " + ", ".join(f'"{c}"' for c in (literal or self.choices or ())))
+        elif get_origin(self.type) is tuple and (items := _literal_choices(get_args(self.type)[0])):
+            parts.append("each one of " + ", ".join(f'"{c}"' for c in items))
         if self.bounds:
             parts.append(bounds_text(self.bounds))
         return "; ".join(parts)
@@ -215,6 +217,8 @@ def short_type(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
         return "string"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(short_type(a) for a in get_args(tp))
     if origin is tuple:
         inner = get_args(tp)[0]
         if get_origin(inner) is Literal:

@@ -157,6 +157,9 @@ def _convert(tp: Any, value: Any, key: str, ctx: _Context) -> Any:
         out = {str(k): _convert(val_tp, v, f"{key}.{k}", ctx) for k, v in value.items()}
         return _FAIL if any(v is _FAIL for v in out.values()) else out
     if origin in (types.UnionType, typing.Union):
+        tables = [a for a in get_args(tp) if dataclasses.is_dataclass(a)]
+        if isinstance(value, Mapping) and len(tables) == 1:  # a table: say what is wrong inside it
+            return _convert(tables[0], value, key, ctx)
         for option in get_args(tp):
             trial = _Context(loose=ctx.loose, locate=None)
             converted = _convert(option, value, key, trial)

@@ -25,6 +25,16 @@ CRITERION_LABELS = {
     "min_win_rate": "win rate",
     "max_drawdown": "drawdown",
     "min_num_trades": "trades",
+    "allowed_regimes": "regime",
+    "min_psr": "PSR",
+    "min_dsr": "DSR",
+}
+
+# Gates that are off by default: shown only when the user turned them on (or a token failed them).
+_GATE_OFF: dict[str, Callable[[Any], bool]] = {
+    "allowed_regimes": lambda t: t is None or set(t) >= {"low", "normal", "high"},
+    "min_psr": lambda t: not t,
+    "min_dsr": lambda t: not t,
 }
 
 
@@ -47,6 +57,8 @@ _PASSED: dict[str, tuple[str, str, Callable[[float], str]]] = {
     "min_win_rate": ("win_rate", "≥", _pct),
     "max_drawdown": ("max_drawdown", "≤", _pct),
     "min_num_trades": ("num_trades", "≥", _count),
+    "min_psr": ("psr", "≥", _ratio),
+    "min_dsr": ("dsr", "≥", _ratio),
 }
 
 
@@ -76,13 +88,23 @@ def criterion_checks(
                 }
             )
             continue
-        if name == "max_result_age_hours":
+        if name in _GATE_OFF and _GATE_OFF[name](threshold):
+            continue
+        if name == "allowed_regimes":
+            regime = token.get("regime")
+            allowed = ", ".join(str(r) for r in threshold or ())
+            short = f"{regime} in {allowed}"
+            value = regime
+            text = f"regime {short}"
+        elif name == "max_result_age_hours":
             end = datetime.fromisoformat(str(token["window_end"]))
             value = (selected_at - end).total_seconds() / 3600
             short = f"{value:,.0f} h ≤ {threshold:g} h"
             text = f"result {value:,.0f} h old ≤ {threshold:g} h"
         else:
             field, sign, fmt = _PASSED[name]
+            if token.get(field) is None:  # older rows: no return moments stored
+                continue
             value = float(token[field])
             short = f"{fmt(value)} {sign} {fmt(float(threshold or 0))}"
             text = f"{CRITERION_LABELS[name]} {short}"

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from algo_trade_data._db_dashboard import SymbolPresence
     from algo_trade_data._db_history import RunOverview
     from algo_trade_data._db_runs import RUN_HEARTBEAT_S, this_host
+    from algo_trade_data._db_trials import (
+        TRIAL_METRICS,
+        OptimisationRunRecord,
+        TrialBatch,
+        TrialRecord,
+        params_key,
+    )
     from algo_trade_data._db_walkforward import WalkForwardPeriodRecord, WalkForwardRunRecord
     from algo_trade_data._files import (
         CANDLE_FILE_FORMATS,
@@ -54,6 +61,7 @@ if TYPE_CHECKING:
         BotEventRecord,
         BotRecord,
         FillRecord,
+        RunTrials,
         SelectionRecord,
     )
     from algo_trade_data._refresh import (
@@ -84,6 +92,13 @@ else:
             "algo_trade_data._db_coverage": ("CandleGap", "CandleStatus", "summarize_gaps"),
             "algo_trade_data._db_history": ("RunOverview",),
             "algo_trade_data._db_runs": ("RUN_HEARTBEAT_S", "this_host"),
+            "algo_trade_data._db_trials": (
+                "TRIAL_METRICS",
+                "OptimisationRunRecord",
+                "TrialBatch",
+                "TrialRecord",
+                "params_key",
+            ),
             "algo_trade_data._db_walkforward": ("WalkForwardPeriodRecord", "WalkForwardRunRecord"),
             "algo_trade_data._files": (
                 "CANDLE_FILE_FORMATS",
@@ -112,6 +127,7 @@ else:
                 "BotEventRecord",
                 "BotRecord",
                 "FillRecord",
+                "RunTrials",
                 "SelectionRecord",
             ),
             "algo_trade_data._refresh": (
@@ -142,6 +158,7 @@ __all__ = [
     "MAX_WS_SUBSCRIPTIONS",
     "RUN_HEARTBEAT_S",
     "SYNTHETIC_EXCHANGE",
+    "TRIAL_METRICS",
     "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
@@ -165,6 +182,7 @@ __all__ = [
     "MarketDataHub",
     "MigrationError",
     "MigrationReport",
+    "OptimisationRunRecord",
     "PerpAsset",
     "PerpMarket",
     "RefreshReport",
@@ -172,9 +190,12 @@ __all__ = [
     "RepairSummary",
     "RetentionReport",
     "RunOverview",
+    "RunTrials",
     "SelectionRecord",
     "SubscriptionLimitError",
     "SymbolPresence",
+    "TrialBatch",
+    "TrialRecord",
     "WalkForwardPeriodRecord",
     "WalkForwardRunRecord",
     "WeightRateLimiter",
@@ -185,6 +206,7 @@ __all__ = [
     "discover_migrations",
     "import_candle_files",
     "live_daemons",
+    "params_key",
     "parse_candles",
     "parse_freqtrade_name",
     "read_candle_file",

@@ -5,7 +5,7 @@ The table methods live in mixins: candles in :mod:`._db_candles`, coverage and g
 :mod:`._db_runs`, bots and fills in :mod:`._db_bots`, the history views of the CLI (runs with what
 they stored, selections over time) in :mod:`._db_history`, the dashboard's (a token's metrics
 across sweeps, whether a token is known) in :mod:`._db_dashboard`, walk-forward studies in
-:mod:`._db_walkforward`.
+:mod:`._db_walkforward`, the optimisation's runs, trials and choices in :mod:`._db_trials`.
 
 While the server is down, asyncpg's pool keeps trying to restore its minimum of connections and logs
 each failure as a warning *with a full traceback* (``asyncpg.pool``: "Failed to restore the pool
@@ -44,6 +44,7 @@ from algo_trade_data._db_events import EventsMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._db_runs import RunsMixin
+from algo_trade_data._db_trials import TrialsMixin
 from algo_trade_data._db_walkforward import WalkForwardMixin
 from algo_trade_data._migrate import (
     AppliedMigration,
@@ -117,6 +118,7 @@ class DatabaseClient(
     EventsMixin,
     HistoryMixin,
     DashboardMixin,
+    TrialsMixin,
     WalkForwardMixin,
 ):
     """The project's PostgreSQL/TimescaleDB store on an asyncpg pool.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from algo_trade_core import interval_to_ms
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 
 if TYPE_CHECKING:
@@ -46,6 +47,41 @@ SELECT symbol, count(*) AS bars
 FROM ohlcv
 WHERE symbol = ANY($1::text[]) AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
 GROUP BY symbol
+"""
+
+
+# The regime's closes (algo_trade_backtest.hourly_closes in SQL): for bars shorter than an hour the close
+# of the last bar opened in each hour, keyed by the hour's start (epoch ms). Measured on 210 days of 1m
+# bars (302,400 rows) on the 2-core machine: TimescaleDB's time_bucket + last() 165-175 ms, DISTINCT ON
+# 240-370 ms, a lead() window over the primary key 260-560 ms; reading the rows alone costs about 80 ms.
+_HOURLY_CLOSES_TIMESCALEDB = """
+SELECT coalesce(array_agg((date_part('epoch', hour) * 1000)::int8 ORDER BY hour), '{}'),
+       coalesce(array_agg(close::float8 ORDER BY hour), '{}')
+FROM (
+    SELECT time_bucket('1 hour', timestamp) AS hour, last(close, timestamp) AS close
+    FROM ohlcv
+    WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
+    GROUP BY 1
+) AS hours
+"""
+_HOURLY_CLOSES_PLAIN = """
+SELECT coalesce(array_agg(hour_ms ORDER BY hour_ms), '{}'),
+       coalesce(array_agg(close::float8 ORDER BY hour_ms), '{}')
+FROM (
+    SELECT DISTINCT ON (hour_ms) hour_ms, close
+    FROM (
+        SELECT (date_part('epoch', timestamp)::int8 / 3600) * 3600000 AS hour_ms, timestamp, close
+        FROM ohlcv
+        WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
+    ) AS bars
+    ORDER BY hour_ms, timestamp DESC
+) AS hours
+"""
+_BAR_CLOSES_QUERY = """
+SELECT coalesce(array_agg((date_part('epoch', timestamp) * 1000)::int8 ORDER BY timestamp), '{}'),
+       coalesce(array_agg(close::float8 ORDER BY timestamp), '{}')
+FROM ohlcv
+WHERE symbol = $1 AND exchange = $2 AND interval = $3 AND timestamp >= $4 AND timestamp < $5
 """
 
 
@@ -152,6 +188,31 @@ class CandleStoreMixin(_DatabaseBase):
         async with self._connection("query_candles") as conn:
             text = await conn.fetchval(WINDOW_QUERY, symbol, exchange, interval, start, end)
         return decode_window(text, symbol=symbol, exchange=exchange, interval=interval)
+
+    async def query_hourly_closes(
+        self,
+        symbol: str,
+        interval: str,
+        start: datetime,
+        end: datetime,
+        exchange: str = "hyperliquid",
+    ) -> tuple[list[int], list[float]]:
+        """Return the closes a volatility regime is computed on, for bars with ``start <= t < end``.
+
+        For bars shorter than an hour: the close of the last bar opened in each hour, keyed by the
+        hour's start (epoch ms), computed in the database (one query, about 5,000 rows back for 210
+        days of 1m bars, which it reads: 170 ms with TimescaleDB); for longer bars, each bar's open
+        time and close. The same as ``algo_trade_backtest.hourly_closes`` on the bars themselves.
+        """
+        require_aware(start, "start")
+        require_aware(end, "end")
+        if interval_to_ms(interval) >= 3_600_000:
+            query = _BAR_CLOSES_QUERY
+        else:
+            query = _HOURLY_CLOSES_TIMESCALEDB if self._timescaledb else _HOURLY_CLOSES_PLAIN
+        async with self._connection("query_hourly_closes") as conn:
+            row = await conn.fetchrow(query, symbol, exchange, interval, start, end)
+        return list(row[0]), list(row[1])
 
     async def candle_symbols(self) -> list[str]:
         """Return the symbols the store holds candles of, sorted (one index probe per symbol)."""

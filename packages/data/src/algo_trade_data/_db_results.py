@@ -17,7 +17,7 @@ import asyncpg
 
 from algo_trade_core import DataError
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
-from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, SelectionRecord
+from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, RunTrials, SelectionRecord
 from algo_trade_data._results_batch import (
     CREATE_STAGE,
     INSERT_STAGED,
@@ -246,6 +246,28 @@ class ResultsMixin(_DatabaseBase):
                 f"{_SELECT_RESULTS} WHERE run_id = $1 ORDER BY symbol, strategy_name, params_hash", run_id
             )
         return [_result(r) for r in rows]
+
+    async def query_run_trials(self, run_ids: Sequence[str]) -> list[RunTrials]:
+        """Return, per run and interval, how many results it stored and the sample variance of their
+        annualised Sharpe ratios (one aggregate over the runs' results, through the run_id index)."""
+        if not run_ids:
+            return []
+        async with self._connection("query_run_trials") as conn:
+            rows = await conn.fetch(
+                "SELECT run_id, interval, count(*) AS trials, "
+                "coalesce(var_samp(sharpe_ratio), 0) AS sharpe_variance FROM backtest_results "
+                "WHERE run_id = ANY($1::text[]) GROUP BY run_id, interval ORDER BY run_id, interval",
+                sorted(set(run_ids)),
+            )
+        return [
+            RunTrials(
+                run_id=r["run_id"],
+                interval=r["interval"],
+                trials=int(r["trials"]),
+                sharpe_variance=float(r["sharpe_variance"]),
+            )
+            for r in rows
+        ]
 
     # --- backtest_runs -------------------------------------------------------------------------
 

@@ -8,9 +8,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from algo_trade_core import Fill
+from algo_trade_core import Fill, Regime
 
-__all__ = ["BacktestResultRecord", "BacktestRunRecord", "BotRecord", "FillRecord", "SelectionRecord"]
+__all__ = [
+    "BacktestResultRecord",
+    "BacktestRunRecord",
+    "BotRecord",
+    "FillRecord",
+    "RunTrials",
+    "SelectionRecord",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,6 +52,29 @@ class BacktestResultRecord:
     exposure: float = 0.0
     num_bars: int = 0
     window_coverage: float = 0.0
+    # Migration 015: the per-bar returns' skewness and kurtosis (not in excess), the PSR against 0 they
+    # give, and the token's volatility regime at the window's end (None: unknown or not computed).
+    returns_skewness: float | None = None
+    returns_kurtosis: float | None = None
+    psr: float | None = None
+    regime: Regime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunTrials:
+    """The trials of one sweep on one interval, what a deflated Sharpe ratio deflates by.
+
+    Attributes:
+        run_id: the sweep.
+        interval: the bar interval of its results.
+        trials: how many results (tokens x parameter sets) it stored on that interval.
+        sharpe_variance: the sample variance (ddof 1) of their ANNUALISED Sharpe ratios; 0 with one trial.
+    """
+
+    run_id: str
+    interval: str
+    trials: int
+    sharpe_variance: float
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -47,6 +47,8 @@ RESULT_COLUMNS = tuple(f.name for f in fields(BacktestResultRecord))
 RESULT_ROW = operator.attrgetter(*RESULT_COLUMNS)
 _KEY = ("timestamp", "symbol", "strategy_name", "params_hash")
 _RATIO_FIELDS = ("sharpe_ratio", "sortino_ratio", "calmar_ratio", "win_rate", "exposure", "window_coverage")
+_NULLABLE_RATIOS = ("calmar_ratio", "returns_skewness", "returns_kurtosis", "psr")
+_REGIMES = (None, "low", "normal", "high")
 _MONEY_FIELDS = ("total_return", "max_drawdown", "initial_capital", "final_capital", "buy_hold_return")
 _TIME_FIELDS = ("timestamp", "backtest_window_start", "backtest_window_end")
 _AT = {name: i for i, name in enumerate(RESULT_COLUMNS)}
@@ -83,12 +85,14 @@ def checked_result(record: BacktestResultRecord, index: int, *, batch: bool = Tr
         value = getattr(record, name)
         if value.tzinfo is None:
             raise fail(f"{name} must be timezone-aware, got naive {value.isoformat()}")
-    for name in _RATIO_FIELDS:
+    for name in (*_RATIO_FIELDS, *_NULLABLE_RATIOS):
         value = getattr(record, name)
-        if value is None and name == "calmar_ratio":
+        if value is None and name in _NULLABLE_RATIOS:
             continue
         if not math.isfinite(value):
             raise fail(f"{name} is not a finite number ({value})")
+    if record.regime not in _REGIMES:
+        raise fail(f"regime must be one of low, normal, high or None, got {record.regime!r}")
     for name in _MONEY_FIELDS:
         value = getattr(record, name)
         if not _finite_number(value):
@@ -113,11 +117,13 @@ def _columns_valid(columns: list[Sequence[Any]]) -> bool:
     """True when no record needs a closer look (no bad value, no infinite profit factor)."""
     if any(v.tzinfo is None for name in _TIME_FIELDS for v in columns[_AT[name]]):
         return False
-    for name in (*_RATIO_FIELDS, "profit_factor"):
-        # None is valid for calmar_ratio and profit_factor; an infinite profit factor is replaced.
+    for name in (*_RATIO_FIELDS, *_NULLABLE_RATIOS, "profit_factor"):
+        # None is valid for the nullable ratios and profit_factor; an infinite profit factor is replaced.
         values = [v for v in columns[_AT[name]] if v is not None]
         if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
             return False
+    if not set(columns[_AT["regime"]]) <= set(_REGIMES):
+        return False
     return all(map(_finite_number, (v for name in _MONEY_FIELDS for v in columns[_AT[name]])))
 
 

@@ -4,11 +4,13 @@
   ``[t_k, t_{k+1})`` as the bots would, against universe, random and buy-and-hold baselines, with PSR.
 - :func:`probability_of_backtest_overfitting`: CSCV over a matrix of variants' returns.
 - :func:`spearman`, :func:`ic_summary`, :func:`turnover`: the rank statistics of a walk-forward.
+- :func:`regime_split`: out-of-sample returns of approved and eligible tokens by volatility regime.
 """
 
 from loguru import logger
 
 from algo_trade_evaluation._bars import TokenBars, bars_from_frames, history_start, load_bars
+from algo_trade_evaluation._by_regime import REGIME_KEYS, RegimeSplit, regime_split
 from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
 from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
@@ -29,6 +31,7 @@ from algo_trade_evaluation._walkforward import (
 logger.disable("algo_trade_evaluation")
 
 __all__ = [
+    "REGIME_KEYS",
     "SEARCH_KEYS",
     "BarGrid",
     "BookTables",
@@ -36,6 +39,7 @@ __all__ = [
     "PboResult",
     "PeriodResult",
     "RandomBaseline",
+    "RegimeSplit",
     "RuleSearch",
     "SelectionStep",
     "SeriesStats",
@@ -55,6 +59,7 @@ __all__ = [
     "probability_of_backtest_overfitting",
     "random_baseline",
     "records_of",
+    "regime_split",
     "run_search",
     "run_sleeves",
     "run_walkforward",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ class TokenBars:
     low: FloatArray
     close: FloatArray
     volume: FloatArray
+    _hourly: dict[str, tuple[IntArray, FloatArray]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, symbol: str, frame: pl.DataFrame) -> TokenBars:
@@ -43,11 +44,11 @@ class TokenBars:
         ts = frame["timestamp"].dt.epoch("ms").to_numpy().astype(np.int64)
         if ts.shape[0] > 1 and not bool(np.all(np.diff(ts) > 0)):
             raise DataError(f"{symbol}: bar open times must be strictly increasing (duplicates in the data)")
-        cols = [
+        o, h, lo, c, v = (
             np.ascontiguousarray(frame[c].cast(pl.Float64).to_numpy())
             for c in ("open", "high", "low", "close", "volume")
-        ]
-        return cls(symbol, frame, ts, *cols)
+        )
+        return cls(symbol, frame, ts, o, h, lo, c, v)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -69,16 +70,27 @@ class TokenBars:
             self.volume[lo:hi],
         )
 
+    def hourly(self, interval: str) -> tuple[IntArray, FloatArray]:
+        """The closes the volatility regime is computed on (``algo_trade_backtest.hourly_closes`` of the
+        whole history, resampled once; a regime at ``t`` reads only the part before ``t``)."""
+        found = self._hourly.get(interval)
+        if found is None:
+            from algo_trade_backtest import hourly_closes
+
+            found = self._hourly[interval] = hourly_closes(self.ts, self.close, interval)
+        return found
+
     def rows(self, lo: int, hi: int) -> pl.DataFrame:
         """Bars ``lo..hi-1`` as a store-shaped frame (a zero-copy slice)."""
         return self.frame.slice(lo, max(hi - lo, 0))
 
 
 def history_start(settings: WalkForwardSettings, warmup_bars: int) -> datetime:
-    """Where the loaded history must start: the first training window (or the regime's lookback),
-    and the bars a bot warms up on before the first period."""
+    """Where the loaded history must start: the first training window and the regime's lookback before
+    it (the windows the first regime is ranked against), and the bars a bot warms up on before the first
+    period."""
     step = timedelta(milliseconds=interval_to_ms(settings.interval))
-    days = max(settings.window_days, settings.regime_lookback_days)
+    days = settings.window_days + settings.regime_lookback_days
     return settings.start - timedelta(days=days) - warmup_bars * step
 
 

@@ -95,6 +95,7 @@ class WalkForwardSettings:
             "on_remove": config.bots.on_remove,
             "warmup_bars": config.bots.warmup_bars,
             "exchange": config.scheduler.exchange,
+            "regime_lookback_days": config.token_selection.regime_lookback_days,
         }
         values.update(overrides)
         return cls(strategy=strategy, params=params, start=start, end=end, **values)

@@ -22,8 +22,9 @@ from algo_trade_core import (
     min_track_record_length,
     probabilistic_sharpe_ratio,
 )
-from algo_trade_data import BacktestResultRecord
+from algo_trade_data import BacktestResultRecord, RunTrials
 from algo_trade_evaluation._bars import TokenBars
+from algo_trade_evaluation._by_regime import regime_split
 from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
 from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
@@ -69,7 +70,8 @@ class PeriodResult:
     approved_pnl: dict[str, float]  # profit and loss of each approved token's bot over the period
     scores: dict[str, float]
     missing: dict[str, str]  # tokens without a result at `start`, and why
-    regimes: dict[str, str] = field(default_factory=dict)
+    # each token's volatility regime at `start` (None: too little history), from bars before `start`
+    regimes: dict[str, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class WalkForwardResult:
             "hit_rate": self.statistics.get("hit_rate"),
             "random_percentile": self.statistics.get("random_percentile"),
             "mean_turnover": self.statistics.get("mean_turnover"),
+            "by_regime": {key: split.to_json() for key, split in regime_split(self.periods).items()},
             "verdict": self.verdict,
             "seconds": self.seconds,
         }
@@ -320,10 +323,11 @@ def window_results(
 def decisions(windows: list[WindowResults], settings: WalkForwardSettings) -> list[SelectionStep]:
     """The selector's decision at every ``t_k`` on the windows' results, with ``settings.criteria``."""
     latest: dict[str, BacktestResultRecord] = {}
+    trials: dict[tuple[str, str], RunTrials] = {}
     steps: list[SelectionStep] = []
     previous: tuple[str, ...] = ()
     for window in windows:
-        step = decide_at(window, settings, latest, previous)
+        step = decide_at(window, settings, latest, previous, trials)
         steps.append(step)
         previous = step.approved
     return steps
@@ -382,6 +386,7 @@ def _periods(
                 },
                 scores=dict(step.scores),
                 missing=dict(step.missing),
+                regimes=dict(step.regimes),
             )
         )
         previous = step.approved

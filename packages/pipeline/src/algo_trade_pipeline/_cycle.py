@@ -2,6 +2,12 @@
 
 :class:`Pipeline` is the one place that does it; the daemon calls it after every scheduled sweep and
 ``algo-trade sweep`` / ``demo`` after theirs (without bots).
+
+With ``[optimisation] enabled`` one step comes first: the optimisation over the sweep's window and
+universe (every trial stored, each token's choice made from its stored trials); the selection then ranks
+each token's chosen (strategy, parameter set) with the ``min_dsr`` gate, and each approved token's bot
+trades its own choice (a bot whose chosen set changed is replaced the ``on_remove`` way). Disabled, the
+cycle is exactly the plain one.
 """
 
 from __future__ import annotations
@@ -14,13 +20,19 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from algo_trade_core import AlgoTradeError, AppConfig
-from algo_trade_pipeline._scope import selection_scope, traded_parameter_set, universe_of_latest_sweep
-from algo_trade_token_selector import Selection, SelectionScope, TokenSelector
+from algo_trade_pipeline._scope import (
+    optimised_scope,
+    selection_scope,
+    traded_parameter_set,
+    universe_of_latest_sweep,
+)
+from algo_trade_token_selector import OPTIMISED, Selection, SelectionScope, TokenSelector
 
 if TYPE_CHECKING:
     from algo_trade_backtest_scheduler import RunSummary
     from algo_trade_bot_orchestrator import BotRegistry
     from algo_trade_data import BacktestResultRecord, DatabaseClient
+    from algo_trade_optimisation import OptimisationSummary
 
 __all__ = ["Cycle", "Pipeline", "fresh_results", "no_fresh_result_reason"]
 
@@ -35,6 +47,7 @@ class Cycle:
     stopped: list[str] = field(default_factory=list)
     skipped: str | None = None  # why no selection was made (the sweep produced no fresh result)
     error: str | None = None
+    optimisation: OptimisationSummary | None = None  # with [optimisation] enabled: the run after the sweep
 
 
 def fresh_results(
@@ -104,11 +117,16 @@ class Pipeline:
     ) -> SelectionScope:
         """Return the product's selection scope (see :func:`selection_scope`), widened where asked.
 
-        In top-volume mode the universe is the newest sweep's, read from the store.
+        In top-volume mode the universe is the newest sweep's, read from the store. With
+        ``[optimisation] enabled`` and nothing widened (no strategy, parameter set, interval or universe
+        asked for), the product's scope is each token's choice (:func:`optimised_scope`).
         """
         symbols = None
         if not all_symbols and self.config.scheduler.universe_mode == "top_volume":
             symbols = await universe_of_latest_sweep(self.db)
+        widened = strategy or params_hash or all_params or interval or all_intervals or all_symbols
+        if self.config.optimisation.enabled and not widened:
+            return optimised_scope(self.config, symbols=symbols)
         return selection_scope(
             self.config,
             strategy=strategy or self.selector.criteria.strategy,
@@ -129,8 +147,33 @@ class Pipeline:
         run_id: str | None = None,
     ) -> Selection:
         """Select on ``scope`` (default: the product's rule) as of ``now`` (default: the clock)."""
-        return await self.selector.select(
-            scope or await self.scope(), now=now or self.now(), record=record, run_id=run_id
+        scope = scope or await self.scope()
+        at = now or self.now()
+        if scope.strategy == OPTIMISED:
+            return await self.select_choices(scope, now=at, record=record, run_id=run_id)
+        return await self.selector.select(scope, now=at, record=record, run_id=run_id)
+
+    async def select_choices(
+        self, scope: SelectionScope, *, now: datetime, record: bool = True, run_id: str | None = None
+    ) -> Selection:
+        """Select among each token's latest choice whose optimisation window ended by ``now``."""
+        from algo_trade_optimisation import candidates_from_choices
+
+        interval = scope.interval or self.config.scheduler.interval
+        stored = await self.db.latest_choices(interval, scope.symbols, until=now)
+        candidates = candidates_from_choices(
+            stored,
+            interval=interval,
+            exchange=self.config.scheduler.exchange,
+            capital=float(self.config.backtest.initial_capital),
+        )
+        return await self.selector.select_candidates(
+            candidates,
+            scope,
+            min_dsr=self.config.optimisation.min_dsr,
+            now=now,
+            record=record,
+            run_id=run_id,
         )
 
     async def after_sweep(self, summary: RunSummary) -> Cycle:
@@ -155,6 +198,8 @@ class Pipeline:
                 logger.warning(
                     "after sweep {}: no selection and no bot change: {}", summary.run_id[:8], cycle.skipped
                 )
+            elif self.config.optimisation.enabled:
+                await self._optimised_cycle(cycle, now, symbols)
             else:
                 cycle.selection = await self.selector.select(scope, now=now, run_id=summary.run_id)
                 if self.registry is not None:
@@ -171,3 +216,32 @@ class Pipeline:
             cycle.error = f"{type(exc).__name__}: {exc}"
             logger.exception("after sweep {}: selection or bot sync failed", summary.run_id[:8])
         return cycle
+
+    async def _optimised_cycle(self, cycle: Cycle, now: datetime, symbols: list[str] | None) -> None:
+        """Optimise over the sweep's window and universe, select among the choices, sync the bots.
+
+        An optimisation that cannot run (a space too large, an unreachable Dask scheduler) raises
+        before anything is selected: the cycle records the error and changes nothing.
+        """
+        from algo_trade_optimisation import run_optimisation
+
+        summary = cycle.summary
+        universe = [t.symbol for t in summary.tokens]
+        cycle.optimisation = await run_optimisation(
+            self.config,
+            self.db,
+            universe,
+            as_of=summary.window.end,
+            interval=summary.window.interval,
+        )
+        scope = optimised_scope(self.config, interval=summary.window.interval, symbols=symbols)
+        selection = await self.select_choices(scope, now=now, run_id=summary.run_id)
+        cycle.selection = selection
+        if self.registry is not None:
+            choices = {s: (c.strategy, c.parameters) for s, c in selection.choices.items()}
+            cycle.started, cycle.stopped = await self.registry.sync_bots_with_approved_tokens(
+                selection.approved,
+                self.selector.criteria.strategy,
+                choices=choices,
+                strategies=self.config.optimisation.strategies,
+            )

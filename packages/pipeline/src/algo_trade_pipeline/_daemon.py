@@ -77,6 +77,7 @@ class Daemon:
             strategies=config.strategy,
             after_sweep=self._after_sweep,
             clock=clock,
+            regime_lookback_days=config.token_selection.regime_lookback_days,
         )
 
     @property

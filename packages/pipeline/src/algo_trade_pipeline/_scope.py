@@ -17,7 +17,7 @@ from algo_trade_token_selector import SelectionScope
 if TYPE_CHECKING:
     from algo_trade_data import DatabaseClient
 
-__all__ = ["selection_scope", "traded_parameter_set", "universe_of_latest_sweep"]
+__all__ = ["optimised_scope", "selection_scope", "traded_parameter_set", "universe_of_latest_sweep"]
 
 
 def traded_parameter_set(config: AppConfig, strategy: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -83,6 +83,20 @@ def selection_scope(
     else:  # top_volume without a known universe: every stored token
         universe = None
     return SelectionScope(strategy=name, params_hash=chosen_hash, interval=chosen_interval, symbols=universe)
+
+
+def optimised_scope(
+    config: AppConfig, *, interval: str | None = None, symbols: Sequence[str] | None = None
+) -> SelectionScope:
+    """The scope of a selection among per-token choices (``[optimisation] enabled``): each token's
+    chosen strategy and parameter set from the latest optimisation, at the sweep's interval, over the
+    universe (as :func:`selection_scope` takes it)."""
+    from algo_trade_token_selector import OPTIMISED
+
+    universe = selection_scope(config, symbols=symbols).symbols
+    return SelectionScope(
+        strategy=OPTIMISED, interval=interval or config.scheduler.interval, symbols=universe
+    )
 
 
 async def universe_of_latest_sweep(db: DatabaseClient) -> tuple[str, ...] | None:

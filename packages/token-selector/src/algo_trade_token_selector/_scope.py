@@ -44,11 +44,15 @@ class SelectionScope:
         params = (
             "every parameter set" if self.params_hash is None else f"parameter set {self.params_hash[:8]}"
         )
+        if self.strategy == "optimised":  # token_selector.OPTIMISED: each token's own choice
+            params = "each token's chosen strategy and parameter set (latest optimisation)"
         interval = "every interval" if self.interval is None else f"{self.interval} bars"
         if self.symbols is None:
             symbols = "every stored token"
         else:
             symbols = f"{len(self.symbols)} token{'' if len(self.symbols) == 1 else 's'}"
+        if self.strategy == "optimised":
+            return f"{params}, {interval}, {symbols}"
         return f"{self.strategy}, {params}, {interval}, {symbols}"
 
     def to_json(self) -> dict[str, Any]:

@@ -11,15 +11,45 @@ from datetime import datetime
 from typing import Any, Literal
 
 from algo_trade_core import SelectionCriteria, bars_span_days, short_ratio_warning
-from algo_trade_data import BacktestResultRecord
-from algo_trade_token_selector._reasons import DATA_CRITERIA, CriterionFailure, check_criteria
+from algo_trade_data import BacktestResultRecord, RunTrials
+from algo_trade_token_selector._gates import TrialsKey, result_dsr, trials_of
+from algo_trade_token_selector._reasons import NO_FALLBACK_CRITERIA, CriterionFailure, check_criteria
 from algo_trade_token_selector._scope import SelectionScope
 
-__all__ = ["Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
+__all__ = ["ChoiceDetails", "Selection", "TokenExplanation", "TokenStatus", "composite_score", "evaluate"]
 
 # approved: passed and within top_n; fallback: approved by the fallback; beyond_top_n: passed, cut by
 # top_n; failed: at least one threshold failed.
 TokenStatus = Literal["approved", "fallback", "beyond_top_n", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChoiceDetails:
+    """What a per-token choice adds to a token's explanation: the chosen strategy and parameters, the
+    number of trials it was chosen from (N) and its Deflated Sharpe Ratio against the best of N by luck.
+
+    Attributes:
+        expected_max_sharpe: the annualised Sharpe ratio the best of N skill-less trials reaches on
+            average: the chosen trial's own Sharpe ratio has to beat it for a DSR above 0.5.
+        source: where the choice was made (e.g. ``"optimisation run 12"``).
+    """
+
+    strategy: str
+    parameters: dict[str, Any]
+    n_trials: int
+    dsr: float | None
+    expected_max_sharpe: float
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "parameters": dict(self.parameters),
+            "n_trials": self.n_trials,
+            "dsr": self.dsr,
+            "expected_max_sharpe": self.expected_max_sharpe,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,6 +74,11 @@ class TokenExplanation:
     failed: tuple[CriterionFailure, ...] = ()
     note: str | None = None  # e.g. "beyond top_n = 10", "Sharpe -5.01 < fallback_min_sharpe 0.00"
     ratio_warning: str | None = None  # the window is too short for annualised ratios to mean much
+    regime: str | None = None  # volatility regime at the window's end (None: unknown)
+    psr: float | None = None  # PSR against 0 of the window's per-bar returns (None: unknown)
+    dsr: float | None = None  # deflated by the sweep's trials (None: unknown)
+    trials: int | None = None  # the sweep's trials (tokens x parameter sets) the DSR deflates by
+    choice: ChoiceDetails | None = None  # a per-token choice: its strategy, parameters, N and DSR
 
     @property
     def approved(self) -> bool:
@@ -89,6 +124,12 @@ class TokenExplanation:
             "failed": [f.to_json() for f in self.failed],
             "note": self.note,
             "ratio_warning": self.ratio_warning,
+            "regime": self.regime,
+            "psr": self.psr,
+            "dsr": self.dsr,
+            "trials": self.trials,
+            # Only per-token choices carry these: a plain selection's JSON is unchanged.
+            **({} if self.choice is None else {"choice": self.choice.to_json()}),
         }
 
 
@@ -103,9 +144,16 @@ class Selection:
     tokens: list[TokenExplanation] = field(default_factory=list)
     criteria: SelectionCriteria = field(default_factory=SelectionCriteria)
     scope: SelectionScope | None = None  # the results it ranked (None: every result of the strategy)
+    min_dsr: float | None = None  # the DSR gate of per-token choices (None: a plain selection)
+
+    @property
+    def choices(self) -> dict[str, ChoiceDetails]:
+        """Each approved token's chosen strategy and parameters (empty for a plain selection)."""
+        by_symbol = {t.symbol: t.choice for t in self.tokens if t.choice is not None}
+        return {s: by_symbol[s] for s in self.approved if s in by_symbol}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "approved": list(self.approved),
             "fallback": self.fallback_used,
             "strategy": self.strategy_name,
@@ -114,6 +162,9 @@ class Selection:
             "criteria": _criteria_json(self.criteria),
             "tokens": [t.to_json() for t in self.tokens],
         }
+        if self.min_dsr is not None:
+            out["min_dsr"] = self.min_dsr
+        return out
 
 
 def _criteria_json(criteria: SelectionCriteria) -> dict[str, Any]:
@@ -135,20 +186,54 @@ def evaluate(
     now: datetime,
     strategy_name: str | None = None,
     scope: SelectionScope | None = None,
+    *,
+    trials: Mapping[TrialsKey, RunTrials] | None = None,
 ) -> Selection:
     """Select tokens from each symbol's latest result.
 
     Pass = every threshold holds (inclusive), the result is fresh (its window ended at most
-    ``max_result_age_hours`` before ``now``) and covers enough of its window. Approved = passing tokens
+    ``max_result_age_hours`` before ``now``) and covers enough of its window; where configured, its
+    regime is allowed and its PSR and DSR reach ``min_psr`` and ``min_dsr``. Approved = passing tokens
     by score descending, ties broken by symbol, the first ``top_n``. When none passes and
-    ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens by Sharpe among those whose
-    Sharpe is at least ``fallback_min_sharpe`` are approved and the selection is marked as a fallback.
+    ``fallback_top_n > 0``, the best ``fallback_top_n`` fresh, covered tokens in an allowed regime by
+    Sharpe among those whose Sharpe is at least ``fallback_min_sharpe`` are approved and the selection
+    is marked as a fallback.
+
+    ``trials`` holds the trials of the sweeps that produced the results, by (run_id, interval): what
+    each token's deflated Sharpe ratio is deflated by (``DatabaseClient.query_run_trials``, or
+    :func:`~algo_trade_token_selector.run_trials` of a sweep's results).
     """
     c = criteria
+    gates: dict[str, tuple[float | None, int | None]] = {}
+    for symbol, result in results.items():
+        run = trials_of(result, trials)
+        gates[symbol] = (result_dsr(result, run), None if run is None else run.trials)
     rows = [
-        (symbol, result, composite_score(result, c), check_criteria(result, c, now))
+        (symbol, result, composite_score(result, c), check_criteria(result, c, now, dsr=gates[symbol][0]))
         for symbol, result in results.items()
     ]
+    name = strategy_name or (scope.strategy if scope is not None else criteria.strategy)
+    return rank_rows(rows, criteria, now, name, scope, gates=gates)
+
+
+Row = tuple[str, BacktestResultRecord, float, tuple[CriterionFailure, ...]]
+
+
+def rank_rows(
+    rows: list[Row],
+    criteria: SelectionCriteria,
+    now: datetime,
+    strategy_name: str,
+    scope: SelectionScope | None,
+    choices: Mapping[str, ChoiceDetails] | None = None,
+    min_dsr: float | None = None,
+    gates: Mapping[str, tuple[float | None, int | None]] | None = None,
+) -> Selection:
+    """Rank ``(symbol, result, score, failures)`` rows: the rule of :func:`evaluate` (top_n, fallback).
+
+    ``gates`` holds each symbol's DSR against its sweep's trials and that number of trials, when known.
+    """
+    c = criteria
     passing = sorted((r for r in rows if not r[3]), key=lambda r: (-r[2], r[0]))
     approved_rows = passing[: c.top_n]
     fallback_used = False
@@ -156,7 +241,7 @@ def evaluate(
     if not passing and c.fallback_top_n > 0:
         eligible = []
         for row in rows:
-            if {f.criterion for f in row[3]} & DATA_CRITERIA:
+            if {f.criterion for f in row[3]} & NO_FALLBACK_CRITERIA:
                 continue
             if row[1].sharpe_ratio < c.fallback_min_sharpe:
                 floor_notes[row[0]] = (
@@ -204,16 +289,22 @@ def evaluate(
                 failed=failed,
                 note=note,
                 ratio_warning=short_ratio_warning(result.num_bars, result.interval, result.num_trades),
+                regime=result.regime,
+                psr=result.psr,
+                dsr=(gates or {}).get(symbol, (None, None))[0],
+                trials=(gates or {}).get(symbol, (None, None))[1],
+                choice=None if choices is None else choices.get(symbol),
             )
         )
     # Approved first (in rank order), then the others by score.
     tokens.sort(key=lambda t: (not t.approved, t.rank if t.rank is not None else 10**9, -t.score, t.symbol))
     return Selection(
         selected_at=now,
-        strategy_name=strategy_name or (scope.strategy if scope is not None else c.strategy),
+        strategy_name=strategy_name,
         approved=approved,
         fallback_used=fallback_used,
         tokens=tokens,
         criteria=c,
         scope=scope,
+        min_dsr=min_dsr,
     )

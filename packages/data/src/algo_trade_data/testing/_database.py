@@ -52,6 +52,10 @@ TABLES = (
     "token_selections",
     "bots",
     "bot_events",
+    "optimisation_runs",
+    "optimisation_tokens",
+    "parameter_sets",
+    "backtest_trials",
     "walkforward_runs",
     "walkforward_periods",
 )
