@@ -279,7 +279,9 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
         await desk.store(frame[WARM : WARM + 30])
     desk.clock.after_bar(bars["BTC"][WARM + 29].t)
 
-    # BTC out, ETH in: BTC's live bot closes, its shadow starts.
+    # BTC out, ETH in: BTC's live bot closes, its shadow starts with the live bot's paper account.
+    held = live.status()
+    assert held.position is not None
     assert await reg.sync_bots_with_approved_tokens(["ETH"], "ma_crossover") == (["ETH"], ["BTC"])
     shadow = reg.get_bot("shadow:ma_crossover:BTC")
     assert shadow is not None
@@ -295,10 +297,17 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
     assert reg.get_bot(shadow.bot_id) is shadow
     assert live.state is BotState.STOPPING  # the live bot closes at BTC's next bar, the shadow trades on
 
-    # It trades like a bot (fills under its own id) and ends itself at the first bar closing at its end.
+    assert shadow.status().position == held.position
+    assert shadow.status().equity == held.equity
+
+    # It trades on as the live bot would have (the offline book over the same bars), fills under its own
+    # id, and ends itself at the first bar closing at or after its end.
+    never_deselected = offline_equity(frames["BTC"], bars["BTC"], WARM + 50)
     await play(desk, eventually, [shadow, live], bars["BTC"][WARM + 30 : WARM + 50])
     assert shadow.status().state is BotState.RUNNING
-    assert shadow.status().num_fills > 0
+    assert shadow.status().equity == pytest.approx(never_deselected[-1], rel=1e-12)
+    assert live.status().state is BotState.STOPPED  # while the live bot closed at WARM + 30's open
+    assert shadow.status().num_fills > held.num_fills
     await play(desk, eventually, [shadow], bars["BTC"][WARM + 50 : WARM + 52])
     await eventually(lambda: shadow.done, what="the shadow bot to end")
     assert shadow.status().position is None
@@ -310,7 +319,7 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
     until = ms_to_datetime(start + 20 * STEP)
     assert ended.time >= until > ended.time - timedelta(milliseconds=STEP)
     fills = await desk.db.list_fills(bot_id=shadow.bot_id)
-    assert len(fills) == shadow.status().num_fills
+    assert len(fills) == shadow.status().num_fills - held.num_fills  # its own, after the hand-over
 
     # Deselected again, then approved again before its time: the shadow ends, the live bot starts.
     assert await reg.sync_bots_with_approved_tokens(["BTC"], "ma_crossover") == (["BTC"], ["ETH"])

@@ -244,6 +244,31 @@ class Bot:
         await self._ask(Shutdown())
         await self.wait_done()
 
+    def seed_record(self, config: BotConfig) -> BotRecord | None:
+        """A row from which a bot of ``config`` (same market, strategy and parameters) carries on this
+        bot's paper account as of its last bar: runner state, open position, equity and counters (a
+        shadow bot continuing a deselected one). None before the first bar or once the book is closed.
+        """
+        if self._last_t is None or self._book.finished or self._state is BotState.STOPPED:
+            return None
+        record = self._to_record()
+        position = dict(record.position or {})
+        position.update(
+            config=config.to_json_dict(), stop_mode=None, state_before_stop="running", stop_reason=None
+        )
+        position.pop("protection", None)
+        now = datetime.now(UTC)
+        return replace(
+            record,
+            bot_id=config.bot_id,
+            parameters=dict(config.parameters),
+            state=BotState.RUNNING.value,
+            error=None,
+            position=position,
+            created_at=now,
+            updated_at=now,
+        )
+
     def kill(self) -> None:
         """Cancel the task without any further write (tests simulate a crash with it)."""
         self._writer.kill()

@@ -40,6 +40,9 @@ from algo_trade_data import BotEventRecord, BotRecord
 
 __all__ = ["BotRegistry"]
 
+Shadow = tuple[BotConfig, BotRecord | None]
+"""A shadow to start: its configuration, and the row it resumes from (the live bot's account)."""
+
 # Stored states a restarted daemon brings back (a stop in progress is carried on).
 _RESTORABLE = frozenset({BotState.RUNNING.value, BotState.PAUSED.value, BotState.STOPPING.value})
 
@@ -177,7 +180,7 @@ class BotRegistry:
         async with self._lock:
             return await self._spawn(config)
 
-    async def _spawn(self, config: BotConfig) -> str:
+    async def _spawn(self, config: BotConfig, seed: BotRecord | None = None) -> str:
         existing = self._bots.get(config.bot_id)
         if existing is not None:
             if existing.state is BotState.STOPPING:
@@ -206,7 +209,7 @@ class BotRegistry:
                 f"cannot start bot {config.bot_id}: [bots] max_bots = {self._settings.max_bots} bots are "
                 "already active"
             )
-        bot = self._make_bot(config, record if resume else None)
+        bot = self._make_bot(config, seed if seed is not None else record if resume else None)
         await bot.start()
         return config.bot_id
 
@@ -314,9 +317,11 @@ class BotRegistry:
                     mine.setdefault(bot.config.symbol, []).append(bot)
 
             stopped: list[str] = []
-            deselected: dict[str, Bot] = {}
+            deselected: dict[str, Shadow] = {}
             for symbol in sorted(set(mine) - wanted_set):
                 removing = [b for b in mine[symbol] if b.state not in (BotState.STOPPING, BotState.STOPPED)]
+                if removing and self._settings.shadow_days > 0:
+                    deselected[symbol] = self._shadow_of(removing[0])
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
@@ -326,7 +331,6 @@ class BotRegistry:
                         logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
                 if removing:
                     stopped.append(symbol)
-                    deselected[symbol] = removing[0]
 
             cooling = await self._cooling([strategy_name], mine)
             to_start: list[str] = []
@@ -386,11 +390,21 @@ class BotRegistry:
                 cooling.setdefault(symbol, now + timedelta(hours=hours))
         return cooling
 
+    def _shadow_of(self, live: Bot) -> Shadow:
+        """The shadow of a live bot about to be removed: its configuration and the live bot's paper
+        account as of now (taken before the stop, which may close the position at the next bar)."""
+        now_ms = self._now_ms()
+        config = live.config.with_changes(
+            bot_id=shadow_id(live.bot_id),
+            shadow_until_ms=shadow_until_ms(now_ms, self._settings.shadow_days),
+        )
+        return config, live.seed_record(config)
+
     async def _sync_shadows(
-        self, strategies: Collection[str], wanted: Collection[str], deselected: Mapping[str, Bot]
+        self, strategies: Collection[str], wanted: Collection[str], deselected: Mapping[str, Shadow]
     ) -> None:
-        """End shadows whose token is approved again or whose time is over; shadow each deselected
-        token's removed live bot (same strategy and parameters)."""
+        """End shadows whose token is approved again or whose time is over; give each deselected token a
+        shadow that carries on its removed live bot's paper account (position included)."""
         now_ms = self._now_ms()
         shadows = {
             b.config.symbol: b
@@ -405,23 +419,20 @@ class BotRegistry:
         days = self._settings.shadow_days
         if days <= 0:
             return
-        for symbol, live in deselected.items():
-            config = live.config.with_changes(
-                bot_id=shadow_id(live.bot_id), shadow_until_ms=shadow_until_ms(now_ms, days)
-            )
+        for symbol, (config, seed) in deselected.items():
             if config.bot_id in self._bots:
                 continue
             try:
-                await self._spawn(config)
+                await self._spawn(config, seed)
             except Exception as exc:  # the live side of sync matters more than the shadow
                 logger.error("shadow bot for deselected token {} did not start: {!r}", symbol, exc)
                 continue
-            await self._record_event(
-                config,
-                SHADOW_STARTED,
-                now_ms,
-                {"reason": "token deselected", "shadow_until": ms_to_datetime(config.shadow_until_ms or 0)},
-            )
+            details: dict[str, Any] = {
+                "reason": "token deselected",
+                "shadow_until": ms_to_datetime(config.shadow_until_ms or 0),
+                "continues": "the live bot's position" if seed is not None else "nothing (a fresh bot)",
+            }
+            await self._record_event(config, SHADOW_STARTED, now_ms, details)
 
     async def _end_shadow(self, shadow: Bot, reason: str, now_ms: int) -> None:
         try:
@@ -483,13 +494,15 @@ class BotRegistry:
                 )
 
             stopped: list[str] = []
-            deselected: dict[str, Bot] = {}
+            deselected: dict[str, Shadow] = {}
             for symbol in sorted(mine):
                 removing = [
                     b
                     for b in mine[symbol]
                     if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
                 ]
+                if removing and symbol not in wanted and self._settings.shadow_days > 0:
+                    deselected[symbol] = self._shadow_of(removing[0])
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
@@ -499,8 +512,6 @@ class BotRegistry:
                         logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
                 if removing:
                     stopped.append(symbol)
-                    if symbol not in wanted:
-                        deselected[symbol] = removing[0]
 
             cooling = await self._cooling(managed, mine)
             to_start: list[str] = []
