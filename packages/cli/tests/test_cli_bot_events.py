@@ -107,6 +107,9 @@ def test_list_marks_shadow_bots_and_protection_stops(cli: Cli) -> None:
     text = " ".join(cli("bots", "list", "--all").split())
     assert "1 of them shadow (token deselected)" in text
     assert "shadow running" in text
+    status = " ".join(cli("bots", "status", "ma_crossover:DOGE").split())
+    assert "stopped; stopped by max_drawdown: drawdown 31.00% reached max_drawdown 30.00%" in status
+    assert "shadow (token deselected" in cli("bots", "status", "shadow:ma_crossover:ETH")
 
 
 def test_config_show_hides_the_webhook_url(url: str) -> None:

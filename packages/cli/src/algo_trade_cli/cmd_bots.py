@@ -160,6 +160,10 @@ def _status_panel(info: dict[str, Any], daemons: list[DaemonPresence]) -> Panel:
     state = info["state"] + (f" — {info['error']}" if info["error"] else "")
     if info["state"] in _LIVE:
         state += " (traded by the daemon)" if daemons else " (idle: no daemon runs it)"
+    if info.get("stop_reason"):
+        state += f"; stopped by {info['stop_reason']}"
+    if info.get("shadow"):
+        state = f"shadow (token deselected; counted as no live bot), {state}"
     p = info["position"]
     position = "flat"
     if p is not None:
