@@ -15,6 +15,7 @@ import pytest
 from algo_trade_bot_orchestrator import (
     Bot,
     BotConfig,
+    BotRegistry,
     BotState,
     DivergenceVerdict,
     FeedBar,
@@ -24,6 +25,7 @@ from algo_trade_bot_orchestrator import (
     strategy_warmup_bars,
 )
 from algo_trade_core import ConfigError, ProtectionConfig, bars_per_year, config_from_dict, ms_to_datetime
+from algo_trade_data import BotEventRecord
 
 STEP = 60_000
 WARM = 60
@@ -330,3 +332,106 @@ async def test_a_deselected_token_keeps_a_shadow_bot_until_shadow_days_or_its_re
     assert reg.get_bot("ma_crossover:ETH") is not None
     reasons = {e.bot_id: e.details["reason"] for e in await desk.db.list_bot_events(kind="shadow_ended")}
     assert reasons == {shadow.bot_id: "shadow period over", eth_shadow.bot_id: "token approved again"}
+
+
+async def test_a_bot_failing_its_divergence_check_n_times_in_a_row_is_stopped_then_and_not_before(
+    make_desk: Callable[..., Any], walk: Walk, bars_of: Bars, eventually: Eventually
+) -> None:
+    every, needed, n = 10, 3, 400
+    frame = walk("SOL", n, seed=5, vol=4e-3)
+    bars = bars_of(frame)
+    equity = offline_equity(frame, bars, n)
+    checked = np.arange(every - 1, equity.size, every)  # the bars the judge is asked after
+    dd = (1 - equity / np.maximum.accumulate(np.concatenate(([1e4], equity)))[1:])[checked]
+    bound = float(np.median(dd))
+    fails = dd > bound
+    runs = [k for k in range(needed - 1, fails.size) if fails[k - needed + 1 : k + 1].all()]
+    assert runs, "no run of failures in this walk"
+    stop_at = runs[0]
+    assert fails[: stop_at - needed + 1].any()  # an earlier failure that a success reset
+
+    desk = make_desk(protection=ProtectionConfig(divergence_evaluations=needed, divergence_every_bars=every))
+    judge = DrawdownBound(bound)
+    desk.registry = reg = BotRegistry(
+        desk.db,
+        desk.feed,
+        bots=desk.bots_config,
+        strategy_parameters={"ma_crossover": FAST_CROSS},
+        clock_ms=desk.clock,
+        checkpoint_s=0.0,
+        divergence_judge=judge,
+    )
+    await desk.store(frame[:WARM])
+    desk.clock.after_bar(bars[WARM - 1].t)
+    assert await reg.sync_bots_with_approved_tokens(["SOL"], "ma_crossover") == (["SOL"], [])
+    bot = reg.get_bot("ma_crossover:SOL")
+    assert bot is not None
+    last = WARM + int(checked[stop_at])
+    await play(desk, eventually, [bot], bars[WARM:last])
+    assert bot.status().state is BotState.RUNNING  # one bar before the deciding evaluation
+    await play(desk, eventually, [bot], bars[last : last + 2])
+    await eventually(lambda: bot.done, what="the diverging bot to stop")
+    assert await bot.flushed()
+    assert judge.calls == stop_at + 1
+
+    events = await desk.db.list_bot_events(bot_id=bot.bot_id)
+    alerts = [e for e in events if e.kind == "alert"]
+    stops = [e for e in events if e.kind == "stop"]
+    assert [e.time for e in alerts] == [
+        ms_to_datetime(bars[WARM + int(checked[k])].t + STEP) for k in range(stop_at + 1) if fails[k]
+    ]
+    assert len(stops) == 1
+    assert stops[0].details["rule"] == "divergence"
+    assert stops[0].time == alerts[-1].time
+    assert stops[0].details["consecutive_failures"] == needed
+    assert stops[0].details["bound"] == bound
+    assert bot.status().stop_reason == f"divergence: divergence check failed {needed} evaluations in a row"
+
+
+async def test_per_token_choices_keep_cooldowns_and_shadow_the_chosen_parameters(
+    desk: Any, walk: Walk, bars_of: Bars
+) -> None:
+    reg = desk.registry
+    frames = {s: walk(s, 100, seed=seed) for seed, s in enumerate(("BTC", "ETH"), start=1)}
+    for frame in frames.values():
+        await desk.store(frame[:WARM])
+    bars = {s: bars_of(f) for s, f in frames.items()}
+    desk.clock.after_bar(bars["BTC"][WARM - 1].t)
+    now = ms_to_datetime(desk.clock.ms)
+    stop = BotEventRecord(
+        event_key="ma_crossover:ETH:x:stop",
+        time=now - timedelta(hours=23),  # the default cooldown is 24 h
+        bot_id="ma_crossover:ETH:0a1b2c3d",
+        symbol="ETH",
+        strategy_name="ma_crossover",
+        kind="stop",
+        details={"rule": "max_drawdown"},
+    )
+    await desk.db.insert_bot_events([stop])
+    slow = {"fast": 5, "slow": 30}
+    choices = {"BTC": ("ma_crossover", slow), "ETH": ("ma_crossover", FAST_CROSS)}
+    sync = {"choices": choices, "strategies": ("quad_ma", "ma_crossover")}
+    assert await reg.sync_bots_with_approved_tokens(["BTC", "ETH"], "quad_ma", **sync) == (["BTC"], [])
+    live = next(b for b in reg.list_bots() if b.config.symbol == "BTC")
+
+    desk.clock.ms += 3_600_000  # the cooldown is over; BTC leaves the approved list
+    assert await reg.sync_bots_with_approved_tokens(["ETH"], "quad_ma", **sync) == (["ETH"], ["BTC"])
+    shadow = reg.get_bot(f"shadow:{live.bot_id}")
+    assert shadow is not None
+    assert shadow.status().shadow
+    assert dict(shadow.config.parameters) == dict(live.config.parameters)
+    assert shadow.config.parameters["slow"] == 30
+    # The shadow is neither the token's live bot nor one the choices would replace.
+    assert await reg.sync_bots_with_approved_tokens(["ETH"], "quad_ma", **sync) == ([], [])
+    assert reg.get_bot(shadow.bot_id) is shadow
+
+    # A restarted daemon brings the shadow back as a shadow, with its end unchanged.
+    until = shadow.config.shadow_until_ms
+    await reg.shutdown_all()
+    desk.registry = reg = desk.new_registry()
+    assert shadow.bot_id in await reg.restore()
+    back = reg.get_bot(shadow.bot_id)
+    assert back is not None
+    assert back.config.is_shadow
+    assert back.config.shadow_until_ms == until
+    assert await reg.sync_bots_with_approved_tokens(["ETH"], "quad_ma", **sync) == ([], [])
