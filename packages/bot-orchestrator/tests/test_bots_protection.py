@@ -435,3 +435,36 @@ async def test_per_token_choices_keep_cooldowns_and_shadow_the_chosen_parameters
     assert back.config.is_shadow
     assert back.config.shadow_until_ms == until
     assert await reg.sync_bots_with_approved_tokens(["ETH"], "quad_ma", **sync) == ([], [])
+
+
+async def test_a_protection_stop_in_drain_mode_waits_for_the_strategys_exit_and_sync_does_not_cancel_it(
+    make_desk: Callable[..., Any], walk: Walk, bars_of: Bars, eventually: Eventually
+) -> None:
+    n = 400
+    frame = walk("BTC", n, seed=11, vol=4e-3)
+    bars = bars_of(frame)
+    equity = offline_equity(frame, bars, n - 1)
+    limit = 0.02
+    trip = first_breach(equity, 1e4, limit)
+    assert trip is not None
+    desk = make_desk(protection=ProtectionConfig(max_drawdown=limit), on_remove="drain", shadow_days=0)
+    await desk.store(frame[:WARM])
+    desk.clock.after_bar(bars[WARM - 1].t)
+    reg = desk.registry
+    assert await reg.sync_bots_with_approved_tokens(["BTC"], "ma_crossover") == (["BTC"], [])
+    bot = reg.get_bot("ma_crossover:BTC")
+    await play(desk, eventually, [bot], bars[WARM : WARM + trip + 1])
+    status = bot.status()
+    assert status.position is not None  # ma_crossover is always in the market: the drain must wait
+    assert status.state is BotState.STOPPING
+    assert status.stop_mode == "drain"
+    # Still approved: sync neither cancels the stop nor starts a second bot.
+    assert await reg.sync_bots_with_approved_tokens(["BTC"], "ma_crossover") == ([], [])
+    assert bot.status().state is BotState.STOPPING
+    await play(desk, eventually, [bot], bars[WARM + trip + 1 : n - 1])
+    await eventually(lambda: bot.done, what="the drained bot to stop")
+    assert await bot.flushed()
+    fills = await desk.db.list_fills(bot_id=bot.bot_id)
+    assert fills[-1].reason == "signal"  # the strategy's own exit, not a forced close
+    assert fills[-1].timestamp > ms_to_datetime(bars[WARM + trip].t)
+    assert [e.kind for e in await desk.db.list_bot_events()] == ["stop"]
