@@ -320,8 +320,9 @@ class BotRegistry:
             deselected: dict[str, Shadow] = {}
             for symbol in sorted(set(mine) - wanted_set):
                 removing = [b for b in mine[symbol] if b.state not in (BotState.STOPPING, BotState.STOPPED)]
-                if removing and self._settings.shadow_days > 0:
-                    deselected[symbol] = self._shadow_of(removing[0])
+                shadowed = self._shadowed(removing)
+                if shadowed is not None:
+                    deselected[symbol] = self._shadow_of(shadowed)
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
@@ -389,6 +390,12 @@ class BotRegistry:
             if any(b.state is BotState.STOPPING and b.status().stop_reason for b in bots):
                 cooling.setdefault(symbol, now + timedelta(hours=hours))
         return cooling
+
+    def _shadowed(self, removing: Sequence[Bot]) -> Bot | None:
+        """The removed live bot a shadow carries on (one that trades; none in error), if shadows are on."""
+        if self._settings.shadow_days <= 0:
+            return None
+        return next((b for b in removing if b.state in (BotState.RUNNING, BotState.PAUSED)), None)
 
     def _shadow_of(self, live: Bot) -> Shadow:
         """The shadow of a live bot about to be removed: its configuration and the live bot's paper
@@ -501,8 +508,9 @@ class BotRegistry:
                     for b in mine[symbol]
                     if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
                 ]
-                if removing and symbol not in wanted and self._settings.shadow_days > 0:
-                    deselected[symbol] = self._shadow_of(removing[0])
+                shadowed = self._shadowed(removing) if symbol not in wanted else None
+                if shadowed is not None:
+                    deselected[symbol] = self._shadow_of(shadowed)
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
