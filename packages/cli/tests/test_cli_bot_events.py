@@ -96,6 +96,9 @@ def test_events_lists_stops_alerts_and_shadows_oldest_first_with_filters(cli: Cl
     assert "3 bot event(s)" in text
     assert "drawdown 31.00% reached max_drawdown 30.00%" in text
     cli("bots", "events", "--since", "yesterday-ish", code=2)
+    cli("bots", "events", "--since", "-3h", code=2)
+    assert cli.json("bots", "events", "--since", "1h") == []  # the events are months old
+    assert len(cli.json("bots", "events", "--since", "36500d")) == 3
     assert "no bot events since" in cli("bots", "events", "--since", "2027-01-01")
 
 

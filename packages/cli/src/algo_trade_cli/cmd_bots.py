@@ -349,6 +349,21 @@ def prune(
     run_async(_prune(resolve_config(config), older_than_days, dry_run, as_json))
 
 
+_AGO = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _since(text: str | None, now: datetime) -> datetime | None:
+    """``--since``: an ISO date or date-time (UTC), or an age such as ``90m``, ``24h``, ``7d``."""
+    if text is not None and len(text) > 1 and text[-1] in _AGO:
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if amount >= 0:
+            return now - timedelta(seconds=amount * _AGO[text[-1]])
+    return parse_time(text, "--since")
+
+
 async def _events(
     cfg: AppConfig, since: datetime | None, bot_id: str | None, kind: str | None, limit: int
 ) -> list[BotEventRecord]:
@@ -362,7 +377,10 @@ async def _events(
 def events(
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only events from this time on (ISO date or date-time, UTC)."),
+        typer.Option(
+            "--since",
+            help="Only events from this time on: an ISO date or date-time (UTC), or an age (90m, 24h, 7d).",
+        ),
     ] = None,
     bot_id: Annotated[str | None, typer.Option("--bot", help="Only this bot's events.")] = None,
     kind: Annotated[
@@ -377,12 +395,13 @@ def events(
 
     Oldest first. Every stop and alert is also in the daemon's log and sent to [bots.alerts].
     """
-    rows = run_async(_events(resolve_config(config), parse_time(since, "--since"), bot_id, kind, limit))
+    start = _since(since, datetime.now(UTC))
+    rows = run_async(_events(resolve_config(config), start, bot_id, kind, limit))
     if as_json:
         print(json.dumps([e.to_json_dict() for e in rows]))
         return
     if not rows:
-        console.print("no bot events" + (f" since {fmt_time(parse_time(since, '--since'))}" if since else ""))
+        console.print("no bot events" + (f" since {fmt_time(start)}" if start is not None else ""))
         return
     table = Table(title=f"{len(rows)} bot event(s)")
     for col in ("time", "bot", "kind", "reason"):
