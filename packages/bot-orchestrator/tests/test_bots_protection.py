@@ -98,6 +98,8 @@ def test_drawdown_and_sharpe_fire_at_the_first_bar_numpy_says_and_not_before() -
     (trip,) = fired_at[0][1]
     assert (trip.kind, trip.rule) == ("stop", "min_sharpe")
     assert trip.details["sharpe"] == pytest.approx(sharpe[expected_sharpe], rel=1e-9)
+    assert monitor.mean_return == pytest.approx(returns[: expected_sharpe + 1].mean(), rel=1e-9)
+    assert monitor.std_return == pytest.approx(returns[: expected_sharpe + 1].std(ddof=1), rel=1e-9)
 
 
 def test_divergence_stops_after_n_consecutive_failures_and_a_success_resets_the_count() -> None:

@@ -577,9 +577,11 @@ class Bot:
             num_trades=book.num_trades,
             equity=book.equity,
             initial_capital=self._config.execution.initial_capital,
-            peak_equity=book.equity if monitor is None else book.equity / (1.0 - monitor.drawdown),
+            peak_equity=book.equity if monitor is None else monitor.peak,
             drawdown=0.0 if monitor is None else monitor.drawdown,
             sharpe=None if monitor is None else monitor.sharpe,
+            mean_return=0.0 if monitor is None else monitor.mean_return,
+            std_return=None if monitor is None else monitor.std_return,
         )
 
     def _check_protections(self, bar: BarLike, events: list[BotEventRecord]) -> bool:

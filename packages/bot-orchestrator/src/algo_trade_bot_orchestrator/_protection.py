@@ -52,6 +52,8 @@ class LiveStats:
     peak_equity: float
     drawdown: float  # 1 - equity / peak, >= 0
     sharpe: float | None  # annualised; None before two returns or while the returns do not vary
+    mean_return: float = 0.0  # mean per-bar return since the start
+    std_return: float | None = None  # their sample standard deviation (None before two)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class LiveStats:
             "peak_equity": self.peak_equity,
             "drawdown": self.drawdown,
             "sharpe": self.sharpe,
+            "mean_return": self.mean_return,
+            "std_return": self.std_return,
         }
 
 
@@ -134,6 +138,19 @@ class ProtectionMonitor:
     @property
     def consecutive_failures(self) -> int:
         return self._failures
+
+    @property
+    def peak(self) -> float:
+        """The highest equity at a close since the start (the initial capital at first)."""
+        return self._peak
+
+    @property
+    def mean_return(self) -> float:
+        return self._mean
+
+    @property
+    def std_return(self) -> float | None:
+        return math.sqrt(self._m2 / (self._n - 1)) if self._n >= 2 else None
 
     @property
     def drawdown(self) -> float:
