@@ -13,6 +13,14 @@ from rich.table import Table
 
 from algo_trade_cli._common import console
 from algo_trade_cli._format import fmt_time
+from algo_trade_evaluation._shapes import (
+    list_json,
+    period_json,
+    statistics_lines,
+    stored_json,
+    study_header,
+    study_json,
+)
 
 if TYPE_CHECKING:
     from algo_trade_data import WalkForwardPeriodRecord, WalkForwardRunRecord
@@ -77,71 +85,6 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     return table
 
 
-def statistics_lines(summary: dict[str, Any], statistics: dict[str, Any], interval: str) -> list[str]:
-    lines = []
-    sel = summary.get("selection", {})
-    if summary.get("mean_ic") is not None:
-        t = summary.get("ic_t_stat")
-        lines.append(
-            f"mean IC {summary['mean_ic']:+.3f}"
-            + (f" (t {t:+.2f}" if t is not None else " (")
-            + f", {summary.get('ic_periods', 0)} periods): score at selection vs the period's return"
-        )
-    if statistics.get("hit_rate") is not None:
-        lines.append(
-            f"hit rate {statistics['hit_rate']:.0%}: periods in which the selection beat the universe"
-        )
-    if statistics.get("random_percentile") is not None:
-        lines.append(
-            f"random baseline: the selection ranks at the {statistics['random_percentile']:.0%} percentile "
-            f"(one-sided p = {statistics['random_p_value']:.3f})"
-        )
-    if statistics.get("psr") is not None:
-        lines.append(
-            f"PSR {statistics['psr']:.3f} that the true Sharpe > 0, {statistics['psr_vs_universe']:.3f} that "
-            f"it beats the universe's, on {statistics.get('returns_on', '')} "
-            f"(skew {sel.get('skewness', 0):.2f}, kurtosis {sel.get('kurtosis', 3):.1f})"
-        )
-        if statistics.get("min_track_record_days") is not None:
-            lines.append(
-                f"minimum track record for 95 % confidence of a Sharpe > 0: "
-                f"{statistics['min_track_record_bars']:,.0f} {interval} bars "
-                f"({statistics['min_track_record_days']:,.0f} days)"
-            )
-    elif statistics.get("psr_error"):
-        lines.append(f"PSR not available: {statistics['psr_error']}")
-    if statistics.get("dsr") is not None:
-        lines.append(
-            f"deflated Sharpe ratio {statistics['dsr']:.3f} of the best of {statistics['variants']} "
-            f"variants; probability of backtest overfitting {statistics['pbo']:.2f}"
-            f" (CSCV, {statistics.get('pbo_blocks', 16)} blocks)"
-        )
-    if summary.get("mean_turnover") is not None:
-        lines.append(
-            f"turnover {summary['mean_turnover']:.2f}: mean Jaccard distance between consecutive lists"
-        )
-    regimes = regime_line(summary.get("by_regime"))
-    if regimes:
-        lines.append(regimes)
-    return lines
-
-
-def regime_line(by_regime: dict[str, Any] | None) -> str | None:
-    """One line: per volatility regime at selection, the approved (token, period) pairs and their mean
-    out-of-sample return against every eligible pair of that regime."""
-    if not by_regime:
-        return None
-    parts = [
-        f"{key} {s['approved']} approved {_pct(s['approved_mean_return'])} vs {s['eligible']} eligible "
-        f"{_pct(s['eligible_mean_return'])}"
-        for key, s in by_regime.items()
-        if s.get("eligible")
-    ]
-    if not parts:
-        return None
-    return "by regime at selection (token-periods, mean out-of-sample return): " + "; ".join(parts)
-
-
 def periods_table(periods: list[dict[str, Any]]) -> Table:
     table = Table(title=f"periods ({len(periods)})")
     for col in ("start", "approved", "turnover", "IC", "selection", "universe", "random median", "missing"):
@@ -189,25 +132,6 @@ def _print(
         )
 
 
-def _header(settings: dict[str, Any]) -> str:
-    step_days = settings["step_seconds"] / 86_400
-    return (
-        f"walk-forward {settings['strategy']} {settings['interval']}: {settings['from'][:10]} → "
-        f"{settings['to'][:10]}, re-selected every {step_days:g} days on {settings['window_days']}-day "
-        f"windows, {len(settings['symbols'])} tokens, top {settings['criteria']['top_n']}"
-    )
-
-
-def study_json(result: WalkForwardResult, run_id: str | None, search: RuleSearch | None) -> dict[str, Any]:
-    from algo_trade_evaluation._store import finite
-
-    out: dict[str, Any] = finite(result.to_json())
-    out["run_id"] = run_id
-    if search is not None:
-        out["grid"] = finite(search.to_json())
-    return out
-
-
 def print_study(
     result: WalkForwardResult, run_id: str | None, search: RuleSearch | None, *, show_periods: bool
 ) -> None:
@@ -221,39 +145,11 @@ def print_study(
         data["statistics"],
         data["periods"],
         result.verdict if search is None else search.verdict,
-        _header(data["settings"]),
+        study_header(data["settings"]),
         run_id=run_id,
         interval=result.settings.interval,
         show_periods=show_periods,
     )
-
-
-def _period_json(p: WalkForwardPeriodRecord) -> dict[str, Any]:
-    return {
-        "start": p.period_start.isoformat(),
-        "end": p.period_end.isoformat(),
-        "approved": list(p.approved),
-        "fallback": p.fallback,
-        "turnover": p.turnover,
-        "ic": p.ic,
-        "selection_return": p.selection_return,
-        "universe_return": p.universe_return,
-        "random_median_return": p.random_median_return,
-        "token_returns": p.token_returns,
-        **p.details,
-    }
-
-
-def stored_json(run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecord]) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "created_at": run.created_at.isoformat() if run.created_at else None,
-        "settings": run.settings,
-        "summary": run.summary,
-        "statistics": run.statistics,
-        "verdict": run.verdict,
-        "periods": [_period_json(p) for p in periods],
-    }
 
 
 def print_stored(run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecord]) -> None:
@@ -263,28 +159,11 @@ def print_stored(run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecor
         data["statistics"],
         data["periods"],
         run.verdict,
-        _header(run.settings),
+        study_header(run.settings),
         run_id=None,
         interval=run.interval,
         show_periods=True,
     )
-
-
-def list_json(runs: list[WalkForwardRunRecord]) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": r.run_id,
-            "created_at": r.created_at.isoformat() if r.created_at else None,
-            "from": r.range_start.isoformat(),
-            "to": r.range_end.isoformat(),
-            "interval": r.interval,
-            "strategy": r.strategy_name,
-            "summary": r.summary,
-            "statistics": r.statistics,
-            "verdict": r.verdict,
-        }
-        for r in runs
-    ]
 
 
 def print_list(runs: list[WalkForwardRunRecord]) -> None:
@@ -319,10 +198,12 @@ def write_plot(path: Path, result: WalkForwardResult) -> None:
     from algo_trade_evaluation import curves_of
 
     data = study_json(result, None, None)
-    plot_walkforward(path, curves_of(result), data["periods"], _header(data["settings"]), result.verdict)
+    plot_walkforward(path, curves_of(result), data["periods"], study_header(data["settings"]), result.verdict)
 
 
 def write_stored_plot(path: Path, run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecord]) -> None:
     from algo_trade_cli._plots_walkforward import plot_walkforward
 
-    plot_walkforward(path, run.curves, [_period_json(p) for p in periods], _header(run.settings), run.verdict)
+    plot_walkforward(
+        path, run.curves, [period_json(p) for p in periods], study_header(run.settings), run.verdict
+    )
