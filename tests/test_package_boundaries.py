@@ -25,6 +25,7 @@ PACKAGES = (
     "algo_trade_optimisation",
     "algo_trade_pipeline",
     "algo_trade_evaluation",
+    "algo_trade_tracking",
     "algo_trade_cli",
 )
 TEST_KIT = "algo_trade_data.testing"

@@ -139,6 +139,7 @@ class Bot:
         self._error: str | None = None
         self._book = PaperBook(config)
         self._last_t: int | None = None
+        self._warmup_end: int | None = None  # open time of the last warm-up bar: live bars come after it
         self._bars = 0
         self._ignored = 0
         self._stop_mode: StopMode | None = None
@@ -463,6 +464,7 @@ class Bot:
             await self._warm_up()  # the new parameters need their own history
             if last is not None and (self._last_t is None or self._last_t < last):
                 self._last_t = last  # never act twice on a bar already handled
+            self._warmup_end = self._last_t  # the new book trades from here (reconciliation starts here)
         self._persist(force=True)
 
     # -- warm-up, resume, catch-up ----------------------------------------------------------------
@@ -484,6 +486,7 @@ class Bot:
         used = self._book.warm_up(frame)
         if used:
             self._last_t = int(frame["t"][-1])
+        self._warmup_end = end
         if used < self._book.min_warmup_bars:
             logger.warning(
                 "bot {}: only {} of the {} warm-up bars are available; it warms up on live bars",
@@ -497,6 +500,7 @@ class Bot:
         assert saved.book is not None  # checked by the caller
         self._book = PaperBook.from_state(self._config, saved.book)
         self._last_t = datetime_to_ms(record.last_candle_time) if record.last_candle_time else None
+        self._warmup_end = saved.warmup_end
         self._bars = saved.bars
         self._stop_reason = saved.stop_reason
         if self._protection is not None and saved.protection:
@@ -688,6 +692,7 @@ class Bot:
             "book": self._book.state_dict(),
             "open_position": (self._book.position.to_json_dict() if self._book.position else None),
             "bars": self._bars,
+            "warmup_end": self._warmup_end,
             "num_trades": self._book.num_trades,
             "num_fills": self._book.num_fills,
             "realized_pnl": self._book.realized_pnl,

@@ -6,7 +6,9 @@
      "config": BotConfig.to_json_dict(),          # everything needed to rebuild the bot
      "book": PaperBook.state_dict() | null,       # runner state; null once the bot has stopped
      "open_position": PaperPosition json | null,  # for people and the CLI
-     "bars": int, "num_trades": int, "num_fills": int, "realized_pnl": float,
+     "bars": int,                                  # live bars handled
+     "warmup_end": int | null,                     # open time (ms) of the last warm-up bar
+     "num_trades": int, "num_fills": int, "realized_pnl": float,
      "stop_mode": "close" | "drain" | null,       # a stop in progress, carried on after a restart
      "state_before_stop": "running" | "paused",
      "protection": ProtectionMonitor.state_dict() | absent,  # live bots with protections on
@@ -42,6 +44,7 @@ class SavedBot:
     book: dict[str, Any] | None
     open_position: PaperPosition | None
     bars: int
+    warmup_end: int | None  # open time (epoch ms) of the last warm-up bar; None in rows written before it
     num_trades: int
     num_fills: int
     realized_pnl: float
@@ -69,6 +72,7 @@ def read_saved(record: BotRecord) -> SavedBot:
         book=data.get("book"),
         open_position=_position(raw_position) if raw_position else None,
         bars=int(data.get("bars", 0)),
+        warmup_end=None if data.get("warmup_end") is None else int(data["warmup_end"]),
         num_trades=int(data.get("num_trades", 0)),
         num_fills=int(data.get("num_fills", 0)),
         realized_pnl=float(data.get("realized_pnl", 0.0)),

@@ -23,6 +23,7 @@ from algo_trade_core._config import (
     ServerConfig,
     StrategyConfig,
     StrategyName,
+    TrackingConfig,
     strategy_params,
 )
 from algo_trade_core._config_docs import config_reference, config_toml
@@ -155,6 +156,7 @@ __all__ = [
     "SpaceExpansion",
     "StrategyConfig",
     "StrategyName",
+    "TrackingConfig",
     "Trade",
     "UnknownSymbol",
     "ValueRange",

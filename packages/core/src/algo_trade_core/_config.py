@@ -39,6 +39,7 @@ __all__ = [
     "SelectionCriteria",
     "ServerConfig",
     "StrategyConfig",
+    "TrackingConfig",
 ]
 
 # The seed's 20 tokens under their Hyperliquid names today: MATIC trades as POL and FTM as S (both
@@ -551,6 +552,78 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TrackingConfig:
+    """How each bot is measured against its own backtest: reconciliation and the divergence envelope."""
+
+    reconcile_after_sweep: bool = setting(
+        True,
+        help="After each sweep, the daemon reconciles every running bot with the backtest over the bars it "
+        "has seen and logs any bot that differs (the bar where it starts) or whose bars have gaps.",
+    )
+
+    bootstrap_samples: int = setting(
+        1000,
+        ge=100,
+        le=100_000,
+        help="Block-bootstrap paths drawn from the backtest's per-bar returns for the drawdown and "
+        "trade-count envelope.",
+    )
+    block_bars: int = setting(
+        60,
+        ge=1,
+        help="Length of each bootstrap block in bars (keeps the returns' short-range dependence).",
+    )
+    min_trades_for_psr: int = setting(
+        30, ge=2, help="Closed live trades before the PSR check applies (too few say nothing)."
+    )
+    psr_threshold: float = setting(
+        0.05,
+        gt=0,
+        lt=1,
+        help="Flag a bot when the probability that its live Sharpe ratio is above 0 falls below this.",
+    )
+    cusum_drift: float = setting(
+        0.1,
+        ge=0,
+        help="CUSUM allowance k in standard deviations of the backtest's per-bar returns: shortfalls "
+        "smaller than this per bar never accumulate.",
+    )
+    cusum_threshold: float = setting(
+        50.0,
+        gt=0,
+        help="Flag a bot when the CUSUM of its live minus expected per-bar returns (in standard "
+        "deviations, less the drift) falls below minus this.",
+    )
+    drawdown_quantile: float = setting(
+        0.95,
+        gt=0.5,
+        lt=1,
+        help="Flag a bot whose live drawdown exceeds this quantile of the bootstrapped backtest "
+        "drawdowns over the same number of bars.",
+    )
+    trade_rate_low: float = setting(
+        0.05,
+        ge=0,
+        lt=1,
+        help="Flag a bot whose closed live trades fall below this quantile of the bootstrapped backtest "
+        "trade count for the elapsed bars (trading far less than the backtest).",
+    )
+    trade_rate_high: float = setting(
+        0.95,
+        gt=0,
+        le=1,
+        help="Flag a bot whose closed live trades exceed this quantile of the bootstrapped backtest "
+        "trade count for the elapsed bars (trading far more than the backtest).",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if not self.trade_rate_low < self.trade_rate_high:
+            high, low = self.trade_rate_high, self.trade_rate_low
+            return [("trade_rate_low", f"< trade_rate_high ({high}), got {low}")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BotsConfig:
     """Paper-trading bots (DESIGN.md section 8); execution settings come from ``[backtest]``."""
 
@@ -580,6 +653,11 @@ class BotsConfig:
     )
     alerts: AlertsConfig = setting(
         factory=AlertsConfig, help="Where bot stops and alerts are sent besides the database and the log."
+    )
+    tracking: TrackingConfig = setting(
+        factory=TrackingConfig,
+        help="Each bot measured against its own backtest: the divergence envelope `algo-trade bots report` "
+        "draws and the checks protections use.",
     )
 
 

@@ -42,7 +42,8 @@ class Daemon:
         clock_ms: "now" in epoch ms for windows, result ages and bot warm-up (default: the wall clock);
             replays pin it.
         divergence_judge: the live-against-backtest check of ``[bots.protection] divergence_evaluations``
-            (none: that rule is not evaluated).
+            (default: the tracking package's ``EnvelopeJudge`` when that rule is on; its envelopes are
+            built after the bots are restored and after every sweep).
     """
 
     def __init__(
@@ -65,6 +66,10 @@ class Daemon:
         self._hyperliquid = hyperliquid
         self._on_cycle = on_cycle
         self._clock_ms = clock_ms
+        if divergence_judge is None and config.bots.protection.divergence_evaluations > 0:
+            from algo_trade_tracking import EnvelopeJudge  # the envelope of each bot's own backtest
+
+            divergence_judge = EnvelopeJudge(config.bots.tracking)
         self._judge = divergence_judge
         self.alerts: AlertDispatcher | None = None
         self._stack = AsyncExitStack()
@@ -130,6 +135,7 @@ class Daemon:
             # Shutdown leaves positions open and rows live, so the next start restores them.
             self._stack.push_async_callback(registry.shutdown_all)
             restored = await registry.restore()
+            await self._refresh_envelopes()
         if self._hyperliquid is not None:  # bars missed while down, fetched while the exchange has them
             s = self.config.scheduler
             await self._stack.enter_async_context(
@@ -140,8 +146,18 @@ class Daemon:
         self.scheduler.start()
         return restored
 
+    async def _refresh_envelopes(self) -> None:
+        """Build the divergence envelopes of live bots that need one (a judge with ``refresh``)."""
+        refresh = getattr(self._judge, "refresh", None)
+        registry = self.registry
+        if refresh is None or registry is None:
+            return
+        live = [bot.config.bot_id for bot in registry.list_bots() if not bot.config.is_shadow]
+        await refresh(self.db, live)
+
     async def _after_sweep(self, summary: RunSummary) -> None:
         cycle = await self.pipeline.after_sweep(summary)
+        await self._refresh_envelopes()
         self.cycles.append(cycle)
         self.cycle_count += 1
         if self._on_cycle is not None:
