@@ -10,7 +10,9 @@
      "warmup_end": int | null,                     # open time (ms) of the last warm-up bar
      "num_trades": int, "num_fills": int, "realized_pnl": float,
      "stop_mode": "close" | "drain" | null,       # a stop in progress, carried on after a restart
-     "state_before_stop": "running" | "paused"}
+     "state_before_stop": "running" | "paused",
+     "protection": ProtectionMonitor.state_dict() | absent,  # live bots with protections on
+     "stop_reason": str | null}                   # why a protection stopped the bot
 
 The other columns: ``state`` (a :class:`BotState` value), ``equity`` (mark-to-market at the last close),
 ``last_candle_time`` (open time of the last bar acted on), ``error`` (why the bot is in ``error``).
@@ -48,6 +50,8 @@ class SavedBot:
     realized_pnl: float
     stop_mode: str | None
     state_before_stop: BotState
+    protection: dict[str, Any] | None = None
+    stop_reason: str | None = None
 
 
 def read_saved(record: BotRecord) -> SavedBot:
@@ -74,6 +78,8 @@ def read_saved(record: BotRecord) -> SavedBot:
         realized_pnl=float(data.get("realized_pnl", 0.0)),
         stop_mode=data.get("stop_mode"),
         state_before_stop=BotState(data.get("state_before_stop", BotState.RUNNING.value)),
+        protection=data.get("protection"),
+        stop_reason=data.get("stop_reason"),
     )
 
 
@@ -114,6 +120,8 @@ def status_from_record(record: BotRecord) -> BotStatus:
         stop_mode=saved.stop_mode,
         unsaved_fills=0,
         updated_at=record.updated_at.astimezone(UTC),
+        shadow=saved.config is not None and saved.config.is_shadow,
+        stop_reason=saved.stop_reason,
     )
 
 
@@ -148,4 +156,6 @@ def bot_json(record: BotRecord, *, now: datetime, daemon_running: bool) -> dict[
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "last_seen_seconds": round((now - record.updated_at).total_seconds(), 1),
+        "shadow": saved.config is not None and saved.config.is_shadow,
+        "stop_reason": saved.stop_reason,
     }

@@ -1,4 +1,4 @@
-"""`algo-trade bots list|status|stop|prune|report`: the bots as the database knows them.
+"""`algo-trade bots list|status|stop|prune|report|events`: the bots as the database knows them.
 
 These commands read and write the ``bots`` table, so they work while a daemon runs elsewhere. Whether a
 daemon is alive comes from the lock every daemon holds while it runs (see
@@ -25,6 +25,7 @@ from algo_trade_cli._common import (
     console,
     err_console,
     fail,
+    parse_time,
     resolve_config,
     run_async,
 )
@@ -32,7 +33,7 @@ from algo_trade_cli._format import fmt_age, fmt_num, fmt_time
 from algo_trade_core import AlgoTradeError, AppConfig
 
 if TYPE_CHECKING:
-    from algo_trade_data import BotRecord, DaemonPresence, FillRecord
+    from algo_trade_data import BotEventRecord, BotRecord, DaemonPresence, FillRecord
     from algo_trade_tracking import BotReport
 
 app = typer.Typer(help="Paper-trading bots as the database knows them.", no_args_is_help=True)
@@ -107,11 +108,13 @@ def list_(
         print(json.dumps(rows))
         return
     live = sum(1 for b in rows if b["state"] in _LIVE)
+    shadows = sum(1 for b in rows if b.get("shadow"))
     if not rows:
         console.print("no bots: they start after a sweep approves tokens (`algo-trade scheduled-backtest`)")
         console.print(_daemon_line(daemons, 0))
         return
-    table = Table(title=f"{len(rows)} bot(s)")
+    title = f"{len(rows)} bot(s)" + (f", {shadows} of them shadow (token deselected)" if shadows else "")
+    table = Table(title=title)
     for col in (
         "bot",
         "symbol",
@@ -132,6 +135,10 @@ def list_(
             state = f"[red]{state}: {b['error']}[/]"
         elif state in _LIVE and not daemons:
             state = f"[yellow]{state} (idle: no daemon)[/]"
+        elif b.get("stop_reason"):
+            state = f"{state}: {b['stop_reason']}"
+        if b.get("shadow"):
+            state = f"[dim]shadow[/] {state}"
         table.add_row(
             b["bot_id"],
             b["symbol"],
@@ -156,6 +163,10 @@ def _status_panel(info: dict[str, Any], daemons: list[DaemonPresence]) -> Panel:
     state = info["state"] + (f" — {info['error']}" if info["error"] else "")
     if info["state"] in _LIVE:
         state += " (traded by the daemon)" if daemons else " (idle: no daemon runs it)"
+    if info.get("stop_reason"):
+        state += f"; stopped by {info['stop_reason']}"
+    if info.get("shadow"):
+        state = f"shadow (token deselected; counted as no live bot), {state}"
     p = info["position"]
     position = "flat"
     if p is not None:
@@ -339,6 +350,75 @@ def prune(
 ) -> None:
     """Remove stopped and failed bots from the database (their paper fills are kept)."""
     run_async(_prune(resolve_config(config), older_than_days, dry_run, as_json))
+
+
+_AGO = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _since(text: str | None, now: datetime) -> datetime | None:
+    """``--since``: an ISO date or date-time (UTC), or an age such as ``90m``, ``24h``, ``7d``."""
+    if text is not None and len(text) > 1 and text[-1] in _AGO:
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if amount >= 0:
+            return now - timedelta(seconds=amount * _AGO[text[-1]])
+    return parse_time(text, "--since")
+
+
+async def _events(
+    cfg: AppConfig, since: datetime | None, bot_id: str | None, kind: str | None, limit: int
+) -> list[BotEventRecord]:
+    from algo_trade_data import DatabaseClient
+
+    async with await DatabaseClient.connect(cfg.database) as db:
+        return await db.list_bot_events(since=since, bot_id=bot_id, kind=kind, limit=limit)
+
+
+@app.command("events")
+def events(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events from this time on: an ISO date or date-time (UTC), or an age (90m, 24h, 7d).",
+        ),
+    ] = None,
+    bot_id: Annotated[str | None, typer.Option("--bot", help="Only this bot's events.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only this kind: stop, alert, shadow_started or shadow_ended."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the newest this many.")] = 50,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What happened to bots besides trading: protection stops, alerts, shadow bots started and ended.
+
+    Oldest first. Every stop and alert is also in the daemon's log and sent to [bots.alerts].
+    """
+    start = _since(since, datetime.now(UTC))
+    rows = run_async(_events(resolve_config(config), start, bot_id, kind, limit))
+    if as_json:
+        print(json.dumps([e.to_json_dict() for e in rows]))
+        return
+    if not rows:
+        console.print("no bot events" + (f" since {fmt_time(start)}" if start is not None else ""))
+        return
+    table = Table(title=f"{len(rows)} bot event(s)")
+    for col in ("time", "bot", "kind", "reason"):
+        table.add_column(col)
+    for e in rows:
+        kind_text = (
+            f"[red]{e.kind}[/]"
+            if e.kind == "stop"
+            else f"[yellow]{e.kind}[/]"
+            if e.kind == "alert"
+            else e.kind
+        )
+        table.add_row(fmt_time(e.time), e.bot_id, kind_text, str(e.details.get("reason", "")))
+    console.print(table)
 
 
 async def _reports(cfg: AppConfig, bot_id: str | None) -> list[BotReport]:

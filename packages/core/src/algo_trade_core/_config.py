@@ -22,6 +22,7 @@ from algo_trade_core._space import MaCrossoverSpace, QuadMaSpace
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
     "REGIMES",
+    "AlertsConfig",
     "AppConfig",
     "BacktestConfig",
     "BotsConfig",
@@ -31,6 +32,7 @@ __all__ = [
     "MaCrossoverConfig",
     "OptimisationConfig",
     "ParameterSet",
+    "ProtectionConfig",
     "QuadMaConfig",
     "Regime",
     "SchedulerConfig",
@@ -471,6 +473,85 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ProtectionConfig:
+    """Auto-stop rules of live bots; each is off until set. A stopped token waits ``cooldown_hours``."""
+
+    max_drawdown: float = setting(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        help="Stop a bot when its equity falls this fraction below its peak since it started (0.30: 30 %); "
+        "0: off.",
+    )
+    min_sharpe: float = setting(
+        0.0,
+        ge=-10.0,
+        le=10.0,
+        help="Stop a bot whose annualised Sharpe ratio of per-bar returns is below this once it has closed "
+        "min_sharpe_after_trades trades.",
+    )
+    min_sharpe_after_trades: int = setting(
+        0, ge=0, help="Closed trades before min_sharpe is checked (e.g. 100); 0: the Sharpe rule is off."
+    )
+    divergence_evaluations: int = setting(
+        0,
+        ge=0,
+        help="Stop a bot when the divergence check (live against its backtest) fails this many evaluations "
+        "in a row; 0: off.",
+    )
+    divergence_every_bars: int = setting(60, ge=1, help="Bars between two divergence evaluations of a bot.")
+    cooldown_hours: float = setting(
+        24.0,
+        ge=0.0,
+        le=24.0 * 365,
+        help="After a protection stopped a token's bot, bot sync does not restart it for this many hours, "
+        "even while the token stays approved (the stop is stored, so a restart keeps the cooldown).",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.min_sharpe != 0.0 and self.min_sharpe_after_trades == 0:
+            return [
+                (
+                    "min_sharpe_after_trades",
+                    f"> 0 when min_sharpe is set ({self.min_sharpe}): the number of closed trades after "
+                    "which the Sharpe rule applies, got 0 (the rule would never run)",
+                )
+            ]
+        return []
+
+
+def _webhook(value: str) -> str | None:
+    if not value or value.startswith(("http://", "https://")):
+        return None
+    shown = value.split("/", 1)[0][:20]  # never the rest: the path of a webhook URL is its secret
+    return f"expected an http:// or https:// URL or an empty string (off), got one starting {shown!r}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertsConfig:
+    """Where bot stops and alerts are sent (besides the bot_events table and the log)."""
+
+    log_file: str = setting("", help="Append each alert as one JSON line to this file; empty: off.")
+    webhook_url: str = setting(
+        "",
+        check=_webhook,
+        redact=redact_secret,
+        help="POST each alert as JSON to this URL (Slack- and Discord-style incoming webhooks); empty: off. "
+        "Keep it out of this file: set ALGO_TRADE__BOTS__ALERTS__WEBHOOK_URL.",
+    )
+    webhook_timeout_s: float = setting(5.0, gt=0.0, le=300.0, help="Seconds one webhook attempt may take.")
+    webhook_retries: int = setting(
+        3, ge=0, le=20, help="Further attempts after a failed webhook POST (with growing pauses)."
+    )
+    queue_size: int = setting(
+        1000,
+        ge=1,
+        help="Alerts waiting for a slow or unreachable sink; beyond it the oldest are dropped (and logged). "
+        "Bots never wait for a sink.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TrackingConfig:
     """How each bot is measured against its own backtest: reconciliation and the divergence envelope."""
 
@@ -559,6 +640,19 @@ class BotsConfig:
     max_bots: int = setting(100, ge=1, le=1000, help="Most bots running at once.")
     warmup_bars: int = setting(
         0, ge=0, help="Bars loaded before a bot trades; 0: as many as the strategy needs."
+    )
+    shadow_days: float = setting(
+        7.0,
+        ge=0.0,
+        le=365.0,
+        help="A token that leaves the approved list keeps a shadow paper bot this many days (shown as "
+        "shadow, not counted as a live bot), to see what deselection saved or cost; 0: no shadow bots.",
+    )
+    protection: ProtectionConfig = setting(
+        factory=ProtectionConfig, help="Auto-stop rules of live bots (all off by default)."
+    )
+    alerts: AlertsConfig = setting(
+        factory=AlertsConfig, help="Where bot stops and alerts are sent besides the database and the log."
     )
     tracking: TrackingConfig = setting(
         factory=TrackingConfig,

@@ -22,6 +22,7 @@ from algo_trade_tracking._envelope import (
     horizon_grid,
 )
 from algo_trade_tracking._gaps import Gap, find_gaps
+from algo_trade_tracking._judge import EnvelopeJudge, judge_stats
 from algo_trade_tracking._load import (
     Basis,
     BotHistory,
@@ -60,6 +61,7 @@ __all__ = [
     "DivergenceCheck",
     "DivergenceReason",
     "Envelope",
+    "EnvelopeJudge",
     "FillArrays",
     "Gap",
     "LiveTrack",
@@ -81,6 +83,7 @@ __all__ = [
     "equity_from_fills",
     "find_gaps",
     "horizon_grid",
+    "judge_stats",
     "load_basis",
     "load_bot_history",
     "reconcile",
