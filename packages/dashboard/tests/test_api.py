@@ -46,8 +46,7 @@ async def test_overview_shows_the_last_sweep_the_selection_the_schedule_and_the_
     # The next runs come from the configured cron (daily 03:00 UTC) after "now".
     assert data["schedule"]["next_runs"][0] == "2025-07-27T03:00:00+00:00"
     assert {b["bot_id"] for b in data["bots"]} == set(market.bot_ids)
-    assert data["alerts"] == {"available": False, "reason": data["alerts"]["reason"]}
-    assert "not available yet" in data["alerts"]["reason"]
+    assert data["alerts"] == {"events": []}  # no protection is on: no bot event (test_bot_events has them)
     assert len(data["history"]["selections"]) == 14
 
 

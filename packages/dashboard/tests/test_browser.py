@@ -237,6 +237,21 @@ def test_turned_on_gates_show_as_failed_criteria(browser: Any, market: Any, thre
     assert "regime ∈ normal, high" in header
 
 
+def test_a_stopped_bot_shows_its_events_on_its_page_and_in_the_overviews_alerts(
+    browser: Any, stopped: Any, threaded_server: Any
+) -> None:
+    with threaded_server(stopped.config, clock=stopped.now) as server:
+        open_page(browser, server.url + "/", "overview-alerts")
+        alerts = browser.find_element("css selector", "[data-alerts]").text
+        assert "stop" in alerts
+        assert stopped.bot_id in alerts
+        bot = open_page(browser, f"{server.url}/bots/{stopped.bot_id}", "bot-stopped")
+        assert_drawn(bot, "bot", "live")
+        rows = browser.find_elements("css selector", "table[data-events] tbody tr")
+        assert len(rows) == len(stopped.events)
+        assert any("max_drawdown" in r.text for r in rows)
+
+
 def own_address() -> str | None:
     """A non-loopback IPv4 address of this machine (``hostname -I``), or None."""
     hostname = shutil.which("hostname")

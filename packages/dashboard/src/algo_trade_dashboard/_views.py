@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from algo_trade_core import next_fire_times
+from algo_trade_dashboard._bot_events import OVERVIEW_EVENTS, bot_events
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
 from algo_trade_dashboard._shapes import bots_json, fill_json, result_json, run_json
 from algo_trade_dashboard._strip import AUDIT_COLUMNS, audit_cells, criterion_checks, selection_history_json
@@ -18,7 +19,6 @@ from algo_trade_dashboard._walkforward import last_walkforward
 from algo_trade_token_selector import Selection, criteria_text
 
 __all__ = [
-    "ALERTS_PLACEHOLDER",
     "bot_view",
     "bots_view",
     "overview_view",
@@ -29,11 +29,6 @@ __all__ = [
     "selection_view",
 ]
 
-ALERTS_PLACEHOLDER = {
-    "available": False,
-    "reason": "Alerts are not available yet: they land with live performance tracking (issue 12: "
-    "divergence of each bot from its own backtest, protections, auto-stop).",
-}
 EXTRA_TOKEN_FIELDS = ("regime", "psr", "dsr")  # shown when the selector starts to provide them
 
 
@@ -68,12 +63,13 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
     """Last sweep, the approved tokens, next runs, running bots, alerts, the recent selections, the
     last walk-forward study."""
     db = ctx.db
-    runs, selection, bots, history, walkforward = await asyncio.gather(
+    runs, selection, bots, history, walkforward, events = await asyncio.gather(
         db.run_overviews(1),
         ctx.selection(),
         db.list_bots(),
         db.selection_history(ctx.config.token_selection.strategy, limit=strip_limit),
         last_walkforward(ctx),
+        bot_events(ctx, limit=OVERVIEW_EVENTS),
     )
     scheduler = ctx.config.scheduler
     fires = next_fire_times(scheduler.cron_expression, ctx.now, 3) if scheduler.enabled else []
@@ -96,7 +92,7 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
             "next_runs": [f.isoformat() for f in fires],
         },
         "bots": await bots_json(ctx.db, [b for b in bots if b.state != "stopped"]),
-        "alerts": ALERTS_PLACEHOLDER,
+        "alerts": {"events": events},  # `bots events --json --limit 10`: the newest ten, oldest first
         "history": selection_history_json(history, ctx.config.token_selection.strategy),
         "last_walkforward": walkforward,
     }

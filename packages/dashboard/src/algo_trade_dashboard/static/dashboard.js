@@ -307,7 +307,7 @@
   function live() {
     if (!document.querySelector("[data-live-bots]") || !window.EventSource) return;
     const banner = document.getElementById("db-status");
-    const events = new EventSource("/api/events");
+    const events = new EventSource("/api/stream");
     events.addEventListener("bots", (e) => updateBots(JSON.parse(e.data)));
     events.addEventListener("database", (e) => {
       const state = JSON.parse(e.data);
