@@ -139,6 +139,14 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
             assert studies[0]["periods"] == len(cli_study["periods"]) == 2
             study = await api(f"/api/walkforward/{walkforward_id}")
             assert {k: study[k] for k in cli_study} == cli_study
+            # A bot row without the configuration it ran (written by hand here) has no report: the
+            # API says why with 422, the bot page shows the reason instead of the panel.
+            response = await client.get("/api/bots/quad_ma:SOL/report")
+            assert response.status == 422
+            message = (await response.json())["error"]["message"]
+            assert message.startswith("bot 'quad_ma:SOL': no report against its backtest: ")
+            bot = await api("/api/bots/quad_ma:SOL")
+            assert bot["live_vs_backtest"] == {"available": False, "reason": message}
 
 
 async def test_bot_report_and_events_are_the_cli_json_shapes() -> None:
