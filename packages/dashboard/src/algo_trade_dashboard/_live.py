@@ -4,12 +4,13 @@ The report is :func:`algo_trade_tracking.report_bot`, the call ``algo-trade bots
 bot's fills reconciled with the backtest over exactly the bars it saw, and its live path checked against
 the envelope of the backtest it was approved on. A report reads the bot's bars, re-runs the engine and
 bootstraps the envelope (``benchmarks/bench_tracking.py`` prints the dashboard's first and cached
-request); it is cached per bot row version (the row is written at each bar the bot handles), so the
-page and its chart share one computation and a reload does not repeat it.
+request); it is cached per bot row version (the row is written at each bar the bot handles) for five
+minutes at most, so the page and its chart share one computation and a reload does not repeat it.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -29,6 +30,9 @@ __all__ = [
     "report_chart_view",
     "report_view",
 ]
+
+
+REPORT_TTL_S = 300.0
 
 
 class NoReport(PageError):
@@ -68,7 +72,15 @@ async def bot_report(ctx: Context, bot_id: str, cache: ReportCache) -> BotReport
     record = await ctx.db.get_bot(bot_id)
     if record is None:
         raise NotFound(f"no bot {bot_id!r} is stored (the bots page lists them)")
-    key = (bot_id, record.updated_at, record.last_candle_time, record.state)
+    # The row changes at each bar the bot handles; candles imported later (a gap filled) or a newer stored
+    # result change the report without touching the row: an entry lives REPORT_TTL_S at most.
+    key = (
+        bot_id,
+        record.updated_at,
+        record.last_candle_time,
+        record.state,
+        int(time.monotonic() // REPORT_TTL_S),
+    )
     cached = cache.get(key)
     if cached is not None:
         return cached
