@@ -5,13 +5,23 @@
 - :func:`probability_of_backtest_overfitting`: CSCV over a matrix of variants' returns.
 - :func:`spearman`, :func:`ic_summary`, :func:`turnover`: the rank statistics of a walk-forward.
 - :func:`regime_split`: out-of-sample returns of approved and eligible tokens by volatility regime.
+- :func:`run_optimised_walkforward`: the same study with each token's strategy and parameters chosen at
+  every ``t_k`` on its training window (``--optimise``), against the fixed set on the same periods.
 """
 
 from loguru import logger
 
 from algo_trade_evaluation._bars import TokenBars, bars_from_frames, history_start, load_bars
 from algo_trade_evaluation._by_regime import REGIME_KEYS, RegimeSplit, regime_split
-from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
+from algo_trade_evaluation._desk import BarGrid, BookTables, BotPlan, SleeveRun, book_tables, run_sleeves
+from algo_trade_evaluation._optimised import (
+    OptimisedStudy,
+    OptimiseSpec,
+    TokenPick,
+    optimised_steps,
+    picks_at,
+    run_optimised_walkforward,
+)
 from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
 from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
@@ -35,7 +45,10 @@ __all__ = [
     "SEARCH_KEYS",
     "BarGrid",
     "BookTables",
+    "BotPlan",
     "IcSummary",
+    "OptimiseSpec",
+    "OptimisedStudy",
     "PboResult",
     "PeriodResult",
     "RandomBaseline",
@@ -45,6 +58,7 @@ __all__ = [
     "SeriesStats",
     "SleeveRun",
     "TokenBars",
+    "TokenPick",
     "Turnover",
     "Variant",
     "WalkForwardResult",
@@ -56,10 +70,13 @@ __all__ = [
     "history_start",
     "ic_summary",
     "load_bars",
+    "optimised_steps",
+    "picks_at",
     "probability_of_backtest_overfitting",
     "random_baseline",
     "records_of",
     "regime_split",
+    "run_optimised_walkforward",
     "run_search",
     "run_sleeves",
     "run_walkforward",
