@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from algo_trade_cli._common import console
-from algo_trade_cli._format import fmt_time
+from algo_trade_cli._format import fmt_params, fmt_time
 
 if TYPE_CHECKING:
     from algo_trade_data import WalkForwardPeriodRecord, WalkForwardRunRecord
@@ -123,7 +123,49 @@ def statistics_lines(summary: dict[str, Any], statistics: dict[str, Any], interv
     regimes = regime_line(summary.get("by_regime"))
     if regimes:
         lines.append(regimes)
+    lines.extend(optimisation_lines(summary.get("optimisation")))
     return lines
+
+
+def optimisation_lines(opt: dict[str, Any] | None) -> list[str]:
+    """With --optimise: the fixed parameter set on the same periods, in-sample vs out-of-sample Sharpe
+    of the chosen sets, the PBO of the per-token choices."""
+    if not opt:
+        return []
+    spec, fixed = opt.get("spec", {}), opt.get("fixed", {})
+    lines = [
+        f"per-token choice among {spec.get('sets')} parameter sets ({', '.join(spec.get('strategies', []))}) "
+        f"on each training window, prefer {spec.get('prefer')}, min DSR {_num(spec.get('min_dsr'))}"
+    ]
+    fs = fixed.get("selection") or {}
+    if fs:
+        pct = fixed.get("random_percentile")
+        lines.append(
+            f"fixed {fixed.get('strategy')} parameter set on the same periods: "
+            f"{_pct(fs.get('total_return'))}, Sharpe {_num(fs.get('sharpe'))}, max drawdown "
+            + ("–" if fs.get("max_drawdown") is None else f"{fs['max_drawdown']:.2%}")
+            + f", PSR {_num(fixed.get('psr'), 3)}, random percentile "
+            + ("–" if pct is None else f"{pct:.0%}")
+            + f" (optimised − fixed return {_pct(opt.get('return_vs_fixed'))})"
+        )
+    if opt.get("in_sample_sharpe") is not None:
+        lines.append(
+            f"in sample → out of sample: the chosen sets' Sharpe {_num(opt['in_sample_sharpe'])} on their "
+            f"training windows, {_num(opt.get('out_of_sample_sharpe'))} traded in the next period "
+            f"(degradation {opt.get('degradation', 0):+.2f}, {opt.get('pairs')} approved token-periods)"
+        )
+    pbo = opt.get("pbo") or {}
+    if pbo.get("mean") is not None:
+        lines.append(
+            f"PBO of the per-token choice {pbo['mean']:.2f} on average, {pbo['min']:.2f}–{pbo['max']:.2f} "
+            f"over {pbo['count']} token-periods ({_share(pbo.get('over_half'))} above 0.5; CSCV, "
+            f"{pbo.get('blocks')} blocks of the training window's per-bar returns)"
+        )
+    return lines
+
+
+def _share(value: Any) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 def regime_line(by_regime: dict[str, Any] | None) -> str | None:
@@ -142,10 +184,30 @@ def regime_line(by_regime: dict[str, Any] | None) -> str | None:
     return "by regime at selection (token-periods, mean out-of-sample return): " + "; ".join(parts)
 
 
+def _chosen(p: dict[str, Any]) -> str:
+    """Each approved token's choice at the period's start: strategy, parameters, N and DSR."""
+    choices = p.get("choices") or {}
+    parts = []
+    for symbol in p["approved"]:
+        c = choices.get(symbol)
+        if c is None:
+            continue
+        dsr = "–" if c.get("dsr") is None else f"{c['dsr']:.2f}"
+        parts.append(
+            f"{symbol}: {fmt_params(c['strategy'], c.get('parameters'))} (N {c['n_trials']}, DSR {dsr})"
+        )
+    return "\n".join(parts)
+
+
 def periods_table(periods: list[dict[str, Any]]) -> Table:
     table = Table(title=f"periods ({len(periods)})")
-    for col in ("start", "approved", "turnover", "IC", "selection", "universe", "random median", "missing"):
-        table.add_column(col, justify="right" if col not in ("start", "approved", "missing") else "left")
+    optimised = any(p.get("choices") for p in periods)
+    columns = ["start", "approved", "turnover", "IC", "selection", "universe", "random median", "missing"]
+    if optimised:
+        columns.insert(2, "chosen set")
+    for col in columns:
+        left = col in ("start", "approved", "missing", "chosen set")
+        table.add_column(col, justify="left" if left else "right")
     for p in periods:
         approved = ", ".join(p["approved"]) or "none"
         if p.get("fallback"):
@@ -153,9 +215,11 @@ def periods_table(periods: list[dict[str, Any]]) -> Table:
         if p.get("skipped"):
             approved += " [dim](kept: no fresh result)[/]"
         missing = p.get("missing") or {}
+        chosen = [_chosen(p)] if optimised else []
         table.add_row(
             p["start"][:16].replace("T", " "),
             approved,
+            *chosen,
             _num(p["turnover"]),
             _num(p.get("ic"), 3),
             _pct(p["selection_return"]),
@@ -189,10 +253,12 @@ def _print(
         )
 
 
-def _header(settings: dict[str, Any]) -> str:
+def _header(settings: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
     step_days = settings["step_seconds"] / 86_400
+    opt = (summary or {}).get("optimisation")
+    what = settings["strategy"] if not opt else "optimised per token"
     return (
-        f"walk-forward {settings['strategy']} {settings['interval']}: {settings['from'][:10]} → "
+        f"walk-forward {what} {settings['interval']}: {settings['from'][:10]} → "
         f"{settings['to'][:10]}, re-selected every {step_days:g} days on {settings['window_days']}-day "
         f"windows, {len(settings['symbols'])} tokens, top {settings['criteria']['top_n']}"
     )
@@ -221,7 +287,7 @@ def print_study(
         data["statistics"],
         data["periods"],
         result.verdict if search is None else search.verdict,
-        _header(data["settings"]),
+        _header(data["settings"], data["summary"]),
         run_id=run_id,
         interval=result.settings.interval,
         show_periods=show_periods,
@@ -263,7 +329,7 @@ def print_stored(run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecor
         data["statistics"],
         data["periods"],
         run.verdict,
-        _header(run.settings),
+        _header(run.settings, run.summary),
         run_id=None,
         interval=run.interval,
         show_periods=True,
@@ -319,10 +385,12 @@ def write_plot(path: Path, result: WalkForwardResult) -> None:
     from algo_trade_evaluation import curves_of
 
     data = study_json(result, None, None)
-    plot_walkforward(path, curves_of(result), data["periods"], _header(data["settings"]), result.verdict)
+    header = _header(data["settings"], data["summary"])
+    plot_walkforward(path, curves_of(result), data["periods"], header, result.verdict)
 
 
 def write_stored_plot(path: Path, run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecord]) -> None:
     from algo_trade_cli._plots_walkforward import plot_walkforward
 
-    plot_walkforward(path, run.curves, [_period_json(p) for p in periods], _header(run.settings), run.verdict)
+    header = _header(run.settings, run.summary)
+    plot_walkforward(path, run.curves, [_period_json(p) for p in periods], header, run.verdict)
