@@ -120,6 +120,9 @@ async def test_each_t_k_chooses_and_selects_as_the_daemons_optimisation_would(
                 stored.params_hash,
                 stored.n_trials,
             )
+            # V[SR] to the bit (the exactly rounded variance, here and in the store); the DSR to the
+            # precision of the stored skewness and kurtosis (float4)
+            assert mine.sharpe_variance == stored.sharpe_variance
             assert mine.dsr == pytest.approx(stored.dsr, rel=1e-6)
             assert plans[k][symbol].params_hash == stored.params_hash  # what the bot trades
         live = await pipeline.select_choices(scope, now=t_k, record=False)
