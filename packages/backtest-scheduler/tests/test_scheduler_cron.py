@@ -106,7 +106,7 @@ async def test_cron_fires_repeatedly_without_overlap(db: DatabaseClient) -> None
     scheduler.start()
     try:
         assert scheduler.next_fire_time() is not None
-        await wait_for(lambda: len(spans) >= 2, timeout=20, what="two sweeps")
+        await wait_for(lambda: len(spans) >= 2, timeout=60, what="two sweeps")
     finally:
         await scheduler.shutdown()
     assert all(s.status == "ok" for s in scheduler.runs), [s.errors for s in scheduler.runs]
