@@ -167,6 +167,8 @@ def test_optimise_chooses_per_token_compares_with_the_fixed_set_and_is_stored(
     assert opt["pbo"]["count"] == 3 * len(TOKENS)
     assert opt["pbo"]["min"] <= opt["pbo"]["mean"] <= opt["pbo"]["max"]
     assert opt["degradation"] == pytest.approx(opt["out_of_sample_sharpe"] - opt["in_sample_sharpe"])
+    # Every token's choice is traded by the universe baseline: one pair per token and period.
+    assert opt["every_choice"]["pairs"] == 3 * len(TOKENS)
     assert "fixed parameter set" in out["summary"]["verdict"]
     shown = cli.json("walkforward", "show", out["run_id"], "-c", str(config))
     assert shown["summary"]["optimisation"] == opt
@@ -175,7 +177,8 @@ def test_optimise_chooses_per_token_compares_with_the_fixed_set_and_is_stored(
     assert listed[0]["strategy"] == "optimised"
     text = " ".join(cli("walkforward", "show", out["run_id"], "-c", str(config)).split())
     assert "walk-forward optimised per token 1h" in text
-    assert "in sample → out of sample: the chosen sets' Sharpe" in text
+    assert "in sample → out of sample (approved token's chosen set): Sharpe" in text
+    assert "in sample → out of sample (every token's chosen set): Sharpe" in text
     assert "PBO of the per-token choice" in text
     assert "fixed quad_ma parameter set on the same periods" in text
     assert "(N 8, DSR" in text  # the chosen set of each approved token per period

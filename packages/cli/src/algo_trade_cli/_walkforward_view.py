@@ -148,11 +148,13 @@ def optimisation_lines(opt: dict[str, Any] | None) -> list[str]:
             + ("–" if pct is None else f"{pct:.0%}")
             + f" (optimised − fixed return {_pct(opt.get('return_vs_fixed'))})"
         )
-    if opt.get("in_sample_sharpe") is not None:
+    for what, figures in (("approved", opt), ("every", opt.get("every_choice") or {})):
+        if figures.get("in_sample_sharpe") is None:
+            continue
         lines.append(
-            f"in sample → out of sample: the chosen sets' Sharpe {_num(opt['in_sample_sharpe'])} on their "
-            f"training windows, {_num(opt.get('out_of_sample_sharpe'))} traded in the next period "
-            f"(degradation {opt.get('degradation', 0):+.2f}, {opt.get('pairs')} approved token-periods)"
+            f"in sample → out of sample ({what} token's chosen set): Sharpe "
+            f"{_num(figures['in_sample_sharpe'])} on the training windows, {_num(figures.get('out_of_sample_sharpe'))} traded in the next "
+            f"period (degradation {figures['degradation']:+.2f}, {figures.get('pairs')} token-periods)"
         )
     pbo = opt.get("pbo") or {}
     if pbo.get("mean") is not None:

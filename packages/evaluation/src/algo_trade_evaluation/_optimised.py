@@ -14,7 +14,8 @@ Reported besides the usual study:
 
 - in-sample vs out-of-sample: per (approved token, period) pair with a choice made at ``t_k``, the
   chosen set's Sharpe ratio on its training window against the Sharpe ratio its bot made in the period
-  (annualised the same way; the mean of each and their difference);
+  (annualised the same way; the mean of each and their difference); and the same over every token's
+  choice (the universe baseline's bots, each trading its token's chosen set), whatever the selection;
 - the PBO of each per-token choice: CSCV (:func:`~algo_trade_evaluation.probability_of_backtest_overfitting`)
   over the per-bar returns of the token's trials in the training window (mean, range, how many);
 - the same periods with the fixed configured parameter set (the plain walk-forward): return, Sharpe,
@@ -249,6 +250,46 @@ def _period_sharpe(sleeve: SleeveRun, symbol: str, lo_ms: int, hi_ms: int, perio
     return series_stats(np.asarray(equity, dtype=np.float64), sleeve.capital, periods_per_year).sharpe
 
 
+def _degradation(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean in-sample and out-of-sample Sharpe ratio of ``pairs`` and their difference."""
+    kept = [p for p in pairs if math.isfinite(p["out_of_sample_sharpe"])]
+    if not kept:
+        return {"in_sample_sharpe": None, "out_of_sample_sharpe": None, "degradation": None, "pairs": 0}
+    is_sr = float(np.mean([p["in_sample_sharpe"] for p in kept]))
+    oos_sr = float(np.mean([p["out_of_sample_sharpe"] for p in kept]))
+    return {
+        "in_sample_sharpe": is_sr,
+        "out_of_sample_sharpe": oos_sr,
+        "degradation": oos_sr - is_sr,
+        "pairs": len(kept),
+    }
+
+
+def _pairs(
+    result: WalkForwardResult, picks: list[dict[str, TokenPick]], sleeve: SleeveRun, approved_only: bool
+) -> list[dict[str, Any]]:
+    """(period, token) pairs with a choice made at the period's start and a bot in ``sleeve``: the
+    chosen set's in-sample Sharpe and its bot's Sharpe over the period."""
+    periods_per_year = bars_per_year(result.settings.interval)
+    out = []
+    for k, period in enumerate(result.periods):
+        symbols = period.approved if approved_only else tuple(sorted(picks[k]))
+        for symbol in symbols:
+            pick = picks[k].get(symbol)
+            if pick is None:
+                continue
+            lo, hi = datetime_to_ms(period.start), datetime_to_ms(period.end)
+            out.append(
+                {
+                    "period": k,
+                    "symbol": symbol,
+                    "in_sample_sharpe": float(pick.choice.metrics["sharpe_ratio"]),
+                    "out_of_sample_sharpe": _period_sharpe(sleeve, symbol, lo, hi, periods_per_year),
+                }
+            )
+    return out
+
+
 def _spread(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"mean": None, "min": None, "max": None, "count": 0}
@@ -271,26 +312,22 @@ class OptimisedStudy:
     pairs: list[dict[str, Any]]  # (period, approved token): in-sample and out-of-sample Sharpe
     fixed: WalkForwardResult
     pbo: dict[str, Any] = field(default_factory=dict)
+    all_pairs: list[dict[str, Any]] = field(default_factory=list)  # (period, token with a choice)
 
     @property
     def in_sample_sharpe(self) -> float | None:
-        values = [p["in_sample_sharpe"] for p in self.pairs if math.isfinite(p["out_of_sample_sharpe"])]
-        return float(np.mean(values)) if values else None
+        return _degradation(self.pairs)["in_sample_sharpe"]
 
     @property
     def out_of_sample_sharpe(self) -> float | None:
-        values = [p["out_of_sample_sharpe"] for p in self.pairs if math.isfinite(p["out_of_sample_sharpe"])]
-        return float(np.mean(values)) if values else None
+        return _degradation(self.pairs)["out_of_sample_sharpe"]
 
     def summary_json(self, optimised: WalkForwardResult) -> dict[str, Any]:
-        is_sr, oos_sr = self.in_sample_sharpe, self.out_of_sample_sharpe
         fixed = self.fixed
         return {
             "spec": self.spec.to_json(),
-            "in_sample_sharpe": is_sr,
-            "out_of_sample_sharpe": oos_sr,
-            "degradation": None if is_sr is None or oos_sr is None else oos_sr - is_sr,
-            "pairs": len(self.pairs),
+            **_degradation(self.pairs),
+            "every_choice": _degradation(self.all_pairs),
             "pbo": self.pbo,
             "mean_n_trials": float(np.mean([p.choice.n_trials for ps in self.picks for p in ps.values()]))
             if any(self.picks)
@@ -318,7 +355,16 @@ class OptimisedStudy:
         )
         is_sr, oos_sr = self.in_sample_sharpe, self.out_of_sample_sharpe
         if is_sr is not None and oos_sr is not None:
-            text += f"; the chosen sets' Sharpe fell from {is_sr:.2f} in sample to {oos_sr:.2f} out of sample"
+            text += (
+                f"; the approved tokens' chosen sets had a Sharpe of {is_sr:.2f} in sample and {oos_sr:.2f} "
+                "out of sample"
+            )
+        every = _degradation(self.all_pairs)
+        if every["in_sample_sharpe"] is not None and every["out_of_sample_sharpe"] is not None:
+            text += (
+                f"; every token's chosen set {every['in_sample_sharpe']:.2f} in sample, "
+                f"{every['out_of_sample_sharpe']:.2f} out of sample"
+            )
         if self.pbo.get("mean") is not None:
             text += (
                 f"; probability of backtest overfitting of the per-token choice {self.pbo['mean']:.2f} "
@@ -348,33 +394,14 @@ def run_optimised_walkforward(
     notify("fixed parameters", 0, 1)
     fixed = run_walkforward(bars, settings)
     notify("fixed parameters", 1, 1)
-    periods_per_year = bars_per_year(settings.interval)
-    pairs = []
+    pairs = _pairs(result, picks, result.selection, approved_only=True)
+    every = _pairs(result, picks, result.universe, approved_only=False)
     for k, period in enumerate(result.periods):
-        for symbol in period.approved:
-            pick = picks[k].get(symbol)
-            if pick is None:
-                continue
-            oos = _period_sharpe(
-                result.selection,
-                symbol,
-                datetime_to_ms(period.start),
-                datetime_to_ms(period.end),
-                periods_per_year,
-            )
-            pairs.append(
-                {
-                    "period": k,
-                    "symbol": symbol,
-                    "in_sample_sharpe": float(pick.choice.metrics["sharpe_ratio"]),
-                    "out_of_sample_sharpe": oos,
-                }
-            )
         period.choices = {s: p.to_json() for s, p in picks[k].items()}
     pbo_values = [p.pbo.pbo for ps in picks for p in ps.values() if p.pbo is not None]
     pbo = _spread(pbo_values)
     pbo["over_half"] = float(np.mean(np.asarray(pbo_values) > 0.5)) if pbo_values else None
     pbo["errors"] = sum(1 for ps in picks for p in ps.values() if p.pbo is None)
     pbo["blocks"] = spec.pbo_blocks
-    result.optimisation = OptimisedStudy(spec, picks, pairs, fixed, pbo)
+    result.optimisation = OptimisedStudy(spec, picks, pairs, fixed, pbo, every)
     return result
