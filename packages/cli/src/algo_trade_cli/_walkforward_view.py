@@ -153,8 +153,9 @@ def optimisation_lines(opt: dict[str, Any] | None) -> list[str]:
             continue
         lines.append(
             f"in sample → out of sample ({what} token's chosen set): Sharpe "
-            f"{_num(figures['in_sample_sharpe'])} on the training windows, {_num(figures.get('out_of_sample_sharpe'))} traded in the next "
-            f"period (degradation {figures['degradation']:+.2f}, {figures.get('pairs')} token-periods)"
+            f"{_num(figures['in_sample_sharpe'])} on the training windows, "
+            f"{_num(figures.get('out_of_sample_sharpe'))} traded in the next period"
+            f" (degradation {figures['degradation']:+.2f}, {figures.get('pairs')} token-periods)"
         )
     pbo = opt.get("pbo") or {}
     if pbo.get("mean") is not None:
