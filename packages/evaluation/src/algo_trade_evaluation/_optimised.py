@@ -25,6 +25,7 @@ Reported besides the usual study:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -316,11 +317,13 @@ class OptimisedStudy:
 
     @property
     def in_sample_sharpe(self) -> float | None:
-        return _degradation(self.pairs)["in_sample_sharpe"]
+        value: float | None = _degradation(self.pairs)["in_sample_sharpe"]
+        return value
 
     @property
     def out_of_sample_sharpe(self) -> float | None:
-        return _degradation(self.pairs)["out_of_sample_sharpe"]
+        value: float | None = _degradation(self.pairs)["out_of_sample_sharpe"]
+        return value
 
     def summary_json(self, optimised: WalkForwardResult) -> dict[str, Any]:
         fixed = self.fixed
@@ -336,6 +339,7 @@ class OptimisedStudy:
                 "params": dict(fixed.settings.params),
                 "strategy": fixed.settings.strategy,
                 "selection": fixed.stats["selection"].to_json(),
+                "universe": fixed.stats["universe"].to_json(),  # every token on the fixed set
                 "psr": fixed.statistics.get("psr"),
                 "random_percentile": fixed.statistics.get("random_percentile"),
                 "random_p_value": fixed.statistics.get("random_p_value"),
@@ -388,6 +392,7 @@ def run_optimised_walkforward(
     """
     from algo_trade_evaluation._walkforward import run_walkforward
 
+    started = time.perf_counter()
     notify = progress or (lambda phase, done, total: None)
     steps, picks, plans = optimised_steps(bars, settings, spec, notify)
     result = run_walkforward(bars, settings, steps=steps, plans=plans, progress=notify)
@@ -404,4 +409,5 @@ def run_optimised_walkforward(
     pbo["errors"] = sum(1 for ps in picks for p in ps.values() if p.pbo is None)
     pbo["blocks"] = spec.pbo_blocks
     result.optimisation = OptimisedStudy(spec, picks, pairs, fixed, pbo, every)
+    result.seconds = time.perf_counter() - started  # the choices, both studies and the figures
     return result
