@@ -167,6 +167,8 @@ def test_optimise_chooses_per_token_compares_with_the_fixed_set_and_is_stored(
     assert opt["pbo"]["count"] == 3 * len(TOKENS)
     assert opt["pbo"]["min"] <= opt["pbo"]["mean"] <= opt["pbo"]["max"]
     assert opt["degradation"] == pytest.approx(opt["out_of_sample_sharpe"] - opt["in_sample_sharpe"])
+    # The regime split covers the optimised study too (six months of history: every regime known).
+    assert out["summary"]["by_regime"]["unknown"]["eligible"] == 0
     # Every token's choice is traded by the universe baseline: one pair per token and period.
     assert opt["every_choice"]["pairs"] == 3 * len(TOKENS)
     assert "fixed parameter set" in out["summary"]["verdict"]

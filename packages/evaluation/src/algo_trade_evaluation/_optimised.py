@@ -39,7 +39,7 @@ from algo_trade_core import OptimisationConfig, bars_per_year, datetime_to_ms
 from algo_trade_evaluation._bars import TokenBars
 from algo_trade_evaluation._desk import BotPlan, SleeveRun
 from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
-from algo_trade_evaluation._select import SelectionStep
+from algo_trade_evaluation._select import SelectionStep, token_regime_at
 from algo_trade_evaluation._series import series_stats
 from algo_trade_evaluation._settings import WalkForwardSettings
 
@@ -217,6 +217,8 @@ def optimised_steps(
             time=t, approved=previous, fallback=False, selection=None, skipped=None, missing=missing
         )
         step.results = {s: c.result for s, c in fresh.items()}
+        # each token's volatility regime at t_k (bars before it), as the plain study reports it
+        step.regimes = {s: token_regime_at(bars[s], p.window.end, settings) for s, p in picks.items()}
         if not fresh:
             step.skipped = (
                 f"no token has {settings.interval} bars in its training window ending {t:%Y-%m-%d %H:%M}: "
