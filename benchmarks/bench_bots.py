@@ -17,8 +17,14 @@ Printed:
 * messages lost: closed bars the server pushed minus bars the bots handled (must be 0), and bars
   handled twice (must be 0).
 
+``--protection on`` turns every ``[bots.protection]`` rule on in a way that never fires (max drawdown 99 %,
+the Sharpe rule's counter, a divergence judge consulted on every bar that reads the live Sharpe and
+drawdown), so each bar pays the full price of the checks; ``--protection both`` runs without and then
+with them and prints the CPU per bar decision of both and their ratio (goal: < 5 % more).
+
 Usage: ``python benchmarks/bench_bots.py [--duration 60] [--bots 100] [--rate 10] [--updates-per-bar 2]
-[--strategy ma_crossover|quad_ma] [--no-record]``; exits 1 when a message was lost or handled twice.
+[--strategy ma_crossover|quad_ma] [--no-record] [--protection off|on|both]``; exits 1 when a message was
+lost or handled twice.
 """
 
 from __future__ import annotations
@@ -33,13 +39,16 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+import numpy as np
 import polars as pl
+from _figures import figure
 
-from algo_trade_bot_orchestrator import Bot, BotRegistry
-from algo_trade_core import HyperliquidConfig
+from algo_trade_bot_orchestrator import Bot, BotRegistry, DivergenceVerdict, LiveStats, ProtectionMonitor
+from algo_trade_core import BotsConfig, HyperliquidConfig, ProtectionConfig
 from algo_trade_data import HyperliquidClient, MarketDataHub
 from algo_trade_data.testing import FakeHyperliquid, fake_candles, temporary_client
 
@@ -144,7 +153,22 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(args: argparse.Namespace) -> int:
+# Every rule on, none able to fire: the cost of the checks without the cost of stopping.
+ALL_CHECKS = ProtectionConfig(
+    max_drawdown=0.99,
+    min_sharpe=-10.0,
+    min_sharpe_after_trades=10**9,
+    divergence_evaluations=10**9,
+    divergence_every_bars=1,
+)
+
+
+def judge(stats: LiveStats) -> DivergenceVerdict:
+    """A divergence check that reads what a real one would (the live Sharpe and drawdown) and passes."""
+    return DivergenceVerdict(ok=stats.drawdown < 1.0 or stats.sharpe is None)
+
+
+async def run(args: argparse.Namespace, *, protection: bool = False) -> tuple[int, float]:
     coins = coin_names(args.bots)
     closed_per_coin = int(args.duration * args.rate / args.updates_per_bar) - 1
     bars = WARM + closed_per_coin + 1  # +1: the bar whose first push closes the last one
@@ -175,6 +199,8 @@ async def run(args: argparse.Namespace) -> int:
                     clock_ms=lambda: T0 + WARM * STEP + 1_000,
                     strategy_parameters=PARAMETERS,
                     observer=meter,
+                    bots=BotsConfig(protection=ALL_CHECKS) if protection else BotsConfig(),
+                    divergence_judge=judge if protection else None,
                 )
                 t = time.perf_counter()
                 started, _ = await registry.sync_bots_with_approved_tokens(coins, args.strategy)
@@ -207,9 +233,10 @@ async def run(args: argparse.Namespace) -> int:
     errors = [s.bot_id for s in statuses if s.error]
     ms = 1_000.0
     recording = "closed bars recorded in the store" if args.record else "no candle recording"
+    checks = "every protection checked on every bar" if protection else "no protections"
     print(
         f"bots: {len(started)} ({args.strategy}), one per coin; spawned and warmed up in {spawn_s:.2f} s; "
-        f"{recording}"
+        f"{recording}; {checks}"
     )
     print(
         f"feed: {stats['messages']:,} candle messages in {stats['seconds']:.1f} s "
@@ -242,7 +269,90 @@ async def run(args: argparse.Namespace) -> int:
     )
     if statuses:
         print(f"trades per bot: mean {statistics.fmean(s.num_trades for s in statuses):.1f}")
-    return 1 if lost or meter.duplicates or errors else 0
+    return (1 if lost or meter.duplicates or errors else 0), cpu / max(handled, 1)
+
+
+def monitor_cost_s(rules: ProtectionConfig, bars: int = 200_000) -> float:
+    """CPU seconds one bar's checks cost in isolation (the monitor and, when on, the judge)."""
+    monitor = ProtectionMonitor(rules, interval="1m", initial_capital=10_000.0, judge=judge)
+
+    def stats() -> LiveStats:
+        return LiveStats(
+            bot_id="b",
+            symbol="X",
+            strategy="ma_crossover",
+            interval="1m",
+            bar_t=0,
+            bars=1,
+            num_trades=1,
+            equity=1.0,
+            initial_capital=1.0,
+            peak_equity=1.0,
+            drawdown=monitor.drawdown,
+            sharpe=monitor.sharpe,
+        )
+
+    rng = np.random.default_rng(1)
+    equity = (10_000.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, bars)))).tolist()
+    t = time.process_time()
+    for e in equity:
+        monitor.on_bar(e, 5, stats)
+    return (time.process_time() - t) / bars
+
+
+async def compare(args: argparse.Namespace) -> int:
+    """Runs without and with the protections, alternating, each in a fresh process (a run leaves its
+    process slower for the next one); the CPU per bar decision of each (median) and the ratio; then the
+    checks' own cost per bar measured in isolation, as a share of a bar decision."""
+    off: list[float] = []
+    on: list[float] = []
+    rc = 0
+    for i in range(args.repeat):
+        for protection, out in ((False, off), (True, on)) if i % 2 == 0 else ((True, on), (False, off)):
+            what = "with every protection checked on every bar" if protection else "without protections"
+            print(f"== run {i + 1}: {what}", flush=True)
+            command = [
+                sys.executable,
+                __file__,
+                *("--duration", str(args.duration), "--bots", str(args.bots), "--rate", str(args.rate)),
+                *("--updates-per-bar", str(args.updates_per_bar), "--strategy", args.strategy),
+                *("--protection", "on" if protection else "off"),
+                *(() if args.record else ("--no-record",)),
+            ]
+            child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+            output, _ = await child.communicate()
+            text = output.decode()
+            print(text, end="")
+            rc = rc or (child.returncode or 0)
+            out.append(float(text.rsplit("CPU_PER_BAR_S ", 1)[1].split()[0]))
+    off_s, on_s = statistics.median(off), statistics.median(on)
+    ratio = on_s / off_s
+    runs = ", ".join(f"{a * 1e6:.0f}/{b * 1e6:.0f}" for a, b in zip(off, on, strict=True))
+    print(f"CPU per bar decision without/with protections, per run (us): {runs}")
+    figure(
+        "protection checks: extra CPU of the 100-bot load (end to end)",
+        f"{100 * (ratio - 1):+.1f} % (median {off_s * 1e6:.0f} -> {on_s * 1e6:.0f} us/bar)",
+        "< 5 %",
+        ratio < 1.05,
+    )
+    for name, rules in (
+        ("every rule, judge every bar", ALL_CHECKS),
+        ("drawdown + Sharpe + judge every 60 bars", replace(ALL_CHECKS, divergence_every_bars=60)),
+    ):
+        cost = monitor_cost_s(rules)
+        figure(
+            f"protection checks in isolation ({name})",
+            f"{cost * 1e6:.2f} us/bar = {100 * cost / off_s:.2f} % of a bar decision",
+            "< 5 %",
+            cost / off_s < 0.05,
+        )
+    return rc
+
+
+async def one(args: argparse.Namespace) -> int:
+    rc, per_bar = await run(args, protection=args.protection == "on")
+    print(f"CPU_PER_BAR_S {per_bar:.9f}")
+    return rc
 
 
 def main() -> None:
@@ -258,7 +368,17 @@ def main() -> None:
         action="store_false",
         help="do not record closed bars in the store (isolates the hub's recorder)",
     )
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument(
+        "--protection",
+        choices=("off", "on", "both"),
+        default="off",
+        help="check every [bots.protection] rule on every bar; both: compare without and with",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="with --protection both: runs of each (default 2)"
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(compare(args) if args.protection == "both" else one(args)))
 
 
 if __name__ == "__main__":

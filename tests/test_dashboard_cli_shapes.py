@@ -11,11 +11,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from typer.testing import CliRunner
 
 from algo_trade_backtest_scheduler import BacktestScheduler
+from algo_trade_bot_orchestrator import strategy_warmup_bars
 from algo_trade_cli.app import app as cli_app
-from algo_trade_core import load_config
+from algo_trade_core import AppConfig, load_config
 from algo_trade_dashboard import create_app
 from algo_trade_data import BotRecord, DatabaseClient, announce_daemon
 from algo_trade_data.testing import real_candles, temporary_database
+from algo_trade_evaluation import WalkForwardSettings, load_bars, run_walkforward, store_walkforward
 from algo_trade_pipeline import Pipeline
 
 TOKENS = ("BTC", "ETH", "SOL")
@@ -31,6 +33,24 @@ def cli_json(env: dict[str, str], *args: str) -> Any:
     result = CliRunner().invoke(cli_app, [*args, "--json"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+async def _walkforward(db: DatabaseClient, config: AppConfig) -> str:
+    """A small stored walk-forward study (two weekly periods) of the three tokens."""
+    settings = WalkForwardSettings.from_config(
+        config,
+        start=END - timedelta(weeks=2),
+        end=END,
+        step=timedelta(days=7),
+        window_days=config.scheduler.backtest_window_days,
+        interval="1h",
+        symbols=TOKENS,
+        random_draws=20,
+        seed=0,
+    )
+    warmup = max(settings.warmup_bars, strategy_warmup_bars(settings.strategy, settings.params))
+    bars = await load_bars(db, settings, warmup)
+    return await store_walkforward(db, await asyncio.to_thread(run_walkforward, bars, settings))
 
 
 async def test_api_payloads_are_the_cli_json_shapes() -> None:
@@ -55,6 +75,7 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
                     await Pipeline(config, db, clock=lambda at=as_of: at).after_sweep(summary)
             finally:
                 await scheduler.shutdown()
+            walkforward_id = await _walkforward(db, config)
             await db.upsert_bot(
                 BotRecord(
                     bot_id="quad_ma:SOL",
@@ -73,13 +94,15 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
         cli_selection = await asyncio.to_thread(
             cli_json, env, "token-selection", "--as-of", as_of.isoformat()
         )
-        cli_runs, cli_bots, cli_history, cli_latest = [
+        cli_runs, cli_bots, cli_history, cli_latest, cli_studies, cli_study = [
             await asyncio.to_thread(cli_json, env, *args)
             for args in (
                 ("runs", "list", "--limit", "50"),
                 ("bots", "list", "--all"),
                 ("selection", "history", "--limit", "50"),
                 ("results", "latest"),
+                ("walkforward", "list"),
+                ("walkforward", "show", walkforward_id),
             )
         ]
         app = create_app(config, clock=lambda: as_of)
@@ -109,3 +132,9 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
             assert len(cli_history["selections"]) == 3  # two sweeps and the CLI's own selection
             run = await api(f"/api/runs/{cli_runs[0]['run_id']}")
             assert sorted(run["results"], key=lambda r: r["symbol"]) == cli_latest
+            # Walk-forward: the CLI's rows and study, with what the pages show besides.
+            studies = (await api("/api/walkforward"))["runs"]
+            assert [{k: s[k] for k in c} for s, c in zip(studies, cli_studies, strict=True)] == cli_studies
+            assert studies[0]["periods"] == len(cli_study["periods"]) == 2
+            study = await api(f"/api/walkforward/{walkforward_id}")
+            assert {k: study[k] for k in cli_study} == cli_study

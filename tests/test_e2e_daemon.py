@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from algo_trade_bot_orchestrator import BotState
+from algo_trade_bot_orchestrator import BotState, status_from_record
 from algo_trade_core import (
     AppConfig,
     BotsConfig,
@@ -72,7 +72,12 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
             assert registry is not None
 
             def running() -> set[str]:
-                return {b.config.symbol for b in registry.list_bots() if b.state is BotState.RUNNING}
+                """Symbols of the running live bots (a deselected token's shadow bot is no live bot)."""
+                return {
+                    b.config.symbol
+                    for b in registry.list_bots()
+                    if b.state is BotState.RUNNING and not b.config.is_shadow
+                }
 
             await wait_for(lambda: daemon.cycle_count >= 1, timeout=30, what="the first sweep")
             first = daemon.cycles[0]
@@ -107,7 +112,11 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
                 await wait_for(lambda b=set(before): running() == b, timeout=15)  # type: ignore[misc]
                 latest = await db.query_latest_backtest_results("ma_crossover")
                 now = ms_to_datetime(fake.now_ms)  # the daemon measures result ages on its clock
-                holding = {b.config.symbol for b in registry.list_bots() if b.status().position is not None}
+                holding = {
+                    b.config.symbol
+                    for b in registry.list_bots()
+                    if b.status().position is not None and not b.config.is_shadow
+                }
                 found = changed_selection(latest, cfg.token_selection, before, now, holding)
                 if found is not None:
                     break
@@ -137,6 +146,9 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
             assert fills[-1].side == ("sell" if position.side == "long" else "buy")
             assert (await db.get_bot(dropping.bot_id)).state == "stopped"  # type: ignore[union-attr]
             await wait_for(lambda: running() == set(expected.approved), timeout=15)
+            shadow = registry.get_bot(f"shadow:{dropping.bot_id}")  # the dropped token, watched on
+            assert shadow is not None
+            assert shadow.status().shadow
 
             # One WebSocket connection in total, whatever the number of bots.
             assert fake.ws.connections_opened == 1
@@ -144,7 +156,9 @@ async def test_daemon_runs_bots_for_exactly_the_approved_tokens(db: DatabaseClie
         finally:
             await daemon.stop()
     # Stopping keeps the running bots' rows live (with their positions) for the next start.
-    rows = {r.symbol: r for r in await db.list_bots()}
+    stored = await db.list_bots()
+    assert {r.bot_id for r in stored if r.state == "running"} >= {f"shadow:{dropping.bot_id}"}
+    rows = {r.symbol: r for r in stored if not status_from_record(r).shadow}
     assert {s for s, r in rows.items() if r.state == "running"} == set(expected.approved)
     assert pl.Series([r.symbol for r in rows.values()]).is_unique().all()
 

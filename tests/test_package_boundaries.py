@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ PACKAGES = (
     "algo_trade_optimisation",
     "algo_trade_pipeline",
     "algo_trade_evaluation",
+    "algo_trade_tracking",
     "algo_trade_cli",
 )
 TEST_KIT = "algo_trade_data.testing"
@@ -66,6 +69,8 @@ def test_no_product_module_imports_the_test_kit() -> None:
         ("algo_trade_backtest_scheduler", ("numba", "polars", "apscheduler", "aiohttp")),
         ("algo_trade_bot_orchestrator", ("numba", "polars", "aiohttp")),
         ("algo_trade_optimisation", ("numba", "polars", "distributed", "asyncpg")),
+        # `walkforward list/show` and the dashboard read stored studies without the engine.
+        ("algo_trade_evaluation._shapes", ("numba", "polars", "asyncpg", "aiohttp")),
     ],
 )
 def test_importing_a_package_loads_no_heavy_dependency(package: str, heavy: tuple[str, ...]) -> None:
@@ -106,6 +111,50 @@ def test_chart_helpers_are_defined_once_in_the_backtest_package() -> None:
         "minmax_indices": [str(CHART_HELPERS_HOME)],
         "drawdown_curve": [str(CHART_HELPERS_HOME)],
     }
+
+
+def _declared() -> dict[str, set[str]]:
+    """Each workspace package's module and the workspace modules its pyproject depends on."""
+    graph = {}
+    for pyproject in ROOT.glob("packages/*/pyproject.toml"):
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        names = (re.split(r"[ <>=;\[]", d, maxsplit=1)[0] for d in project.get("dependencies", []))
+        graph[project["name"].replace("-", "_")] = {
+            n.replace("-", "_") for n in names if n.startswith("algo-trade-")
+        }
+    return graph
+
+
+def test_packages_import_only_what_they_declare_and_depend_one_way() -> None:
+    # e.g. the dashboard imports the evaluation (walk-forward studies shown as the CLI shows them), so
+    # it declares it; the evaluation never imports the dashboard or the CLI.
+    graph = _declared()
+    assert {"algo_trade_dashboard", "algo_trade_evaluation", "algo_trade_cli"} <= set(graph)
+    assert "algo_trade_evaluation" in graph["algo_trade_dashboard"]
+    undeclared = {}
+    for module, deps in graph.items():
+        src = ROOT / "packages" / module.removeprefix("algo_trade_").replace("_", "-") / "src" / module
+        used = {
+            name.split(".")[0]
+            for path in src.rglob("*.py")
+            for name in _imports(path)
+            if name.startswith("algo_trade_")
+        }
+        if extra := used - deps - {module}:
+            undeclared[module] = sorted(extra)
+    assert undeclared == {}, "imports of workspace packages missing from pyproject dependencies"
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"dependency cycle: {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for dep in graph.get(module, ()):
+            visit(dep, (*path, module))
+        done.add(module)
+
+    for module in graph:
+        visit(module, ())
 
 
 def test_reading_stored_choices_loads_neither_the_engine_nor_dask() -> None:

@@ -152,7 +152,11 @@ async def test_bots_on_one_connection_survive_a_drop_and_follow_the_approved_tok
     slip = 1 - 5e-4 if position.side == "long" else 1 + 5e-4
     assert float(close.price) == pytest.approx(closing_bar["open"] * slip, rel=1e-9)
     assert (await clean_db.get_bot(btc.bot_id)).state == "stopped"
-    await eventually(lambda: fake.ws.subscriber_count("BTC", "1m") == 0)
+    # The deselected token keeps a shadow bot ([bots] shadow_days): the only BTC subscriber left.
+    shadow = registry.get_bot("shadow:ma_crossover:BTC")
+    assert shadow is not None
+    assert shadow.status().shadow
+    await eventually(lambda: fake.ws.subscriber_count("BTC", "1m") == 1)
 
     await fake.ws.step(updates=UPDATES * 20)
     await eventually(closed_upto(sol, last + 20))

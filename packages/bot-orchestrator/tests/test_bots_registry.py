@@ -199,7 +199,9 @@ async def test_sync_starts_the_approved_set_and_closes_the_rest(
     desk.feed.publish(closing_bar)
     await eventually(lambda: btc.done, what="the BTC bot to stop")
     assert reg.get_bot("ma_crossover:BTC") is None
-    assert desk.feed.subscribers("BTC", "1m") == 1  # only the quad_ma bot is left on BTC
+    # Left on BTC: the quad_ma bot and the deselected token's shadow ([bots] shadow_days).
+    assert desk.feed.subscribers("BTC", "1m") == 2
+    assert reg.get_bot("shadow:ma_crossover:BTC") is not None
     status = btc.status()
     assert status.state is BotState.STOPPED
     assert status.position is None

@@ -3,8 +3,10 @@
 ``market`` (session): real Hyperliquid 1h candles of eight tokens imported into a temporary database;
 fourteen daily sweeps through the library (`sweep --as-of` at the data's end and the days before),
 each followed by the pipeline's selection; paper bots started on the approved tokens of the sweep six
-days before the end and fed the real bars that followed, so they hold fills and positions. Nothing in
-it is made up: every figure on a page comes from the engine, the selector and the bots.
+days before the end and fed the real bars that followed, so they hold fills and positions; and one
+walk-forward study of the last four weeks (weekly re-selection), stored as `algo-trade walkforward`
+stores it. Nothing in it is made up: every figure on a page comes from the engine, the selector, the
+bots and the evaluation.
 
 Test modules cannot import this file (``--import-mode=importlib``), so what they share is fixtures.
 """
@@ -38,6 +40,7 @@ from algo_trade_pipeline import Pipeline, traded_parameter_set
 TOKENS = ("BTC", "ETH", "SOL", "DOGE", "AVAX", "kPEPE", "ARB", "SUI")
 END = datetime(2025, 7, 26, 4, tzinfo=UTC)  # the close of the last common 1h bar of the files
 SWEEPS = 14
+WALKFORWARD_WEEKS = 4  # the study re-selects weekly over the last four weeks of the data
 BOTS_FROM_DAY = 6  # bots start on the selection of END - 6 days and trade the real bars after it
 HOUR = 3_600_000
 
@@ -53,6 +56,7 @@ class Market:
     bot_ids: tuple[str, ...]
     run_ids: tuple[str, ...]
     traded_bot: str  # the bot with the most fills
+    walkforward_id: str  # the stored walk-forward study
 
     def now(self) -> datetime:
         """The dashboard's "now": an hour after the last sweep (its results are current)."""
@@ -130,6 +134,28 @@ async def _fill(db: DatabaseClient, config: AppConfig) -> tuple[tuple[str, ...],
     return bot_ids, tuple(run_ids)
 
 
+async def _walkforward(db: DatabaseClient, config: AppConfig) -> str:
+    """A walk-forward study of the market's universe over its last weeks, stored; its id."""
+    from algo_trade_bot_orchestrator import strategy_warmup_bars
+    from algo_trade_evaluation import WalkForwardSettings, load_bars, run_walkforward, store_walkforward
+
+    settings = WalkForwardSettings.from_config(
+        config,
+        start=END - timedelta(weeks=WALKFORWARD_WEEKS),
+        end=END,
+        step=timedelta(days=7),
+        window_days=config.scheduler.backtest_window_days,
+        interval="1h",
+        symbols=TOKENS,
+        random_draws=200,
+        seed=1,
+    )
+    warmup = max(settings.warmup_bars, strategy_warmup_bars(settings.strategy, settings.params))
+    bars = await load_bars(db, settings, warmup)
+    result = await asyncio.to_thread(run_walkforward, bars, settings)
+    return await store_walkforward(db, result)
+
+
 @pytest.fixture(scope="session")
 async def market() -> AsyncIterator[Market]:
     async with temporary_database() as url:
@@ -140,6 +166,7 @@ async def market() -> AsyncIterator[Market]:
             fills = {b: len(await db.list_fills(bot_id=b)) for b in bot_ids}
             traded = max(bot_ids, key=lambda b: fills[b])
             assert fills[traded] > 0, fills
+            walkforward_id = await _walkforward(db, config)
         finally:
             await db.close()
         yield Market(
@@ -150,6 +177,7 @@ async def market() -> AsyncIterator[Market]:
             bot_ids=bot_ids,
             run_ids=run_ids,
             traded_bot=traded,
+            walkforward_id=walkforward_id,
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from markupsafe import escape
 
 from algo_trade_dashboard import create_app
 from algo_trade_data import DatabaseClient
@@ -86,6 +87,54 @@ async def test_selection_audit_shows_every_criterion_from_the_stored_reasons(
     ]
     limited = await get_json(client, "/api/selection?limit=3")
     assert len(limited["history"]["selections"]) == 3
+    # Regime, PSR and DSR are shown for every token (the gates are off here: values, not criteria).
+    assert [c["label"] for c in data["columns"]][-3:] == ["regime", "PSR", "DSR"]
+    for token in data["tokens"]:
+        regime, psr, dsr = data["cells"][token["symbol"]][-3:]
+        assert regime["passed"] is psr["passed"] is dsr["passed"] is None
+        assert regime["short"] == (token["regime"] or "–")
+        assert psr["short"] == ("–" if token["psr"] is None else f"{token['psr']:.2f}")
+        assert dsr["short"] == ("–" if token["dsr"] is None else f"{token['dsr']:.2f}")
+    assert any(t["regime"] for t in data["tokens"])
+    assert any(t["psr"] is not None for t in data["tokens"])
+
+
+async def test_turned_on_gates_render_as_criteria_failed_with_the_selectors_reason(market: Any) -> None:
+    from dataclasses import replace
+
+    before = await get_json_of(market.config, "/api/selection", market)
+    regimes = {t["regime"] for t in before["tokens"]}
+    allowed = tuple(r for r in ("low", "normal", "high") if r != "low")  # low is the common one here
+    assert "low" in regimes, regimes
+    psr_floor = sorted(t["psr"] for t in before["tokens"])[len(before["tokens"]) // 2]
+    selection = replace(market.config.token_selection, allowed_regimes=allowed, min_psr=psr_floor)
+    config = replace(market.config, token_selection=selection)
+    async with TestClient(TestServer(create_app(config, clock=market.now))) as client:
+        data = await get_json(client, "/api/selection")
+        page = await (await client.get("/selection")).text()
+    failed_any = {"allowed_regimes": 0, "min_psr": 0}
+    for token in data["tokens"]:
+        cells = {c["criterion"]: c for c in data["cells"][token["symbol"]]}
+        reasons = {f["criterion"]: f for f in token["failed"]}
+        for gate in failed_any:
+            assert cells[gate]["passed"] is (gate not in reasons), (token["symbol"], gate, cells[gate])
+            if gate in reasons:  # the selector's sentence, shown as a failed criterion
+                failed_any[gate] += 1
+                assert cells[gate]["text"] == reasons[gate]["text"]
+                assert str(escape(f"✗ {cells[gate]['short']}")) in page
+        assert ("allowed_regimes" in reasons) == (token["regime"] == "low")
+        assert ("min_psr" in reasons) == (token["psr"] < psr_floor)
+        assert cells["min_dsr"]["passed"] is None  # still off
+        if token["regime"] == "low" or token["psr"] < psr_floor:
+            assert not token["approved"]
+    assert failed_any["allowed_regimes"] > 0, failed_any
+    assert failed_any["min_psr"] > 0, failed_any
+    assert "regime low not in allowed normal, high" in page
+
+
+async def get_json_of(config: Any, path: str, market: Any) -> Any:
+    async with TestClient(TestServer(create_app(config, clock=market.now))) as client:
+        return await get_json(client, path)
 
 
 async def test_token_chart_reruns_the_stored_backtest_and_reproduces_it(
@@ -175,7 +224,7 @@ async def test_error_pages_say_what_was_not_found(client: TestClient[Any, Any]) 
     assert "no backtest run &#39;feedfacecafe&#39;" in await run.text()
 
 
-async def test_runs_bots_and_placeholders(client: TestClient[Any, Any], market: Any) -> None:
+async def test_runs_and_bots(client: TestClient[Any, Any], market: Any) -> None:
     runs = (await get_json(client, "/api/runs"))["runs"]
     assert [r["run_id"] for r in runs] == list(reversed(market.run_ids))
     run = await get_json(client, f"/api/runs/{market.run_ids[0]}")
@@ -190,7 +239,3 @@ async def test_runs_bots_and_placeholders(client: TestClient[Any, Any], market: 
     assert chart["fills_in_range"] == bot["fills_total"]
     # The equity rebuilt from the fills ends where the bot's own bookkeeping is.
     assert chart["equity"]["v"][-1] == pytest.approx(bot["equity"], abs=0.01)
-    walkforward = await get_json(client, "/api/walkforward")
-    assert walkforward["available"] is False
-    assert "not available yet" in walkforward["reason"]
-    assert walkforward["runs"] == []

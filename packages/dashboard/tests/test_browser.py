@@ -160,9 +160,15 @@ def test_every_page_loads_with_its_charts_and_no_console_error(
     assert runs == {}
     assert len(browser.find_elements("css selector", "table.grid tbody tr")) == len(market.run_ids)
     open_page(browser, f"{base}/runs/{market.run_ids[-1]}", "run")
-    walkforward = open_page(browser, base + "/walkforward", "walkforward")
-    assert walkforward == {}
-    assert "not available yet" in browser.page_source
+    studies = open_page(browser, base + "/walkforward", "walkforwards")
+    assert studies == {}
+    assert len(browser.find_elements("css selector", "table.studies tbody tr a")) == 1
+    study = open_page(browser, f"{base}/walkforward/{market.walkforward_id}", "walkforward")
+    assert_drawn(study, "walkforward")
+    assert (
+        "period(s) with an IC" in browser.find_element("css selector", '[data-chart-note="walkforward"]').text
+    )
+    assert len(browser.find_elements("css selector", "table.periods tbody tr")) == 4
 
     browser.get(base + "/token/NOPE")
     assert "no token 'NOPE'" in browser.find_element("css selector", ".error-page").text
@@ -178,7 +184,7 @@ def test_navigation_between_pages(browser: Any, served: Any, market: Any) -> Non
         ("Selection audit", "/selection", "Selection audit"),
         ("Bots", "/bots", "Bots"),
         ("Runs", "/runs", "Backtest runs"),
-        ("Walk-forward", "/walkforward", "Walk-forward"),
+        ("Walk-forward", "/walkforward", "Walk-forward studies"),
         ("Overview", "/", None),
     ):
         browser.find_element("link text", label).click()
@@ -198,7 +204,34 @@ def test_navigation_between_pages(browser: Any, served: Any, market: Any) -> Non
     assert browser.find_element("tag name", "h1").text.startswith("Run ")
     browser.back()
     wait_until(browser, lambda d: d.current_url == f"{base}/token/{symbol}")
+    # From the overview's "Last walk-forward" card to the study, and from the studies list to it.
+    browser.get(base + "/")
+    browser.find_element("css selector", "#last-walkforward a").click()
+    wait_until(browser, lambda d: d.current_url == f"{base}/walkforward/{market.walkforward_id}")
+    wait_until(browser, charts_drawn)
+    assert (
+        browser.find_element("css selector", "[data-chart=walkforward]").get_attribute("data-rendered")
+        == "true"
+    )
+    assert browser.find_element("css selector", "nav a.on").text == "Walk-forward"
+    browser.find_element("link text", "Walk-forward").click()
+    wait_until(browser, lambda d: d.current_url == base + "/walkforward")
+    browser.find_element("css selector", "table.studies tbody a").click()
+    wait_until(browser, lambda d: d.current_url == f"{base}/walkforward/{market.walkforward_id}")
     assert errors_in_console(browser) == []
+
+
+def test_turned_on_gates_show_as_failed_criteria(browser: Any, market: Any, threaded_server: Any) -> None:
+    from dataclasses import replace
+
+    gates = replace(market.config.token_selection, allowed_regimes=("normal", "high"), min_psr=0.4)
+    with threaded_server(replace(market.config, token_selection=gates), clock=market.now) as server:
+        open_page(browser, server.url + "/selection", "selection-gates")
+        failed = [c.text for c in browser.find_elements("css selector", "table.audit td.check.fail")]
+    assert "✗ low" in failed, failed
+    header = browser.find_element("css selector", "table.audit thead").text
+    assert any(text.startswith("✗ 0.") and "< 0.40" in text for text in failed), failed
+    assert "regime ∈ normal, high" in header
 
 
 def own_address() -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from algo_trade_dashboard._strip import criterion_checks
+from algo_trade_dashboard._strip import AUDIT_COLUMNS, audit_cells, criterion_checks
 
 AT = datetime(2026, 1, 2, tzinfo=UTC)
 CRITERIA = {
@@ -54,3 +54,17 @@ def test_a_gate_on_a_result_without_moments_is_left_out_rather_than_invented() -
     checks = {c["criterion"] for c in criterion_checks(token, CRITERIA, AT)}
     assert "min_psr" not in checks
     assert "allowed_regimes" in checks
+
+
+def test_the_audit_row_shows_regime_psr_and_dsr_as_criteria_when_on_and_as_values_when_off() -> None:
+    token = {**TOKEN, "dsr": 0.4123, "trials": 40}
+    cells = audit_cells(token, criterion_checks(token, CRITERIA, AT))
+    assert [c["criterion"] for c in cells] == [c for c, _, _ in AUDIT_COLUMNS]
+    regime, psr, dsr = cells[-3:]
+    assert (regime["passed"], regime["short"]) == (False, "high")
+    assert regime["text"] == "regime high not in allowed low, normal"  # the selector's reason
+    assert (psr["passed"], psr["short"]) == (True, "0.93 ≥ 0.80")
+    assert (dsr["passed"], dsr["short"]) == (None, "0.41")  # min_dsr = 0: shown, not a criterion
+    assert "deflated by the sweep's 40 trials" in dsr["text"]
+    unknown = audit_cells({**token, "psr": None, "dsr": None, "failed": []}, [])[-2:]
+    assert [(c["passed"], c["short"]) for c in unknown] == [(None, "–"), (None, "–")]

@@ -79,6 +79,7 @@ def test_the_repository_sql_folder_is_the_packaged_one() -> None:
         "014_optimisation_trials.sql",
         "014_optimisation_trials.timescaledb.sql",
         "015_regime_and_gates.sql",
+        "016_bot_events.sql",
     ]
 
 

@@ -54,9 +54,15 @@ async def test_a_study_round_trips_and_is_found_by_a_prefix(clean_db: DatabaseCl
     await clean_db.insert_walkforward(run("wf-bbbb2222", verdict="second"), periods()[:1])
     listed = await clean_db.list_walkforward_runs()
     assert [r.run_id for r in listed] == ["wf-bbbb2222", "wf-aaaa1111"]  # newest first
+    assert [r.periods for r in listed] == [1, 2]
+    assert listed[1].curves["selection"] == [1.0, 1.01]
+    light = await clean_db.list_walkforward_runs(1, curves=False)
+    assert [(r.run_id, r.periods, r.curves) for r in light] == [("wf-bbbb2222", 1, {})]
+    assert light[0].summary == listed[0].summary
     found = await clean_db.get_walkforward_run("wf-aaaa")
     assert found is not None
     stored, stored_periods = found
+    assert stored.periods is None  # the periods themselves come with it
     assert stored.statistics == {"psr": 0.9, "pbo": None}
     assert stored.curves["selection"] == [1.0, 1.01]
     assert stored_periods == periods()

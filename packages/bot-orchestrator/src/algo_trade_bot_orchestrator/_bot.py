@@ -15,7 +15,12 @@ Life of a bar (:meth:`Bot._on_bar`):
    waits for the database; the writer retries until the store takes the writes, in order. A restarted
    bot replays the bars after the stored ``last_candle_time`` and produces the same fill ids, so no fill
    is lost or recorded twice;
-4. a handler that raises moves the bot to ``error`` (persisted with the reason); it stops consuming
+4. a live bot's protections (:class:`~algo_trade_bot_orchestrator.ProtectionMonitor`) look at the
+   bar's equity; a stop they raise is recorded as a ``bot_events`` row (written before the bot row),
+   logged and published to the alerts, and the bot stops the ``on_remove`` way (``protection_stop``).
+   A shadow bot ends itself (closing its position) on the first bar closing at or after its
+   ``shadow_until_ms``;
+5. a handler that raises moves the bot to ``error`` (persisted with the reason); it stops consuming
    bars and the other bots are not affected.
 
 Paused bots keep stepping the strategy on every bar (indicators stay warm, an open position's
@@ -36,6 +41,7 @@ from typing import Any, Literal
 import polars as pl
 from loguru import logger
 
+from algo_trade_bot_orchestrator._alerts import AlertDispatcher
 from algo_trade_bot_orchestrator._commands import (
     Command,
     Pause,
@@ -50,11 +56,12 @@ from algo_trade_bot_orchestrator._config import BotConfig, BotState
 from algo_trade_bot_orchestrator._history import history_bars, load_history
 from algo_trade_bot_orchestrator._paper import OrderMode, PaperBook, PaperFill
 from algo_trade_bot_orchestrator._ports import BarLike, BotStore, CandleSource, MarketFeed
+from algo_trade_bot_orchestrator._protection import LiveStats, ProtectionMonitor, Trip
 from algo_trade_bot_orchestrator._record import RECORD_VERSION, read_saved
 from algo_trade_bot_orchestrator._status import BotStatus
 from algo_trade_bot_orchestrator._writer import StoreWriter
 from algo_trade_core import datetime_to_ms, interval_to_ms, ms_to_datetime, to_decimal
-from algo_trade_data import BotRecord, FillRecord
+from algo_trade_data import BotEventRecord, BotRecord, FillRecord
 
 __all__ = ["Bot", "BotObserver", "StopMode"]
 
@@ -87,6 +94,9 @@ class Bot:
         checkpoint_s: write the bot row at least this often while bars flow without fills.
         final_write_s: how long stopping or shutting down waits for the store to take the last writes.
         observer: called after each decision (latency measurements).
+        protection: the bot's protections (live bots; None: none).
+        alerts: where the bot's events are published besides the store and the log.
+        protection_stop: how a protection stops the bot (``[bots] on_remove``).
     """
 
     def __init__(
@@ -101,6 +111,9 @@ class Bot:
         checkpoint_s: float = 5.0,
         final_write_s: float = 10.0,
         observer: BotObserver | None = None,
+        protection: ProtectionMonitor | None = None,
+        alerts: AlertDispatcher | None = None,
+        protection_stop: StopMode = "close",
     ) -> None:
         self._config = config
         self._store = store
@@ -111,6 +124,10 @@ class Bot:
         self._checkpoint_s = checkpoint_s
         self._final_write_s = final_write_s
         self._observer = observer
+        self._protection = protection if protection is not None and protection.active else None
+        self._alerts = alerts
+        self._protection_stop: StopMode = protection_stop
+        self._stop_reason: str | None = None
         self._step_ms = interval_to_ms(config.interval)
 
         self._inbox: asyncio.Queue[Command | _Bar] = asyncio.Queue()
@@ -122,6 +139,7 @@ class Bot:
         self._error: str | None = None
         self._book = PaperBook(config)
         self._last_t: int | None = None
+        self._warmup_end: int | None = None  # open time of the last warm-up bar: live bars come after it
         self._bars = 0
         self._ignored = 0
         self._stop_mode: StopMode | None = None
@@ -226,6 +244,31 @@ class Bot:
             return
         await self._ask(Shutdown())
         await self.wait_done()
+
+    def seed_record(self, config: BotConfig) -> BotRecord | None:
+        """A row from which a bot of ``config`` (same market, strategy and parameters) carries on this
+        bot's paper account as of its last bar: runner state, open position, equity and counters (a
+        shadow bot continuing a deselected one). None before the first bar or once the book is closed.
+        """
+        if self._last_t is None or self._book.finished or self._state is BotState.STOPPED:
+            return None
+        record = self._to_record()
+        position = dict(record.position or {})
+        position.update(
+            config=config.to_json_dict(), stop_mode=None, state_before_stop="running", stop_reason=None
+        )
+        position.pop("protection", None)
+        now = datetime.now(UTC)
+        return replace(
+            record,
+            bot_id=config.bot_id,
+            parameters=dict(config.parameters),
+            state=BotState.RUNNING.value,
+            error=None,
+            position=position,
+            created_at=now,
+            updated_at=now,
+        )
 
     def kill(self) -> None:
         """Cancel the task without any further write (tests simulate a crash with it)."""
@@ -421,6 +464,7 @@ class Bot:
             await self._warm_up()  # the new parameters need their own history
             if last is not None and (self._last_t is None or self._last_t < last):
                 self._last_t = last  # never act twice on a bar already handled
+            self._warmup_end = self._last_t  # the new book trades from here (reconciliation starts here)
         self._persist(force=True)
 
     # -- warm-up, resume, catch-up ----------------------------------------------------------------
@@ -442,6 +486,7 @@ class Bot:
         used = self._book.warm_up(frame)
         if used:
             self._last_t = int(frame["t"][-1])
+        self._warmup_end = end
         if used < self._book.min_warmup_bars:
             logger.warning(
                 "bot {}: only {} of the {} warm-up bars are available; it warms up on live bars",
@@ -455,7 +500,11 @@ class Bot:
         assert saved.book is not None  # checked by the caller
         self._book = PaperBook.from_state(self._config, saved.book)
         self._last_t = datetime_to_ms(record.last_candle_time) if record.last_candle_time else None
+        self._warmup_end = saved.warmup_end
         self._bars = saved.bars
+        self._stop_reason = saved.stop_reason
+        if self._protection is not None and saved.protection:
+            self._protection.load_state(saved.protection)
         state = BotState(record.state)
         if state is BotState.STOPPING and saved.stop_mode in ("close", "drain"):
             self._stop_mode = "drain" if saved.stop_mode == "drain" else "close"
@@ -493,7 +542,13 @@ class Bot:
                 self._observer(self, bar)
             except Exception as exc:  # an observer's bug must not stop the trading
                 logger.warning("bot {}: observer failed: {!r}", self.bot_id, exc)
-        self._persist(fills)
+        events: list[BotEventRecord] = []
+        if self._state in (BotState.RUNNING, BotState.PAUSED):
+            if self._protection is not None:
+                finished = self._check_protections(bar, events) or finished
+            elif self._config.shadow_until_ms is not None:
+                finished = self._check_shadow_end(bar, events) or finished
+        self._persist(fills, events=events, force=bool(events))
         if finished:
             await self._finish_stop()
             return
@@ -510,6 +565,90 @@ class Bot:
             mode = "exits"
         fills = self._book.on_bar(bar, orders=mode)
         return fills, self._state is BotState.STOPPING and self._book.is_flat
+
+    # -- protections and shadow end ---------------------------------------------------------------
+
+    def _live_stats(self, bar: BarLike) -> LiveStats:
+        monitor = self._protection
+        book = self._book
+        return LiveStats(
+            bot_id=self.bot_id,
+            symbol=self._config.symbol,
+            strategy=self._config.strategy,
+            interval=self._config.interval,
+            bar_t=bar.t,
+            bars=self._bars,
+            num_trades=book.num_trades,
+            equity=book.equity,
+            initial_capital=self._config.execution.initial_capital,
+            peak_equity=book.equity if monitor is None else monitor.peak,
+            drawdown=0.0 if monitor is None else monitor.drawdown,
+            sharpe=None if monitor is None else monitor.sharpe,
+            mean_return=0.0 if monitor is None else monitor.mean_return,
+            std_return=None if monitor is None else monitor.std_return,
+        )
+
+    def _check_protections(self, bar: BarLike, events: list[BotEventRecord]) -> bool:
+        """Run the protections on ``bar``; on a stop, begin it. Return whether the bot is done."""
+        assert self._protection is not None
+        trips = self._protection.on_bar(
+            self._book.equity, self._book.num_trades, lambda: self._live_stats(bar)
+        )
+        if not trips:
+            return False
+        stats = self._live_stats(bar).to_json_dict()
+        stop: Trip | None = None
+        for trip in trips:
+            details = {"rule": trip.rule, "reason": trip.reason, **dict(trip.details), "stats": stats}
+            if trip.kind == "stop":
+                stop = trip
+                details["stop_mode"] = self._protection_stop
+            events.append(self._event(bar, trip.kind, trip.rule, details))
+        if stop is None:
+            return False
+        self._stop_reason = f"{stop.rule}: {stop.reason}"
+        return self._begin_stop(self._protection_stop)
+
+    def _check_shadow_end(self, bar: BarLike, events: list[BotEventRecord]) -> bool:
+        until = self._config.shadow_until_ms
+        assert until is not None
+        if bar.t + self._step_ms < until:
+            return False
+        self._stop_reason = "shadow period over"
+        details = {
+            "reason": "shadow period over",
+            "equity": self._book.equity,
+            "realized_pnl": self._book.realized_pnl,
+            "num_trades": self._book.num_trades,
+            "shadow_until": ms_to_datetime(until).isoformat(),
+        }
+        events.append(self._event(bar, "shadow_ended", "shadow", details))
+        return self._begin_stop("close")
+
+    def _begin_stop(self, mode: StopMode) -> bool:
+        """Stop on the bot's own decision; True when flat (done now), else the stop waits for a bar."""
+        if self._book.is_flat:
+            return True
+        self._state_before_stop = self._state
+        self._stop_mode = mode
+        self._set_state(BotState.STOPPING)
+        return False
+
+    def _event(self, bar: BarLike, kind: str, rule: str, details: dict[str, Any]) -> BotEventRecord:
+        event = BotEventRecord(
+            event_key=f"{self.bot_id}:{bar.t}:{kind}:{rule}",
+            time=ms_to_datetime(bar.t + self._step_ms),
+            bot_id=self.bot_id,
+            symbol=self._config.symbol,
+            strategy_name=self._config.strategy,
+            kind=kind,
+            details=details,
+        )
+        log = logger.warning if kind in ("stop", "alert") else logger.info
+        log("bot {}: {} ({})", self.bot_id, kind, details.get("reason"))
+        if self._alerts is not None:
+            self._alerts.publish(event)
+        return event
 
     # -- state and persistence --------------------------------------------------------------------
 
@@ -533,13 +672,15 @@ class Bot:
             waiter.answer(self.status())
         self._stop_waiters.clear()
 
-    def _persist(self, fills: Sequence[PaperFill] = (), *, force: bool = False) -> None:
-        """Hand fills and, when due, the bot row to the writer (fills always come with a row)."""
+    def _persist(
+        self, fills: Sequence[PaperFill] = (), *, events: Sequence[BotEventRecord] = (), force: bool = False
+    ) -> None:
+        """Hand fills, events and, when due, the bot row to the writer (fills always come with a row)."""
         now = asyncio.get_running_loop().time()
         if not (force or fills or (self._dirty and now - self._saved_at >= self._checkpoint_s)):
             return
         records = [FillRecord.from_fill(f.fill, fill_id=f.fill_id) for f in fills]
-        self._writer.submit(records, self._to_record())
+        self._writer.submit(records, self._to_record(), events)
         self._dirty = False
         self._saved_at = now
 
@@ -551,12 +692,16 @@ class Bot:
             "book": self._book.state_dict(),
             "open_position": (self._book.position.to_json_dict() if self._book.position else None),
             "bars": self._bars,
+            "warmup_end": self._warmup_end,
             "num_trades": self._book.num_trades,
             "num_fills": self._book.num_fills,
             "realized_pnl": self._book.realized_pnl,
             "stop_mode": self._stop_mode,
             "state_before_stop": self._state_before_stop.value,
+            "stop_reason": self._stop_reason,
         }
+        if self._protection is not None:
+            position["protection"] = self._protection.state_dict()
         if self._state is BotState.STOPPED:
             position["book"] = None  # nothing to resume
         state = self._state
@@ -597,4 +742,6 @@ class Bot:
             stop_mode=self._stop_mode,
             unsaved_fills=self._writer.pending_fills,
             updated_at=datetime.now(UTC),
+            shadow=self._config.is_shadow,
+            stop_reason=self._stop_reason,
         )

@@ -51,9 +51,10 @@ class BotConfig:
 
     ``parameters`` are overrides of the strategy's defaults; they are validated and stored complete
     (every key of the strategy's parameter dataclass), so a bot keeps trading the same parameters when
-    the defaults change later. ``execution`` holds capital, fee, slippage and sizing (the defaults are
-    those of ``[backtest]``). ``warmup_bars`` is how many stored bars the bot loads before trading; 0 means
-    what the strategy needs (see :func:`~algo_trade_bot_orchestrator.strategy_warmup_bars`).
+    the defaults change later. ``shadow_until_ms`` makes it a shadow bot that ends itself at that time
+    (epoch ms; see ``[bots] shadow_days``). ``execution`` holds capital, fee, slippage and sizing (the
+    defaults are those of ``[backtest]``). ``warmup_bars`` is how many stored bars the bot loads before
+    trading; 0 means what the strategy needs (see :func:`~algo_trade_bot_orchestrator.strategy_warmup_bars`).
 
     Raises:
         ConfigError: unknown strategy or interval, a parameter of the wrong type or out of range, an
@@ -68,6 +69,7 @@ class BotConfig:
     warmup_bars: int = 0
     bot_id: str = ""
     exchange: str = "hyperliquid"
+    shadow_until_ms: int | None = None
 
     def __post_init__(self) -> None:
         where = f"bot {self.bot_id or f'{self.strategy}:{self.symbol}'}"
@@ -85,8 +87,16 @@ class BotConfig:
             raise ConfigError(f"{where}: {exc}") from None
         # Frozen: normalised values are written once here, never after.
         object.__setattr__(self, "parameters", asdict(params))
+        until = self.shadow_until_ms
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until <= 0):
+            raise ConfigError(f"{where}: shadow_until_ms must be epoch milliseconds > 0, got {until!r}")
         if not self.bot_id:
             object.__setattr__(self, "bot_id", f"{self.strategy}:{self.symbol}")
+
+    @property
+    def is_shadow(self) -> bool:
+        """A shadow bot: it trades on paper after its token was deselected, counted as no live bot."""
+        return self.shadow_until_ms is not None
 
     def with_changes(self, **changes: Any) -> BotConfig:
         """Return a copy with ``changes`` applied and validated (the id is kept unless given)."""
@@ -99,6 +109,7 @@ class BotConfig:
             "warmup_bars": self.warmup_bars,
             "bot_id": self.bot_id,
             "exchange": self.exchange,
+            "shadow_until_ms": self.shadow_until_ms,
         }
         unknown = sorted(set(changes) - set(values))
         if unknown:
@@ -117,6 +128,7 @@ class BotConfig:
             "execution": asdict(self.execution),
             "warmup_bars": self.warmup_bars,
             "exchange": self.exchange,
+            "shadow_until_ms": self.shadow_until_ms,
         }
 
     @classmethod
@@ -137,6 +149,7 @@ class BotConfig:
                 execution=execution,
                 warmup_bars=int(data.get("warmup_bars", 0)),
                 exchange=str(data.get("exchange", "hyperliquid")),
+                shadow_until_ms=None if data.get("shadow_until_ms") is None else int(data["shadow_until_ms"]),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"stored bot configuration is incomplete or malformed: {exc!r}") from None

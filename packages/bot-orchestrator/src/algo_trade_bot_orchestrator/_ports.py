@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from algo_trade_data import BotRecord, FillRecord
+from algo_trade_data import BotEventRecord, BotRecord, FillRecord
 
 __all__ = ["BarLike", "BotStore", "CandleSource", "MarketFeed", "SubscriptionLike"]
 
@@ -72,6 +72,10 @@ class BotStore(Protocol):
     ) -> pl.DataFrame: ...
 
     async def upsert_candles(self, frame: pl.DataFrame) -> int: ...
+
+    async def insert_bot_events(self, events: Sequence[BotEventRecord]) -> int: ...
+
+    async def latest_bot_events(self, kind: str, strategy_name: str) -> dict[str, BotEventRecord]: ...
 
 
 class CandleSource(Protocol):

@@ -6,9 +6,13 @@
      "config": BotConfig.to_json_dict(),          # everything needed to rebuild the bot
      "book": PaperBook.state_dict() | null,       # runner state; null once the bot has stopped
      "open_position": PaperPosition json | null,  # for people and the CLI
-     "bars": int, "num_trades": int, "num_fills": int, "realized_pnl": float,
+     "bars": int,                                  # live bars handled
+     "warmup_end": int | null,                     # open time (ms) of the last warm-up bar
+     "num_trades": int, "num_fills": int, "realized_pnl": float,
      "stop_mode": "close" | "drain" | null,       # a stop in progress, carried on after a restart
-     "state_before_stop": "running" | "paused"}
+     "state_before_stop": "running" | "paused",
+     "protection": ProtectionMonitor.state_dict() | absent,  # live bots with protections on
+     "stop_reason": str | null}                   # why a protection stopped the bot
 
 The other columns: ``state`` (a :class:`BotState` value), ``equity`` (mark-to-market at the last close),
 ``last_candle_time`` (open time of the last bar acted on), ``error`` (why the bot is in ``error``).
@@ -40,11 +44,14 @@ class SavedBot:
     book: dict[str, Any] | None
     open_position: PaperPosition | None
     bars: int
+    warmup_end: int | None  # open time (epoch ms) of the last warm-up bar; None in rows written before it
     num_trades: int
     num_fills: int
     realized_pnl: float
     stop_mode: str | None
     state_before_stop: BotState
+    protection: dict[str, Any] | None = None
+    stop_reason: str | None = None
 
 
 def read_saved(record: BotRecord) -> SavedBot:
@@ -65,11 +72,14 @@ def read_saved(record: BotRecord) -> SavedBot:
         book=data.get("book"),
         open_position=_position(raw_position) if raw_position else None,
         bars=int(data.get("bars", 0)),
+        warmup_end=None if data.get("warmup_end") is None else int(data["warmup_end"]),
         num_trades=int(data.get("num_trades", 0)),
         num_fills=int(data.get("num_fills", 0)),
         realized_pnl=float(data.get("realized_pnl", 0.0)),
         stop_mode=data.get("stop_mode"),
         state_before_stop=BotState(data.get("state_before_stop", BotState.RUNNING.value)),
+        protection=data.get("protection"),
+        stop_reason=data.get("stop_reason"),
     )
 
 
@@ -110,6 +120,8 @@ def status_from_record(record: BotRecord) -> BotStatus:
         stop_mode=saved.stop_mode,
         unsaved_fills=0,
         updated_at=record.updated_at.astimezone(UTC),
+        shadow=saved.config is not None and saved.config.is_shadow,
+        stop_reason=saved.stop_reason,
     )
 
 
@@ -144,4 +156,6 @@ def bot_json(record: BotRecord, *, now: datetime, daemon_running: bool) -> dict[
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "last_seen_seconds": round((now - record.updated_at).total_seconds(), 1),
+        "shadow": saved.config is not None and saved.config.is_shadow,
+        "stop_reason": saved.stop_reason,
     }

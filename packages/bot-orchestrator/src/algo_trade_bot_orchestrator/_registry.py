@@ -5,29 +5,43 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from loguru import logger
 
 from algo_trade_backtest import STRATEGIES
+from algo_trade_bot_orchestrator._alerts import AlertDispatcher
 from algo_trade_bot_orchestrator._bot import Bot, BotObserver, StopMode
 from algo_trade_bot_orchestrator._config import BotConfig, BotState
 from algo_trade_bot_orchestrator._ports import BotStore, CandleSource, MarketFeed
+from algo_trade_bot_orchestrator._protection import DivergenceJudge, ProtectionMonitor
 from algo_trade_bot_orchestrator._record import read_saved
+from algo_trade_bot_orchestrator._shadow import (
+    SHADOW_ENDED,
+    SHADOW_STARTED,
+    STOP,
+    cooling_down,
+    shadow_id,
+    shadow_until_ms,
+)
 from algo_trade_bot_orchestrator._status import BotStatus
 from algo_trade_core import (
     AppConfig,
     BacktestConfig,
     BotsConfig,
     ConfigError,
+    ms_to_datetime,
     parameter_set_hash,
     strategy_params,
 )
-from algo_trade_data import BotRecord
+from algo_trade_data import BotEventRecord, BotRecord
 
 __all__ = ["BotRegistry"]
+
+Shadow = tuple[BotConfig, BotRecord | None]
+"""A shadow to start: its configuration, and the row it resumes from (the live bot's account)."""
 
 # Stored states a restarted daemon brings back (a stop in progress is carried on).
 _RESTORABLE = frozenset({BotState.RUNNING.value, BotState.PAUSED.value, BotState.STOPPING.value})
@@ -50,6 +64,8 @@ class BotRegistry:
         clock_ms: wall clock in epoch ms (tests replaying old candles pin it).
         checkpoint_s: see :class:`~algo_trade_bot_orchestrator.Bot`.
         observer: called by every bot after each decision (benchmarks).
+        divergence_judge: the divergence check of ``[bots.protection] divergence_evaluations``.
+        alerts: where bots publish their stops and alerts (besides the store and the log).
     """
 
     def __init__(
@@ -64,6 +80,8 @@ class BotRegistry:
         clock_ms: Callable[[], int] | None = None,
         checkpoint_s: float = 5.0,
         observer: BotObserver | None = None,
+        divergence_judge: DivergenceJudge | None = None,
+        alerts: AlertDispatcher | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -74,6 +92,13 @@ class BotRegistry:
         self._clock_ms = clock_ms
         self._checkpoint_s = checkpoint_s
         self._observer = observer
+        self._judge = divergence_judge
+        self._alerts = alerts
+        if self._settings.protection.divergence_evaluations and divergence_judge is None:
+            logger.warning(
+                "[bots.protection] divergence_evaluations is set but no divergence check is available; "
+                "the divergence rule is not evaluated"
+            )
         self._bots: dict[str, Bot] = {}
         self._lock = asyncio.Lock()  # spawn/remove/sync/restore see a consistent set of bots
 
@@ -155,7 +180,7 @@ class BotRegistry:
         async with self._lock:
             return await self._spawn(config)
 
-    async def _spawn(self, config: BotConfig) -> str:
+    async def _spawn(self, config: BotConfig, seed: BotRecord | None = None) -> str:
         existing = self._bots.get(config.bot_id)
         if existing is not None:
             if existing.state is BotState.STOPPING:
@@ -176,17 +201,27 @@ class BotRegistry:
         # From here to the registration nothing awaits: concurrent spawns see each other.
         if config.bot_id in self._bots:
             raise ValueError(f"bot {config.bot_id} already exists ({self._bots[config.bot_id].state})")
-        active = sum(1 for bot in self._bots.values() if bot.state is not BotState.ERROR)
-        if active >= self._settings.max_bots:
+        active = sum(
+            1 for bot in self._bots.values() if bot.state is not BotState.ERROR and not bot.config.is_shadow
+        )
+        if not config.is_shadow and active >= self._settings.max_bots:
             raise ConfigError(
                 f"cannot start bot {config.bot_id}: [bots] max_bots = {self._settings.max_bots} bots are "
                 "already active"
             )
-        bot = self._make_bot(config, record if resume else None)
+        bot = self._make_bot(config, seed if seed is not None else record if resume else None)
         await bot.start()
         return config.bot_id
 
     def _make_bot(self, config: BotConfig, record: BotRecord | None) -> Bot:
+        protection = None
+        if not config.is_shadow:  # a shadow only watches: nothing stops it but its end
+            protection = ProtectionMonitor(
+                self._settings.protection,
+                interval=config.interval,
+                initial_capital=config.execution.initial_capital,
+                judge=self._judge,
+            )
         bot = Bot(
             config,
             store=self._store,
@@ -196,6 +231,9 @@ class BotRegistry:
             clock_ms=self._clock_ms,
             checkpoint_s=self._checkpoint_s,
             observer=self._observer,
+            protection=protection,
+            alerts=self._alerts,
+            protection_stop=self._default_mode(),
         )
         self._bots[config.bot_id] = bot
         bot.launch()
@@ -245,13 +283,16 @@ class BotRegistry:
         choices: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
         strategies: Collection[str] = (),
     ) -> tuple[list[str], list[str]]:
-        """Make the bots of ``strategy_name`` match the approved symbols exactly.
+        """Make the live bots of ``strategy_name`` match the approved symbols exactly.
 
         Bots are matched by their ``symbol`` field (ids are never parsed). A symbol no longer approved
-        has its bot removed the ``[bots] on_remove`` way without waiting for the next bar; an approved
-        symbol without a bot gets one (``parameters`` over the strategy's defaults); a bot that is
-        stopping is kept instead; one in error is replaced. Bots of other strategies are left alone.
-        A symbol that fails to start is logged and left out of ``started``.
+        has its bot removed the ``[bots] on_remove`` way without waiting for the next bar (and gets a
+        shadow bot for ``[bots] shadow_days``); an approved symbol without a bot gets one
+        (``parameters`` over the strategy's defaults), unless a protection stopped its bot less than
+        ``[bots.protection] cooldown_hours`` ago; a bot that is stopping is kept instead (unless a
+        protection stops it); one in error is replaced. Shadow bots and bots of other strategies are
+        left alone, except a shadow whose token is approved again or whose time is over: it ends. A
+        symbol that fails to start is logged and left out of ``started``.
 
         With ``choices`` (per-token optimisation), each approved symbol trades its own ``(strategy,
         parameters)`` (a symbol without one trades ``strategy_name`` with ``parameters``), and the sync
@@ -272,12 +313,16 @@ class BotRegistry:
         async with self._lock:
             mine: dict[str, list[Bot]] = {}
             for bot in self._bots.values():
-                if bot.config.strategy == strategy_name:
+                if bot.config.strategy == strategy_name and not bot.config.is_shadow:
                     mine.setdefault(bot.config.symbol, []).append(bot)
 
             stopped: list[str] = []
+            deselected: dict[str, Shadow] = {}
             for symbol in sorted(set(mine) - wanted_set):
                 removing = [b for b in mine[symbol] if b.state not in (BotState.STOPPING, BotState.STOPPED)]
+                shadowed = self._shadowed(removing)
+                if shadowed is not None:
+                    deselected[symbol] = self._shadow_of(shadowed)
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
@@ -288,12 +333,22 @@ class BotRegistry:
                 if removing:
                     stopped.append(symbol)
 
+            cooling = await self._cooling([strategy_name], mine)
             to_start: list[str] = []
             for symbol in wanted:
                 bots = mine.get(symbol, [])
                 if any(b.state not in (BotState.STOPPING, BotState.ERROR) for b in bots):
                     continue  # it already trades
+                if symbol in cooling:
+                    logger.info(
+                        "bot sync: {} {} stays stopped until {} (protection cooldown)",
+                        strategy_name,
+                        symbol,
+                        cooling[symbol].isoformat(),
+                    )
+                    continue
                 to_start.append(symbol)
+            await self._sync_shadows([strategy_name], wanted_set, deselected)
             results = await asyncio.gather(
                 *(
                     self._start_symbol(symbol, strategy_name, parameters, mine.get(symbol, []))
@@ -309,6 +364,112 @@ class BotRegistry:
                     started.append(symbol)
         logger.info("bots synced for {}: started {}, stopped {}", strategy_name, started, stopped)
         return started, stopped
+
+    # -- cooldowns and shadow bots (see _shadow) ------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return self._clock_ms() if self._clock_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+
+    async def _cooling(
+        self, strategies: Collection[str], mine: Mapping[str, list[Bot]]
+    ) -> dict[str, datetime]:
+        """Symbols sync must not (re)start: a protection stopped their bot (of any of ``strategies``)
+        within the cooldown, or is stopping it right now (its event may not be stored yet)."""
+        hours = self._settings.protection.cooldown_hours
+        now = ms_to_datetime(self._now_ms())
+        cooling: dict[str, datetime] = {}
+        for strategy in sorted(set(strategies)):
+            try:
+                stops = await self._store.latest_bot_events(STOP, strategy)
+            except Exception as exc:  # without the events, only the bots in hand say what is stopping
+                logger.error("bot sync: protection stops unreadable, cooldowns not applied: {!r}", exc)
+                stops = {}
+            for symbol, until in cooling_down(stops, now, hours).items():
+                cooling[symbol] = max(until, cooling.get(symbol, until))
+        for symbol, bots in mine.items():
+            if any(b.state is BotState.STOPPING and b.status().stop_reason for b in bots):
+                cooling.setdefault(symbol, now + timedelta(hours=hours))
+        return cooling
+
+    def _shadowed(self, removing: Sequence[Bot]) -> Bot | None:
+        """The removed live bot a shadow carries on (one that trades; none in error), if shadows are on."""
+        if self._settings.shadow_days <= 0:
+            return None
+        return next((b for b in removing if b.state in (BotState.RUNNING, BotState.PAUSED)), None)
+
+    def _shadow_of(self, live: Bot) -> Shadow:
+        """The shadow of a live bot about to be removed: its configuration and the live bot's paper
+        account as of now (taken before the stop, which may close the position at the next bar)."""
+        now_ms = self._now_ms()
+        config = live.config.with_changes(
+            bot_id=shadow_id(live.bot_id),
+            shadow_until_ms=shadow_until_ms(now_ms, self._settings.shadow_days),
+        )
+        return config, live.seed_record(config)
+
+    async def _sync_shadows(
+        self, strategies: Collection[str], wanted: Collection[str], deselected: Mapping[str, Shadow]
+    ) -> None:
+        """End shadows whose token is approved again or whose time is over; give each deselected token a
+        shadow that carries on its removed live bot's paper account (position included)."""
+        now_ms = self._now_ms()
+        shadows = {
+            b.config.symbol: b
+            for b in list(self._bots.values())
+            if b.config.is_shadow and b.config.strategy in strategies
+        }
+        for symbol, shadow in shadows.items():
+            until = shadow.config.shadow_until_ms or 0
+            if symbol in wanted or until <= now_ms:
+                reason = "token approved again" if symbol in wanted else "shadow period over"
+                await self._end_shadow(shadow, reason, now_ms)
+        days = self._settings.shadow_days
+        if days <= 0:
+            return
+        for symbol, (config, seed) in deselected.items():
+            if config.bot_id in self._bots:
+                continue
+            try:
+                await self._spawn(config, seed)
+            except Exception as exc:  # the live side of sync matters more than the shadow
+                logger.error("shadow bot for deselected token {} did not start: {!r}", symbol, exc)
+                continue
+            details: dict[str, Any] = {
+                "reason": "token deselected",
+                "shadow_until": ms_to_datetime(config.shadow_until_ms or 0),
+                "continues": "the live bot's position" if seed is not None else "nothing (a fresh bot)",
+            }
+            await self._record_event(config, SHADOW_STARTED, now_ms, details)
+
+    async def _end_shadow(self, shadow: Bot, reason: str, now_ms: int) -> None:
+        try:
+            status = await self._drop(shadow, "close", wait=False)  # never wait for a bar here
+        except Exception as exc:
+            logger.error("shadow bot {}: stop failed: {!r}", shadow.bot_id, exc)
+            return
+        details = {
+            "reason": reason,
+            "equity": status.equity,
+            "realized_pnl": status.realized_pnl,
+            "num_trades": status.num_trades,
+        }
+        await self._record_event(shadow.config, SHADOW_ENDED, now_ms, details)
+
+    async def _record_event(self, config: BotConfig, kind: str, now_ms: int, details: dict[str, Any]) -> None:
+        event = BotEventRecord(
+            event_key=f"{config.bot_id}:{now_ms}:{kind}",
+            time=ms_to_datetime(now_ms),
+            bot_id=config.bot_id,
+            symbol=config.symbol,
+            strategy_name=config.strategy,
+            kind=kind,
+            details=details,
+        )
+        logger.info("bot {}: {} ({})", config.bot_id, kind, details.get("reason"))
+        try:
+            await self._store.insert_bot_events([event])
+        except Exception as exc:  # the event is in the log; the bots go on
+            logger.error("bot {}: {} event not stored: {!r}", config.bot_id, kind, exc)
 
     async def _sync_choices(
         self,
@@ -328,7 +489,7 @@ class BotRegistry:
         async with self._lock:
             mine: dict[str, list[Bot]] = {}
             for bot in self._bots.values():
-                if bot.config.strategy in managed:
+                if bot.config.strategy in managed and not bot.config.is_shadow:
                     mine.setdefault(bot.config.symbol, []).append(bot)
 
             def trades_choice(bot: Bot) -> bool:
@@ -340,12 +501,16 @@ class BotRegistry:
                 )
 
             stopped: list[str] = []
+            deselected: dict[str, Shadow] = {}
             for symbol in sorted(mine):
                 removing = [
                     b
                     for b in mine[symbol]
                     if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
                 ]
+                shadowed = self._shadowed(removing) if symbol not in wanted else None
+                if shadowed is not None:
+                    deselected[symbol] = self._shadow_of(shadowed)
                 drops = await asyncio.gather(
                     *(self._drop(b, self._default_mode(), wait=False) for b in removing),
                     return_exceptions=True,
@@ -356,12 +521,21 @@ class BotRegistry:
                 if removing:
                     stopped.append(symbol)
 
+            cooling = await self._cooling(managed, mine)
             to_start: list[str] = []
             for symbol in wanted:
                 same = [b for b in mine.get(symbol, []) if trades_choice(b)]
                 if any(b.state not in (BotState.STOPPING, BotState.ERROR) for b in same):
                     continue  # it already trades the chosen set
+                if symbol in cooling:
+                    logger.info(
+                        "bot sync: {} stays stopped until {} (protection cooldown)",
+                        symbol,
+                        cooling[symbol].isoformat(),
+                    )
+                    continue
                 to_start.append(symbol)
+            await self._sync_shadows(managed, set(wanted), deselected)
             results = await asyncio.gather(
                 *(
                     self._start_config(wanted[symbol], [b for b in mine.get(symbol, []) if trades_choice(b)])

@@ -46,7 +46,8 @@ class BotStatus:
     ``equity`` is marked to market at the last close; ``realized_pnl`` sums the closed trades (net of
     fees); ``bars`` counts the live bars acted on (warm-up bars excluded); ``stop_mode`` is set while a
     stop waits for the next open (``close``) or the strategy's exit (``drain``); ``unsaved_fills`` counts
-    fills the store has not accepted yet (they are retried after every bar).
+    fills the store has not accepted yet (they are retried after every bar); ``shadow`` marks a shadow
+    bot (its token was deselected); ``stop_reason`` says which protection stopped the bot.
     """
 
     bot_id: str
@@ -66,6 +67,8 @@ class BotStatus:
     stop_mode: str | None
     unsaved_fills: int
     updated_at: datetime
+    shadow: bool = False
+    stop_reason: str | None = None
 
     @property
     def unrealized_pnl(self) -> float:
@@ -92,4 +95,6 @@ class BotStatus:
             "stop_mode": self.stop_mode,
             "unsaved_fills": self.unsaved_fills,
             "updated_at": self.updated_at.isoformat(),
+            "shadow": self.shadow,
+            "stop_reason": self.stop_reason,
         }

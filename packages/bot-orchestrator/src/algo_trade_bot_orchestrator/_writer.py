@@ -1,4 +1,4 @@
-"""A bot's background writer: fills, then the latest bot row, in order, retried until the store takes them.
+"""A bot's background writer: fills, events, then the latest bot row, in order, retried until stored.
 
 Trading never waits for the database: the bot hands over what to write and moves on to the next bar.
 A slow or unreachable store delays the writes only; they keep their order (the fills of a bar always
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from loguru import logger
 
 from algo_trade_bot_orchestrator._ports import BotStore
-from algo_trade_data import BotRecord, FillRecord, backoff_delay
+from algo_trade_data import BotEventRecord, BotRecord, FillRecord, backoff_delay
 
 __all__ = ["StoreWriter"]
 
@@ -36,6 +36,7 @@ class StoreWriter:
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._fills: list[FillRecord] = []
+        self._events: list[BotEventRecord] = []
         self._record: BotRecord | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -53,11 +54,14 @@ class StoreWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"bot {self._bot_id} writer")
 
-    def submit(self, fills: Sequence[FillRecord], record: BotRecord | None) -> None:
-        """Queue ``fills`` and (when given) replace the row to write by ``record``."""
-        if not fills and record is None:
+    def submit(
+        self, fills: Sequence[FillRecord], record: BotRecord | None, events: Sequence[BotEventRecord] = ()
+    ) -> None:
+        """Queue ``fills`` and ``events`` and (when given) replace the row to write by ``record``."""
+        if not fills and record is None and not events:
             return
         self._fills.extend(fills)
+        self._events.extend(events)
         if record is not None:
             self._record = record
         self._idle.clear()
@@ -92,13 +96,17 @@ class StoreWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._fills or self._record is not None:
+            while self._fills or self._events or self._record is not None:
                 fills = list(self._fills)
+                events = list(self._events)
                 record = self._record
                 try:
                     if fills:
                         await self._store.insert_fills(fills)
                         del self._fills[: len(fills)]
+                    if events:
+                        await self._store.insert_bot_events(events)
+                        del self._events[: len(events)]
                     if record is not None:
                         await self._store.upsert_bot(record)
                         if self._record is record:  # a newer one may have arrived meanwhile

@@ -44,6 +44,8 @@ EXAMPLES: dict[str, str] = {
     "bots status": "algo-trade bots status quad_ma:BTC",
     "bots stop": "algo-trade bots stop quad_ma:BTC",
     "bots prune": "algo-trade bots prune --older-than-days 30 --dry-run",
+    "bots events": "algo-trade bots events --since 24h --kind stop",
+    "bots report": "algo-trade bots report quad_ma:BTC --plot bot.png",
     "walkforward list": "algo-trade walkforward list --limit 5",
     "walkforward show": "algo-trade walkforward show 3f2a9c1b --plot study.png",
 }

@@ -1,4 +1,4 @@
-"""`algo-trade bots list|status|stop|prune`: the bots as the database knows them.
+"""`algo-trade bots list|status|stop|prune|report|events`: the bots as the database knows them.
 
 These commands read and write the ``bots`` table, so they work while a daemon runs elsewhere. Whether a
 daemon is alive comes from the lock every daemon holds while it runs (see
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,12 +19,22 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from algo_trade_cli._common import ConfigOption, JsonOption, console, fail, resolve_config, run_async
+from algo_trade_cli._common import (
+    ConfigOption,
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    parse_time,
+    resolve_config,
+    run_async,
+)
 from algo_trade_cli._format import fmt_age, fmt_num, fmt_time
-from algo_trade_core import AppConfig
+from algo_trade_core import AlgoTradeError, AppConfig
 
 if TYPE_CHECKING:
-    from algo_trade_data import BotRecord, DaemonPresence, FillRecord
+    from algo_trade_data import BotEventRecord, BotRecord, DaemonPresence, FillRecord
+    from algo_trade_tracking import BotReport
 
 app = typer.Typer(help="Paper-trading bots as the database knows them.", no_args_is_help=True)
 
@@ -97,11 +108,13 @@ def list_(
         print(json.dumps(rows))
         return
     live = sum(1 for b in rows if b["state"] in _LIVE)
+    shadows = sum(1 for b in rows if b.get("shadow"))
     if not rows:
         console.print("no bots: they start after a sweep approves tokens (`algo-trade scheduled-backtest`)")
         console.print(_daemon_line(daemons, 0))
         return
-    table = Table(title=f"{len(rows)} bot(s)")
+    title = f"{len(rows)} bot(s)" + (f", {shadows} of them shadow (token deselected)" if shadows else "")
+    table = Table(title=title)
     for col in (
         "bot",
         "symbol",
@@ -122,6 +135,10 @@ def list_(
             state = f"[red]{state}: {b['error']}[/]"
         elif state in _LIVE and not daemons:
             state = f"[yellow]{state} (idle: no daemon)[/]"
+        elif b.get("stop_reason"):
+            state = f"{state}: {b['stop_reason']}"
+        if b.get("shadow"):
+            state = f"[dim]shadow[/] {state}"
         table.add_row(
             b["bot_id"],
             b["symbol"],
@@ -146,6 +163,10 @@ def _status_panel(info: dict[str, Any], daemons: list[DaemonPresence]) -> Panel:
     state = info["state"] + (f" — {info['error']}" if info["error"] else "")
     if info["state"] in _LIVE:
         state += " (traded by the daemon)" if daemons else " (idle: no daemon runs it)"
+    if info.get("stop_reason"):
+        state += f"; stopped by {info['stop_reason']}"
+    if info.get("shadow"):
+        state = f"shadow (token deselected; counted as no live bot), {state}"
     p = info["position"]
     position = "flat"
     if p is not None:
@@ -329,3 +350,148 @@ def prune(
 ) -> None:
     """Remove stopped and failed bots from the database (their paper fills are kept)."""
     run_async(_prune(resolve_config(config), older_than_days, dry_run, as_json))
+
+
+_AGO = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _since(text: str | None, now: datetime) -> datetime | None:
+    """``--since``: an ISO date or date-time (UTC), or an age such as ``90m``, ``24h``, ``7d``."""
+    if text is not None and len(text) > 1 and text[-1] in _AGO:
+        try:
+            amount = float(text[:-1])
+        except ValueError:
+            amount = -1.0
+        if amount >= 0:
+            return now - timedelta(seconds=amount * _AGO[text[-1]])
+    return parse_time(text, "--since")
+
+
+async def _events(
+    cfg: AppConfig, since: datetime | None, bot_id: str | None, kind: str | None, limit: int
+) -> list[BotEventRecord]:
+    from algo_trade_data import DatabaseClient
+
+    async with await DatabaseClient.connect(cfg.database) as db:
+        return await db.list_bot_events(since=since, bot_id=bot_id, kind=kind, limit=limit)
+
+
+@app.command("events")
+def events(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events from this time on: an ISO date or date-time (UTC), or an age (90m, 24h, 7d).",
+        ),
+    ] = None,
+    bot_id: Annotated[str | None, typer.Option("--bot", help="Only this bot's events.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only this kind: stop, alert, shadow_started or shadow_ended."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the newest this many.")] = 50,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What happened to bots besides trading: protection stops, alerts, shadow bots started and ended.
+
+    Oldest first. Every stop and alert is also in the daemon's log and sent to [bots.alerts].
+    """
+    start = _since(since, datetime.now(UTC))
+    rows = run_async(_events(resolve_config(config), start, bot_id, kind, limit))
+    if as_json:
+        print(json.dumps([e.to_json_dict() for e in rows]))
+        return
+    if not rows:
+        console.print("no bot events" + (f" since {fmt_time(start)}" if start is not None else ""))
+        return
+    table = Table(title=f"{len(rows)} bot event(s)")
+    for col in ("time", "bot", "kind", "reason"):
+        table.add_column(col)
+    for e in rows:
+        kind_text = (
+            f"[red]{e.kind}[/]"
+            if e.kind == "stop"
+            else f"[yellow]{e.kind}[/]"
+            if e.kind == "alert"
+            else e.kind
+        )
+        table.add_row(fmt_time(e.time), e.bot_id, kind_text, str(e.details.get("reason", "")))
+    console.print(table)
+
+
+async def _reports(cfg: AppConfig, bot_id: str | None) -> list[BotReport]:
+    from algo_trade_data import DatabaseClient
+    from algo_trade_tracking import report_bot
+
+    async with await DatabaseClient.connect(cfg.database) as db:
+        if bot_id is not None:
+            return [await report_bot(db, bot_id, cfg.bots.tracking)]
+        reports = []
+        for record in await db.list_bots():
+            if not record.position:
+                continue
+            try:
+                reports.append(await report_bot(db, record.bot_id, cfg.bots.tracking))
+            except (AlgoTradeError, ValueError) as exc:  # one unreadable bot must not hide the others
+                err_console.print(f"[yellow]bot {record.bot_id}: no report: {exc}[/]", highlight=False)
+        return reports
+
+
+@app.command("report")
+def report(
+    bot_id: Annotated[
+        str | None,
+        typer.Argument(help="Bot id, e.g. quad_ma:BTC (see `bots list --all`); every bot when omitted."),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write a PNG of one bot: its equity, drawdown and trades against the backtest and inside "
+            "the envelope.",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each bot measured against its own backtest: reconciliation and the divergence envelope.
+
+    Reconciliation re-runs the backtest over exactly the bars the bot has seen, with its strategy,
+    parameters, fee and slippage, and compares trade by trade (missed or extra trades, entry/exit lag in
+    bars, price per fill, fees, PnL gap); a paper bot reconciles exactly, and missing bars in the store
+    are reported as such. The envelope comes from the bot's selection-time result (the latest result of
+    its symbol, strategy and parameters before it started): block-bootstrapped drawdown and trade-count
+    bands for the bot's elapsed bars, PSR of its returns, a CUSUM of live minus expected returns
+    ([bots.tracking]).
+
+    --json prints a list with one object per bot: bot_id, symbol, strategy, interval, state, live_from,
+    live_from_note, reconciliation (status exact|diverged|missing_bars|no_bars, message, bars_expected,
+    bars_in_store, bars_seen_by_bot, missing_bars, first_missing_bar, gaps, compared_until, diverges_at,
+    expected_trades, live_trades, trade_count_ratio, matched, missed, extra, max_entry_lag_bars,
+    max_exit_lag_bars, slippage_modelled_bps, slippage_paid_bps, fee_rate_modelled, fee_rate_paid,
+    fees_live, fees_backtest, pnl_live, pnl_backtest, pnl_gap, equity_live, equity_backtest, trades),
+    basis, envelope and divergence (ok, bars, reasons [{kind, value, limit, message}], figures, skipped).
+    """
+    if plot is not None and bot_id is None:
+        fail("--plot draws one bot: name it (BOT_ID)", 2)
+    reports = run_async(_reports(resolve_config(config), bot_id))
+    shapes = [r.to_json() for r in reports]
+    if plot is not None:
+        from algo_trade_cli._plots_tracking import plot_bot_report
+
+        plot_bot_report(plot, reports[0])
+    if as_json:
+        print(json.dumps(shapes))
+        return
+    from algo_trade_cli._tracking_view import report_panel, reports_table
+
+    if not shapes:
+        console.print("no bots to report on: they start after a sweep approves tokens")
+    elif bot_id is None:
+        console.print(reports_table(shapes))
+    else:
+        console.print(report_panel(shapes[0]))
+    if plot is not None:
+        console.print(f"wrote {plot}")

@@ -5,6 +5,7 @@ from loguru import logger
 from algo_trade_core._config import (
     DEFAULT_TOKEN_UNIVERSE,
     REGIMES,
+    AlertsConfig,
     AppConfig,
     BacktestConfig,
     BotsConfig,
@@ -14,6 +15,7 @@ from algo_trade_core._config import (
     MaCrossoverConfig,
     OptimisationConfig,
     ParameterSet,
+    ProtectionConfig,
     QuadMaConfig,
     Regime,
     SchedulerConfig,
@@ -21,6 +23,7 @@ from algo_trade_core._config import (
     ServerConfig,
     StrategyConfig,
     StrategyName,
+    TrackingConfig,
     strategy_params,
 )
 from algo_trade_core._config_docs import config_reference, config_toml
@@ -116,6 +119,7 @@ __all__ = [
     "QUANTUM",
     "REDACTED",
     "REGIMES",
+    "AlertsConfig",
     "AlgoTradeError",
     "AppConfig",
     "BacktestConfig",
@@ -141,6 +145,7 @@ __all__ = [
     "ParameterSet",
     "Position",
     "PositionSide",
+    "ProtectionConfig",
     "QuadMaConfig",
     "QuadMaSpace",
     "RateLimited",
@@ -152,6 +157,7 @@ __all__ = [
     "SpaceExpansion",
     "StrategyConfig",
     "StrategyName",
+    "TrackingConfig",
     "Trade",
     "UnknownSymbol",
     "ValueRange",

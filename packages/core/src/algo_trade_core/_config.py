@@ -22,6 +22,7 @@ from algo_trade_core._space import MaCrossoverSpace, QuadMaSpace
 __all__ = [
     "DEFAULT_TOKEN_UNIVERSE",
     "REGIMES",
+    "AlertsConfig",
     "AppConfig",
     "BacktestConfig",
     "BotsConfig",
@@ -31,12 +32,14 @@ __all__ = [
     "MaCrossoverConfig",
     "OptimisationConfig",
     "ParameterSet",
+    "ProtectionConfig",
     "QuadMaConfig",
     "Regime",
     "SchedulerConfig",
     "SelectionCriteria",
     "ServerConfig",
     "StrategyConfig",
+    "TrackingConfig",
 ]
 
 # The seed's 20 tokens under their Hyperliquid names today: MATIC trades as POL and FTM as S (both
@@ -470,6 +473,157 @@ class StrategyConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ProtectionConfig:
+    """Auto-stop rules of live bots; each is off until set. A stopped token waits ``cooldown_hours``."""
+
+    max_drawdown: float = setting(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        help="Stop a bot when its equity falls this fraction below its peak since it started (0.30: 30 %); "
+        "0: off.",
+    )
+    min_sharpe: float = setting(
+        0.0,
+        ge=-10.0,
+        le=10.0,
+        help="Stop a bot whose annualised Sharpe ratio of per-bar returns is below this once it has closed "
+        "min_sharpe_after_trades trades.",
+    )
+    min_sharpe_after_trades: int = setting(
+        0, ge=0, help="Closed trades before min_sharpe is checked (e.g. 100); 0: the Sharpe rule is off."
+    )
+    divergence_evaluations: int = setting(
+        0,
+        ge=0,
+        help="Stop a bot when the divergence check (live against its backtest) fails this many evaluations "
+        "in a row; 0: off.",
+    )
+    divergence_every_bars: int = setting(60, ge=1, help="Bars between two divergence evaluations of a bot.")
+    cooldown_hours: float = setting(
+        24.0,
+        ge=0.0,
+        le=24.0 * 365,
+        help="After a protection stopped a token's bot, bot sync does not restart it for this many hours, "
+        "even while the token stays approved (the stop is stored, so a restart keeps the cooldown).",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.min_sharpe != 0.0 and self.min_sharpe_after_trades == 0:
+            return [
+                (
+                    "min_sharpe_after_trades",
+                    f"> 0 when min_sharpe is set ({self.min_sharpe}): the number of closed trades after "
+                    "which the Sharpe rule applies, got 0 (the rule would never run)",
+                )
+            ]
+        return []
+
+
+def _webhook(value: str) -> str | None:
+    if not value or value.startswith(("http://", "https://")):
+        return None
+    shown = value.split("/", 1)[0][:20]  # never the rest: the path of a webhook URL is its secret
+    return f"expected an http:// or https:// URL or an empty string (off), got one starting {shown!r}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertsConfig:
+    """Where bot stops and alerts are sent (besides the bot_events table and the log)."""
+
+    log_file: str = setting("", help="Append each alert as one JSON line to this file; empty: off.")
+    webhook_url: str = setting(
+        "",
+        check=_webhook,
+        redact=redact_secret,
+        help="POST each alert as JSON to this URL (Slack- and Discord-style incoming webhooks); empty: off. "
+        "Keep it out of this file: set ALGO_TRADE__BOTS__ALERTS__WEBHOOK_URL.",
+    )
+    webhook_timeout_s: float = setting(5.0, gt=0.0, le=300.0, help="Seconds one webhook attempt may take.")
+    webhook_retries: int = setting(
+        3, ge=0, le=20, help="Further attempts after a failed webhook POST (with growing pauses)."
+    )
+    queue_size: int = setting(
+        1000,
+        ge=1,
+        help="Alerts waiting for a slow or unreachable sink; beyond it the oldest are dropped (and logged). "
+        "Bots never wait for a sink.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrackingConfig:
+    """How each bot is measured against its own backtest: reconciliation and the divergence envelope."""
+
+    reconcile_after_sweep: bool = setting(
+        True,
+        help="After each sweep, the daemon reconciles every running bot with the backtest over the bars it "
+        "has seen and logs any bot that differs (the bar where it starts) or whose bars have gaps.",
+    )
+
+    bootstrap_samples: int = setting(
+        1000,
+        ge=100,
+        le=100_000,
+        help="Block-bootstrap paths drawn from the backtest's per-bar returns for the drawdown and "
+        "trade-count envelope.",
+    )
+    block_bars: int = setting(
+        60,
+        ge=1,
+        help="Length of each bootstrap block in bars (keeps the returns' short-range dependence).",
+    )
+    min_trades_for_psr: int = setting(
+        30, ge=2, help="Closed live trades before the PSR check applies (too few say nothing)."
+    )
+    psr_threshold: float = setting(
+        0.05,
+        gt=0,
+        lt=1,
+        help="Flag a bot when the probability that its live Sharpe ratio is above 0 falls below this.",
+    )
+    cusum_drift: float = setting(
+        0.1,
+        ge=0,
+        help="CUSUM allowance k in standard deviations of the backtest's per-bar returns: shortfalls "
+        "smaller than this per bar never accumulate.",
+    )
+    cusum_threshold: float = setting(
+        50.0,
+        gt=0,
+        help="Flag a bot when the CUSUM of its live minus expected per-bar returns (in standard "
+        "deviations, less the drift) falls below minus this.",
+    )
+    drawdown_quantile: float = setting(
+        0.95,
+        gt=0.5,
+        lt=1,
+        help="Flag a bot whose live drawdown exceeds this quantile of the bootstrapped backtest "
+        "drawdowns over the same number of bars.",
+    )
+    trade_rate_low: float = setting(
+        0.05,
+        ge=0,
+        lt=1,
+        help="Flag a bot whose closed live trades fall below this quantile of the bootstrapped backtest "
+        "trade count for the elapsed bars (trading far less than the backtest).",
+    )
+    trade_rate_high: float = setting(
+        0.95,
+        gt=0,
+        le=1,
+        help="Flag a bot whose closed live trades exceed this quantile of the bootstrapped backtest "
+        "trade count for the elapsed bars (trading far more than the backtest).",
+    )
+
+    def check(self) -> list[tuple[str, str]]:
+        if not self.trade_rate_low < self.trade_rate_high:
+            high, low = self.trade_rate_high, self.trade_rate_low
+            return [("trade_rate_low", f"< trade_rate_high ({high}), got {low}")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BotsConfig:
     """Paper-trading bots (DESIGN.md section 8); execution settings come from ``[backtest]``."""
 
@@ -486,6 +640,24 @@ class BotsConfig:
     max_bots: int = setting(100, ge=1, le=1000, help="Most bots running at once.")
     warmup_bars: int = setting(
         0, ge=0, help="Bars loaded before a bot trades; 0: as many as the strategy needs."
+    )
+    shadow_days: float = setting(
+        7.0,
+        ge=0.0,
+        le=365.0,
+        help="A token that leaves the approved list keeps a shadow paper bot this many days (shown as "
+        "shadow, not counted as a live bot), to see what deselection saved or cost; 0: no shadow bots.",
+    )
+    protection: ProtectionConfig = setting(
+        factory=ProtectionConfig, help="Auto-stop rules of live bots (all off by default)."
+    )
+    alerts: AlertsConfig = setting(
+        factory=AlertsConfig, help="Where bot stops and alerts are sent besides the database and the log."
+    )
+    tracking: TrackingConfig = setting(
+        factory=TrackingConfig,
+        help="Each bot measured against its own backtest: the divergence envelope `algo-trade bots report` "
+        "draws and the checks protections use.",
     )
 
 

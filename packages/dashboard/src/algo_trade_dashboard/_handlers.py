@@ -42,7 +42,11 @@ from algo_trade_dashboard._views import (
     run_view,
     runs_view,
     selection_view,
-    walkforward_view,
+)
+from algo_trade_dashboard._walkforward import (
+    walkforward_chart_view,
+    walkforward_list_view,
+    walkforward_run_view,
 )
 
 __all__ = ["routes"]
@@ -161,12 +165,16 @@ async def _run(request: web.Request, ctx: Context) -> dict[str, Any]:
     return await run_view(ctx, check_run_id(request.match_info["run_id"]))
 
 
-async def _walkforward_page(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("walkforward.html", request, {"data": walkforward_view()})
+async def _walkforwards(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await walkforward_list_view(ctx, _int_param(request, "limit", 50, 1, 1000))
 
 
-async def _walkforward_api(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=dumps(walkforward_view()), content_type="application/json")
+async def _walkforward(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await walkforward_run_view(ctx, check_run_id(request.match_info["run_id"]))
+
+
+async def _walkforward_chart(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await walkforward_chart_view(ctx, check_run_id(request.match_info["run_id"]))
 
 
 async def _health(request: web.Request) -> web.StreamResponse:
@@ -270,7 +278,8 @@ def routes(app: web.Application) -> None:
     r.add_get("/bots/{bot_id}", page("bot.html", _bot), name="bot")
     r.add_get("/runs", page("runs.html", _runs), name="runs")
     r.add_get("/runs/{run_id}", page("run.html", _run), name="run")
-    r.add_get("/walkforward", _walkforward_page, name="walkforward")
+    r.add_get("/walkforward", page("walkforwards.html", _walkforwards), name="walkforwards")
+    r.add_get("/walkforward/{run_id}", page("walkforward.html", _walkforward), name="walkforward")
     r.add_get("/login", _login_form)
     r.add_post("/login", _login)
     r.add_get("/api/overview", api(_overview))
@@ -283,6 +292,8 @@ def routes(app: web.Application) -> None:
     r.add_get("/api/bots/{bot_id}/chart", api(_bot_chart))
     r.add_get("/api/runs", api(_runs))
     r.add_get("/api/runs/{run_id}", api(_run))
-    r.add_get("/api/walkforward", _walkforward_api)
+    r.add_get("/api/walkforward", api(_walkforwards))
+    r.add_get("/api/walkforward/{run_id}", api(_walkforward))
+    r.add_get("/api/walkforward/{run_id}/chart", api(_walkforward_chart))
     r.add_get("/api/health", _health)
     r.add_get("/api/events", app[K.EVENTS].stream)

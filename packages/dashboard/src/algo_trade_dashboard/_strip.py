@@ -16,7 +16,14 @@ from typing import Any
 from algo_trade_data import SelectionRecord
 from algo_trade_token_selector import CRITERIA
 
-__all__ = ["CRITERION_LABELS", "cell_of", "criterion_checks", "selection_history_json"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "CRITERION_LABELS",
+    "audit_cells",
+    "cell_of",
+    "criterion_checks",
+    "selection_history_json",
+]
 
 CRITERION_LABELS = {
     "max_result_age_hours": "age",
@@ -36,6 +43,21 @@ _GATE_OFF: dict[str, Callable[[Any], bool]] = {
     "min_psr": lambda t: not t,
     "min_dsr": lambda t: not t,
 }
+
+
+# The selection audit's columns: (criterion, header, the token's field shown when it is no criterion here).
+# Regime, PSR and DSR are always shown (blank when unknown); they are criteria only when turned on.
+AUDIT_COLUMNS = (
+    ("max_result_age_hours", "age", None),
+    ("min_window_coverage", "coverage", None),
+    ("min_sharpe_ratio", "Sharpe", None),
+    ("min_win_rate", "win rate", None),
+    ("max_drawdown", "max drawdown", None),
+    ("min_num_trades", "trades", None),
+    ("allowed_regimes", "regime", "regime"),
+    ("min_psr", "PSR", "psr"),
+    ("min_dsr", "DSR", "dsr"),
+)
 
 
 def _pct(value: float) -> str:
@@ -122,7 +144,49 @@ def criterion_checks(
     return checks
 
 
-_LABEL_WORDS = ("max drawdown ", "win rate ", "coverage ", "Sharpe ", "result ")
+def _plain(token: Mapping[str, Any], criterion: str, label: str, field: str) -> dict[str, Any]:
+    value = token.get(field)
+    if value is None:
+        shown = "–"
+        why = "unknown (a result stored before it was computed, or too little history)"
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        shown = why = f"{value:.2f}"
+    else:
+        shown = why = str(value)
+    if field == "dsr" and token.get("trials"):
+        why += f", deflated by the sweep's {token['trials']} trials"
+    return {
+        "criterion": criterion,
+        "label": label,
+        "passed": None,
+        "short": shown,
+        "text": f"{label} {why} ({criterion} is off: shown, not a criterion of this selection)",
+    }
+
+
+def audit_cells(token: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One cell per :data:`AUDIT_COLUMNS` column: the token's check of that criterion (``passed`` true or
+    false, failed ones the selector's stored reason), or, for a gate that is not a criterion here, its
+    plain value (``passed`` None; "–" when unknown)."""
+    by_criterion = {c["criterion"]: c for c in checks}
+    cells = []
+    for criterion, label, field in AUDIT_COLUMNS:
+        check = by_criterion.get(criterion)
+        if check is not None:
+            cell = {**check, "label": label}
+            if criterion == "allowed_regimes":  # dense: the regime; the allowed ones are in the header
+                cell["short"] = token.get("regime") or "unknown"
+            cells.append(cell)
+        elif field is not None:
+            cells.append(_plain(token, criterion, label, field))
+        else:  # a base criterion the selector did not check (cannot happen today): say so, not pass
+            cells.append(
+                {"criterion": criterion, "label": label, "passed": None, "short": "–", "text": "not checked"}
+            )
+    return cells
+
+
+_LABEL_WORDS = ("max drawdown ", "win rate ", "coverage ", "Sharpe ", "result ", "regime ", "PSR ", "DSR ")
 
 
 def _without_label(text: str) -> str:

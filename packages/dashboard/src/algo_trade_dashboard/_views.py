@@ -13,12 +13,12 @@ from typing import Any
 from algo_trade_core import next_fire_times
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
 from algo_trade_dashboard._shapes import bots_json, fill_json, result_json, run_json
-from algo_trade_dashboard._strip import criterion_checks, selection_history_json
+from algo_trade_dashboard._strip import AUDIT_COLUMNS, audit_cells, criterion_checks, selection_history_json
+from algo_trade_dashboard._walkforward import last_walkforward
 from algo_trade_token_selector import Selection, criteria_text
 
 __all__ = [
     "ALERTS_PLACEHOLDER",
-    "WALKFORWARD_PLACEHOLDER",
     "bot_view",
     "bots_view",
     "overview_view",
@@ -27,19 +27,12 @@ __all__ = [
     "runs_view",
     "selection_json",
     "selection_view",
-    "walkforward_view",
 ]
 
 ALERTS_PLACEHOLDER = {
     "available": False,
     "reason": "Alerts are not available yet: they land with live performance tracking (issue 12: "
     "divergence of each bot from its own backtest, protections, auto-stop).",
-}
-WALKFORWARD_PLACEHOLDER = {
-    "available": False,
-    "reason": "Walk-forward results are not available yet: this page lands with the walk-forward "
-    "evaluation (issue 10): its runs, out-of-sample equity of the selection against the universe, the "
-    "random band and buy & hold, IC per period, the verdict and its statistics.",
 }
 LIVE_VS_BACKTEST_PLACEHOLDER = {
     "available": False,
@@ -77,13 +70,15 @@ def _explained(selection: Selection) -> dict[str, Any]:
 
 
 async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
-    """Last sweep, the approved tokens, next runs, running bots, alerts, the recent selections."""
+    """Last sweep, the approved tokens, next runs, running bots, alerts, the recent selections, the
+    last walk-forward study."""
     db = ctx.db
-    runs, selection, bots, history = await asyncio.gather(
+    runs, selection, bots, history, walkforward = await asyncio.gather(
         db.run_overviews(1),
         ctx.selection(),
         db.list_bots(),
         db.selection_history(ctx.config.token_selection.strategy, limit=strip_limit),
+        last_walkforward(ctx),
     )
     scheduler = ctx.config.scheduler
     fires = next_fire_times(scheduler.cron_expression, ctx.now, 3) if scheduler.enabled else []
@@ -108,6 +103,7 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
         "bots": await bots_json(ctx.db, [b for b in bots if b.state != "stopped"]),
         "alerts": ALERTS_PLACEHOLDER,
         "history": selection_history_json(history, ctx.config.token_selection.strategy),
+        "last_walkforward": walkforward,
     }
 
 
@@ -123,6 +119,17 @@ async def selection_view(ctx: Context, limit: int = 60) -> dict[str, Any]:
         t["symbol"]: criterion_checks(t, criteria, selection.selected_at) for t in data["tokens"]
     }
     data["extra_fields"] = [f for f in EXTRA_TOKEN_FIELDS if any(f in t for t in data["tokens"])]
+    allowed = selection.criteria.allowed_regimes
+    data["columns"] = [
+        {
+            "criterion": c,
+            "label": f"regime ∈ {', '.join(allowed)}"
+            if c == "allowed_regimes" and len(allowed) < 3
+            else label,
+        }
+        for c, label, _ in AUDIT_COLUMNS
+    ]
+    data["cells"] = {t["symbol"]: audit_cells(t, data["checks"][t["symbol"]]) for t in data["tokens"]}
     data["history"] = selection_history_json(history, ctx.config.token_selection.strategy)
     data["as_of"] = ctx.now.isoformat()
     return data
@@ -173,11 +180,6 @@ async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[st
     info["fills_total"] = len(fills)
     info["live_vs_backtest"] = LIVE_VS_BACKTEST_PLACEHOLDER
     return info
-
-
-def walkforward_view() -> dict[str, Any]:
-    """The walk-forward page's data until that evaluation lands (issue 10)."""
-    return {"runs": [], **WALKFORWARD_PLACEHOLDER}
 
 
 def parse_iso(text: str | None, name: str) -> datetime | None:

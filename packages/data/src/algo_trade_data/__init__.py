@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from algo_trade_data._records import (
         BacktestResultRecord,
         BacktestRunRecord,
+        BotEventRecord,
         BotRecord,
         FillRecord,
         RunTrials,
@@ -123,6 +124,7 @@ else:
             "algo_trade_data._records": (
                 "BacktestResultRecord",
                 "BacktestRunRecord",
+                "BotEventRecord",
                 "BotRecord",
                 "FillRecord",
                 "RunTrials",
@@ -160,6 +162,7 @@ __all__ = [
     "BackgroundRepair",
     "BacktestResultRecord",
     "BacktestRunRecord",
+    "BotEventRecord",
     "BotRecord",
     "CandleFileFormat",
     "CandleGap",

@@ -40,6 +40,7 @@ from algo_trade_data._db_bots import BotsMixin
 from algo_trade_data._db_candles import CandleStoreMixin
 from algo_trade_data._db_coverage import CoverageMixin
 from algo_trade_data._db_dashboard import DashboardMixin
+from algo_trade_data._db_events import EventsMixin
 from algo_trade_data._db_history import HistoryMixin
 from algo_trade_data._db_results import ResultsMixin
 from algo_trade_data._db_runs import RunsMixin
@@ -114,6 +115,7 @@ class DatabaseClient(
     ResultsMixin,
     RunsMixin,
     BotsMixin,
+    EventsMixin,
     HistoryMixin,
     DashboardMixin,
     TrialsMixin,

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algo_trade_core import Fill
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 from algo_trade_data._records import BotRecord, FillRecord
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["BotsMixin"]
 
@@ -44,6 +47,15 @@ _INSERT_FILLS = (
     "ON CONFLICT (fill_id) DO NOTHING"
 )
 _SELECT_FILLS = f"SELECT {', '.join(_FILL_COLUMNS)} FROM fills"  # noqa: S608 - identifiers are module constants; values are bound parameters
+
+
+# Side and reason are short words without commas or quotes (written by the bots), so plain CSV holds.
+_FILL_COLUMNS_QUERY = """
+SELECT string_agg(concat_ws(',', (date_part('epoch', timestamp) * 1000)::int8, side, price, quantity, fee,
+                            reason), E'\\n' ORDER BY timestamp, fill_id)
+FROM fills
+WHERE bot_id = $1 AND ($2::timestamptz IS NULL OR timestamp >= $2)
+"""
 
 
 def _bot(row: Any) -> BotRecord:
@@ -155,3 +167,32 @@ class BotsMixin(_DatabaseBase):
                 limit,
             )
         return [_fill(r) for r in rows]
+
+    async def query_fill_columns(self, bot_id: str, *, since: datetime | None = None) -> pl.DataFrame:
+        """Return a bot's fills from ``since`` on as columns, oldest first (reconciling thousands of fills).
+
+        Columns: ``t`` (epoch ms, Int64), ``side`` ("buy" | "sell"), ``price``, ``quantity``, ``fee``
+        (Float64: the stored decimals parsed to the nearest float), ``reason``. Like the candle read,
+        the server renders the rows as one CSV text value: no per-row objects on the client.
+        """
+        import io
+
+        import polars as pl
+
+        if since is not None:
+            require_aware(since, "since")
+        async with self._connection("query_fill_columns") as conn:
+            text = await conn.fetchval(_FILL_COLUMNS_QUERY, bot_id, since)
+        schema = {
+            "t": pl.Int64(),
+            "side": pl.String(),
+            "price": pl.Float64(),
+            "quantity": pl.Float64(),
+            "fee": pl.Float64(),
+            "reason": pl.String(),
+        }
+        if not text:
+            return pl.DataFrame(schema=schema)
+        return pl.read_csv(
+            io.BytesIO(text.encode()), has_header=False, new_columns=list(schema), schema=schema
+        )

@@ -28,6 +28,7 @@ class WalkForwardRunRecord:
     curves: dict[str, Any]
     verdict: str
     created_at: datetime | None = None  # set by the database
+    periods: int | None = None  # how many periods it stored (set by list_walkforward_runs)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,7 +64,13 @@ SELECT run_id, range_start, range_end, interval, strategy_name, params_hash, set
        curves, verdict, created_at
 FROM walkforward_runs
 """
-_LIST_RUNS = _SELECT_RUN + "ORDER BY created_at DESC, run_id LIMIT $1"
+_LIST_RUNS = """
+SELECT r.run_id, r.range_start, r.range_end, r.interval, r.strategy_name, r.params_hash, r.settings,
+       r.summary, r.statistics, CASE WHEN $2 THEN r.curves ELSE '{}'::jsonb END AS curves, r.verdict,
+       r.created_at, (SELECT count(*) FROM walkforward_periods p WHERE p.run_id = r.run_id) AS periods
+FROM walkforward_runs r
+ORDER BY r.created_at DESC, r.run_id LIMIT $1
+"""
 _FIND_RUN = _SELECT_RUN + "WHERE run_id = $1 OR run_id LIKE $2 ORDER BY created_at DESC LIMIT 2"
 _PERIODS = """
 SELECT period_start, period_end, approved, fallback, turnover, ic, selection_return, universe_return,
@@ -125,10 +132,18 @@ class WalkForwardMixin(_DatabaseBase):
             await conn.execute(_INSERT_RUN, *run_row)
             await conn.executemany(_INSERT_PERIOD, period_rows)
 
-    async def list_walkforward_runs(self, limit: int = 20) -> list[WalkForwardRunRecord]:
-        """The newest studies first (without their periods)."""
+    async def list_walkforward_runs(
+        self, limit: int = 20, *, curves: bool = True
+    ) -> list[WalkForwardRunRecord]:
+        """The newest studies first, with the number of their periods (not the periods themselves).
+
+        Args:
+            limit: at most this many studies.
+            curves: False leaves each record's ``curves`` empty (``{}``): a list of studies does not
+                need their equity curves, the bulk of a row.
+        """
         async with self._connection("list_walkforward_runs") as conn:
-            rows = await conn.fetch(_LIST_RUNS, limit)
+            rows = await conn.fetch(_LIST_RUNS, limit, curves)
         return [_run(r) for r in rows]
 
     async def get_walkforward_run(
@@ -167,6 +182,7 @@ def _run(row: Any) -> WalkForwardRunRecord:
         curves=_load(row["curves"]),
         verdict=row["verdict"],
         created_at=row["created_at"],
+        periods=row.get("periods"),
     )
 
 

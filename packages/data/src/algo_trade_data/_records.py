@@ -126,6 +126,34 @@ class BotRecord:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class BotEventRecord:
+    """One row of ``bot_events``: a protection stop, an alert, a shadow bot started or ended.
+
+    ``event_key`` identifies the event, not the attempt to store it (a bot uses
+    ``{bot_id}:{bar open ms}:{kind}``), so storing it twice keeps one row.
+    """
+
+    event_key: str
+    time: datetime
+    bot_id: str
+    symbol: str
+    strategy_name: str
+    kind: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The event as ``bots events --json`` prints it and the notifiers send it."""
+        return {
+            "time": self.time.isoformat(),
+            "bot_id": self.bot_id,
+            "symbol": self.symbol,
+            "strategy": self.strategy_name,
+            "kind": self.kind,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FillRecord:
     """One row of ``fills``: a live or paper fill with its idempotency key.
 

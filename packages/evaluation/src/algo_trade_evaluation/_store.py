@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -10,27 +9,13 @@ import numpy as np
 
 from algo_trade_core import datetime_to_ms
 from algo_trade_data import DatabaseClient, WalkForwardPeriodRecord, WalkForwardRunRecord
+from algo_trade_evaluation._finite import finite
 from algo_trade_evaluation._walkforward import WalkForwardResult
 
 __all__ = ["MAX_CURVE_POINTS", "curves_of", "finite", "records_of", "store_walkforward"]
 
 MAX_CURVE_POINTS = 2000
 _OPTIMISED = "optimised"  # algo_trade_token_selector.OPTIMISED: each token trades its own chosen set
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by None (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    if isinstance(value, np.floating):
-        return finite(float(value))
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def curves_of(result: WalkForwardResult) -> dict[str, Any]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from algo_trade_bot_orchestrator import BotRegistry
     from algo_trade_data import BacktestResultRecord, DatabaseClient
     from algo_trade_optimisation import OptimisationSummary
+    from algo_trade_tracking import Reconciliation
 
 __all__ = ["Cycle", "Pipeline", "fresh_results", "no_fresh_result_reason"]
 
@@ -48,6 +49,7 @@ class Cycle:
     skipped: str | None = None  # why no selection was made (the sweep produced no fresh result)
     error: str | None = None
     optimisation: OptimisationSummary | None = None  # with [optimisation] enabled: the run after the sweep
+    reconciliations: list[Reconciliation] = field(default_factory=list)  # the running bots vs backtest
 
 
 def fresh_results(
@@ -207,6 +209,10 @@ class Pipeline:
                     cycle.started, cycle.stopped = await self.registry.sync_bots_with_approved_tokens(
                         cycle.selection.approved, cycle.selection.strategy_name, parameters
                     )
+            if self.registry is not None and self.config.bots.tracking.reconcile_after_sweep:
+                from algo_trade_tracking import reconcile_running_bots
+
+                cycle.reconciliations = await reconcile_running_bots(self.db)
             if self.config.database.retention_days > 0:  # the app's own retention (no Apache-licence policy)
                 await self.db.apply_retention(self.config.database.retention_days)
         except AlgoTradeError as exc:

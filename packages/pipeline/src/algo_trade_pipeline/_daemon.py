@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from algo_trade_backtest_scheduler import BacktestScheduler, RunSummary
-from algo_trade_bot_orchestrator import BotRegistry
+from algo_trade_bot_orchestrator import AlertDispatcher, BotRegistry, DivergenceJudge, notifiers_from_config
 from algo_trade_core import AppConfig, ms_to_datetime, strategy_params
 from algo_trade_data import (
     BackgroundRepair,
@@ -41,6 +41,9 @@ class Daemon:
         on_cycle: called after each cycle (the CLI prints it).
         clock_ms: "now" in epoch ms for windows, result ages and bot warm-up (default: the wall clock);
             replays pin it.
+        divergence_judge: the live-against-backtest check of ``[bots.protection] divergence_evaluations``
+            (default: the tracking package's ``EnvelopeJudge`` when that rule is on; its envelopes are
+            built after the bots are restored and after every sweep).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class Daemon:
         *,
         on_cycle: Callable[[Cycle], Awaitable[None] | None] | None = None,
         clock_ms: Callable[[], int] | None = None,
+        divergence_judge: DivergenceJudge | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -62,6 +66,12 @@ class Daemon:
         self._hyperliquid = hyperliquid
         self._on_cycle = on_cycle
         self._clock_ms = clock_ms
+        if divergence_judge is None and config.bots.protection.divergence_evaluations > 0:
+            from algo_trade_tracking import EnvelopeJudge  # the envelope of each bot's own backtest
+
+            divergence_judge = EnvelopeJudge(config.bots.tracking)
+        self._judge = divergence_judge
+        self.alerts: AlertDispatcher | None = None
         self._stack = AsyncExitStack()
         self._services: list[AbstractAsyncContextManager[Any]] = []
         self.scheduler = BacktestScheduler(
@@ -103,6 +113,11 @@ class Daemon:
             self.hub = await self._stack.enter_async_context(
                 MarketDataHub(self.config.hyperliquid, rest=self._hyperliquid, store=self.db)
             )
+            alerts_config = self.config.bots.alerts
+            self.alerts = AlertDispatcher(
+                notifiers_from_config(alerts_config), queue_size=alerts_config.queue_size
+            )
+            self._stack.push_async_callback(self.alerts.close)  # after the bots: their last alerts go out
             registry = BotRegistry(
                 self.db,
                 self.hub,
@@ -113,11 +128,14 @@ class Daemon:
                 strategy_parameters={
                     name: strategy_params(self.config, name) for name in ("quad_ma", "ma_crossover")
                 },
+                divergence_judge=self._judge,
+                alerts=self.alerts,
             )
             self.pipeline.registry = registry
             # Shutdown leaves positions open and rows live, so the next start restores them.
             self._stack.push_async_callback(registry.shutdown_all)
             restored = await registry.restore()
+            await self._refresh_envelopes()
         if self._hyperliquid is not None:  # bars missed while down, fetched while the exchange has them
             s = self.config.scheduler
             await self._stack.enter_async_context(
@@ -128,8 +146,18 @@ class Daemon:
         self.scheduler.start()
         return restored
 
+    async def _refresh_envelopes(self) -> None:
+        """Build the divergence envelopes of live bots that need one (a judge with ``refresh``)."""
+        refresh = getattr(self._judge, "refresh", None)
+        registry = self.registry
+        if refresh is None or registry is None:
+            return
+        live = [bot.config.bot_id for bot in registry.list_bots() if not bot.config.is_shadow]
+        await refresh(self.db, live)
+
     async def _after_sweep(self, summary: RunSummary) -> None:
         cycle = await self.pipeline.after_sweep(summary)
+        await self._refresh_envelopes()
         self.cycles.append(cycle)
         self.cycle_count += 1
         if self._on_cycle is not None:

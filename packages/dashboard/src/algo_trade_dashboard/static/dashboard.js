@@ -180,7 +180,49 @@
     return true;
   }
 
-  const DRAW = { token: drawToken, bot: drawBot, history: drawHistory };
+  function drawWalkforward(el, data) {
+    if (!data.selection.t.length) { note("walkforward", "No chart: the study stored no curve."); return false; }
+    const chart = LWC.createChart(el, Object.assign(chartOptions(el), { leftPriceScale: { visible: true, borderColor: "#2b3846" } }));
+    const pct = { type: "custom", formatter: (v) => (v >= 0 ? "+" : "") + v.toFixed(1) + " %" };
+    const asPct = (s) => ({ t: s.t, v: s.v.map((v) => (v === null ? null : 100 * v)) });
+    const add = (series, options, pane) => {
+      const s = chart.addSeries(LWC.LineSeries, Object.assign({ priceLineVisible: false, lastValueVisible: false, priceFormat: pct }, options), pane || 0);
+      s.setData(points(asPct(series)));
+      return s;
+    };
+    add(data.buy_hold, { color: C.amber, lineWidth: 1, priceScaleId: "left", title: "buy & hold (left)" });
+    if (data.random) {
+      const step = { color: C.hold, lineType: 1, crosshairMarkerVisible: false };
+      add(data.random.random_p05, Object.assign({ lineWidth: 1, lineStyle: 2, title: "random 5 %" }, step));
+      add(data.random.random_p95, Object.assign({ lineWidth: 1, lineStyle: 2, title: "random 95 %" }, step));
+      add(data.random.random_median, Object.assign({ lineWidth: 2, title: "random median" }, step));
+    }
+    add(data.universe, { color: C.equity, lineWidth: 1, title: "universe" });
+    add(data.selection, { color: C.up, lineWidth: 2, lastValueVisible: true, title: "selection" });
+    const ic = chart.addSeries(LWC.HistogramSeries, { priceLineVisible: false, lastValueVisible: false, title: "IC",
+      priceFormat: { type: "price", precision: 2, minMove: 0.01 } }, 1);
+    // Each period's IC as a block over the period (one bar per curve point), not a hairline at its start.
+    const icAt = new Map(data.ic.map((p) => [p.t, p.v]));
+    const bounds = data.boundaries;
+    const blocks = [];
+    let k = 0;
+    for (const t of data.selection.t) {
+      while (k + 1 < bounds.length - 1 && t > bounds[k + 1]) k++;
+      const v = icAt.get(bounds[k]);
+      if (v !== undefined) blocks.push({ time: t, value: v, color: v > 0 ? "rgba(38,166,154,0.7)" : "rgba(239,83,80,0.7)" });
+    }
+    ic.setData(blocks);
+    const panes = chart.panes();
+    if (panes.length === 2) { panes[0].setStretchFactor(3); panes[1].setStretchFactor(1); }
+    chart.timeScale().fitContent();
+    const stored = data.stored ? " The study stored each curve at " + data.stored.points + " of its " + data.stored.source_points
+      + " bar closes (the last of each bucket)." : "";
+    note("walkforward", data.ic.length + " period(s) with an IC" + (data.ic_missing ? ", " + data.ic_missing + " without (too few tokens to rank)" : "")
+      + "." + stored + reductionText(data.downsampled));
+    return true;
+  }
+
+  const DRAW = { token: drawToken, bot: drawBot, history: drawHistory, walkforward: drawWalkforward };
 
   async function drawAll() {
     for (const el of document.querySelectorAll("[data-chart]")) {

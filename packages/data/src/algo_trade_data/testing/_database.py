@@ -51,6 +51,7 @@ TABLES = (
     "backtest_runs",
     "token_selections",
     "bots",
+    "bot_events",
     "optimisation_runs",
     "optimisation_tokens",
     "parameter_sets",
