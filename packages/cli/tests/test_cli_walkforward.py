@@ -126,3 +126,91 @@ def test_bad_input_is_refused_with_exit_2_and_nothing_stored(
     out = cli("walkforward", *args, *extra, "-c", str(config), code=2)
     assert expected in " ".join(out.split())
     assert cli.json("walkforward", "list", "-c", str(config)) == before
+
+
+SPACE = (
+    "[quad_ma]\nshort_1 = [3, 5]\nshort_2 = [8, 13]\nlong_1 = [21]\nlong_2 = [34]\ntrend = [100]\n"
+    "take_profit = [0.02]\nstop_loss = [0.01]\n"
+    "[ma_crossover]\nfast = [3, 5]\nslow = [21, 34]\n"
+)
+
+
+def test_optimise_chooses_per_token_compares_with_the_fixed_set_and_is_stored(
+    study: tuple[Cli, Path], tmp_path: Path
+) -> None:
+    cli, shared = study
+    config = tmp_path / "config.toml"  # min_dsr 0: 8 trials on 20 days rarely reach the default 0.95
+    config.write_text(shared.read_text() + "[optimisation]\nmin_dsr = 0.0\n")
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    common = ("--from", "2025-03-01", "--to", "2025-03-22", "--random-draws", "20", "-c", str(config))
+    out = cli.json("walkforward", "--optimise", "--space", str(space), *common)
+    opt = out["summary"]["optimisation"]
+    assert opt["spec"]["sets"] == 8  # 4 quad_ma + 4 ma_crossover: every set passes the constraints
+    assert opt["spec"]["strategies"] == ["quad_ma", "ma_crossover"]
+    # The comparison is the plain walk-forward of the fixed set on the same periods, figure for figure.
+    plain = cli.json("walkforward", *common, "--no-store")
+    assert opt["fixed"]["selection"] == plain["summary"]["selection"]
+    assert opt["fixed"]["psr"] == plain["statistics"]["psr"]
+    assert opt["return_vs_fixed"] == pytest.approx(
+        out["summary"]["selection"]["total_return"] - plain["summary"]["selection"]["total_return"]
+    )
+    # Each period: every token's choice among the 8 sets (N = 8), the approved ones trade it.
+    assert len(out["periods"]) == 3
+    for period in out["periods"]:
+        assert set(period["choices"]) == set(TOKENS)
+        assert {c["n_trials"] for c in period["choices"].values()} == {8}
+        assert all(0.0 <= c["pbo"] <= 1.0 for c in period["choices"].values())
+        assert set(period["approved"]) <= set(period["choices"])
+    pairs = sum(len(p["approved"]) for p in out["periods"])
+    assert opt["pairs"] == pairs > 0
+    assert opt["pbo"]["count"] == 3 * len(TOKENS)
+    assert opt["pbo"]["min"] <= opt["pbo"]["mean"] <= opt["pbo"]["max"]
+    assert opt["degradation"] == pytest.approx(opt["out_of_sample_sharpe"] - opt["in_sample_sharpe"])
+    # The regime split covers the optimised study too (six months of history: every regime known).
+    assert out["summary"]["by_regime"]["unknown"]["eligible"] == 0
+    # Every token's choice is traded by the universe baseline: one pair per token and period.
+    assert opt["every_choice"]["pairs"] == 3 * len(TOKENS)
+    assert "fixed parameter set" in out["summary"]["verdict"]
+    shown = cli.json("walkforward", "show", out["run_id"], "-c", str(config))
+    assert shown["summary"]["optimisation"] == opt
+    assert [p["choices"] for p in shown["periods"]] == [p["choices"] for p in out["periods"]]
+    listed = cli.json("walkforward", "list", "-c", str(config))
+    assert listed[0]["strategy"] == "optimised"
+    text = " ".join(cli("walkforward", "show", out["run_id"], "-c", str(config)).split())
+    assert "walk-forward optimised per token 1h" in text
+    assert "in sample → out of sample (approved token's chosen set): Sharpe" in text
+    assert "in sample → out of sample (every token's chosen set): Sharpe" in text
+    assert "PBO of the per-token choice" in text
+    assert "fixed quad_ma parameter set on the same periods" in text
+    assert "(N 8, DSR" in text  # the chosen set of each approved token per period
+
+
+@pytest.mark.parametrize(
+    ("args", "space_text", "expected"),
+    [
+        (("--space", "SPACE"), SPACE, "--space: only with --optimise"),
+        (("--optimise", "--grid", "GRID"), SPACE, "--grid and --optimise: one at a time"),
+        (
+            ("--optimise", "--space", "SPACE"),
+            "[quad_ma]\nshort_1 = [30]\nshort_2 = [8]\n",
+            "quad_ma.short_2: expected a value above 30",
+        ),
+        (("--optimise", "--space", "SPACE"), "[quad]\nshort_1 = [3]\n", "expected [quad_ma] and/or"),
+    ],
+)
+def test_bad_optimise_input_is_refused_with_exit_2(
+    study: tuple[Cli, Path], tmp_path: Path, args: tuple[str, ...], space_text: str, expected: str
+) -> None:
+    cli, config = study
+    before = cli.json("walkforward", "list", "-c", str(config))
+    space = tmp_path / "space.toml"
+    space.write_text(space_text)
+    grid = tmp_path / "grid.toml"
+    grid.write_text("top_n = [1, 2]\n")
+    argv = [str(space) if a == "SPACE" else str(grid) if a == "GRID" else a for a in args]
+    out = cli("walkforward", *argv, "--from", "2025-03-01", "--to", "2025-03-08", "-c", str(config), code=2)
+    assert expected in " ".join(out.split())
+    if "SPACE" in args and "--optimise" in args:
+        assert str(space) in " ".join(out.split())
+    assert cli.json("walkforward", "list", "-c", str(config)) == before

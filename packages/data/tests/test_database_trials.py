@@ -98,3 +98,38 @@ async def test_latest_choices_take_the_newest_finished_run(clean_db: DatabaseCli
     assert choices["BTC"]["strategy"] == "ma_crossover"
     assert choices["BTC"]["run_id"] == second.run_id
     assert await db.latest_choices("1m") == {}
+
+
+async def test_the_sharpe_variance_has_the_same_bits_whatever_order_the_trials_were_stored_in(
+    clean_db: DatabaseClient,
+) -> None:
+    """V[SR] (and so the DSR) must be reproducible between runs: the same trials stored in another order
+    (a resumed run, Dask's completion order) give the same bits, the exactly rounded sample variance. A
+    running float sum (SQL's var_samp) rounds differently by the order it reads the rows in."""
+    import random
+    import statistics
+
+    rng = random.Random(7)
+    sharpe = [rng.choice((1e8, -3e7, 1.0, 1e-3)) * rng.random() for _ in range(400)]
+    hashes = [f"{i + 1:016x}" for i in range(len(sharpe))]
+    order = list(range(len(sharpe)))
+    shuffled = order[:]
+    rng.shuffle(shuffled)
+    stats, runs = [], []
+    for key, indices in (("a", order), ("b", shuffled)):
+        run = await start(clean_db, key)
+        runs.append(run.run_id)
+        for lo in range(0, len(indices), 50):  # batches in this order: the rows' physical order
+            part = indices[lo : lo + 50]
+            await clean_db.insert_trials(
+                run, batch("BTC", [hashes[i] for i in part], [sharpe[i] for i in part])
+            )
+        stats.append(await clean_db.trial_stats(run.run_id, "BTC"))
+    exact = statistics.variance(sharpe)
+    assert stats[0] == stats[1] == (len(sharpe), exact)
+    # These values are ones where a running sum's rounding shows: var_samp misses the exact bits.
+    running = await clean_db.pool.fetchval(
+        "SELECT var_samp(sharpe_ratio) FROM backtest_trials WHERE run_id = $1", runs[0]
+    )
+    assert running == pytest.approx(exact, rel=1e-9)
+    assert running != exact

@@ -145,6 +145,30 @@ async def test_dask_local_cluster_equals_threads_and_survives_a_killed_worker(
     assert await stored(db, survived.run_id) == expected
 
 
+@pytest.mark.slow
+async def test_each_tokens_bars_are_scattered_to_every_worker() -> None:
+    """Any worker may run any task of a token, and one that dies must not take the only copy of a
+    token's bars (scattered data cannot be recomputed): every worker holds every token's bars."""
+    import numpy as np
+
+    from algo_trade_optimisation import DaskExecutor
+
+    n = 50
+    close = 100.0 + np.arange(n, dtype=np.float64)
+    bars = {
+        s: (3_600_000 * np.arange(n, dtype=np.int64), close, close + 1, close - 1, close, np.ones(n))
+        for s in SYMBOLS
+    }
+    async with DaskExecutor(small_config(workers=2).compute) as executor:
+        scattered = await executor.scatter_bars(bars, list(SYMBOLS))
+        workers = set(await executor.client.nthreads())
+        assert len(workers) == 2
+        held = await executor.client.who_has(list(scattered.values()))
+        assert {key: set(where) for key, where in held.items()} == {
+            f.key: workers for f in scattered.values()
+        }
+
+
 async def test_an_unreachable_scheduler_fails_fast_and_stores_nothing(
     db: DatabaseClient, as_of: datetime
 ) -> None:

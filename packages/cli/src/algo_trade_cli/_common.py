@@ -212,8 +212,11 @@ def resolve_config(path: Path | None) -> AppConfig:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error and exit with ``code`` (never returns)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error and exit with ``code`` (never returns). ``message`` is plain text: a config section
+    like ``[quad_ma]`` in it is printed, not read as console markup."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from algo_trade_cli._common import console
-from algo_trade_cli._format import fmt_time
+from algo_trade_cli._format import fmt_params, fmt_time
 from algo_trade_evaluation._shapes import (
     list_json,
     period_json,
@@ -85,10 +85,30 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     return table
 
 
+def _chosen(p: dict[str, Any]) -> str:
+    """Each approved token's choice at the period's start: strategy, parameters, N and DSR."""
+    choices = p.get("choices") or {}
+    parts = []
+    for symbol in p["approved"]:
+        c = choices.get(symbol)
+        if c is None:
+            continue
+        dsr = "–" if c.get("dsr") is None else f"{c['dsr']:.2f}"
+        parts.append(
+            f"{symbol}: {fmt_params(c['strategy'], c.get('parameters'))} (N {c['n_trials']}, DSR {dsr})"
+        )
+    return "\n".join(parts)
+
+
 def periods_table(periods: list[dict[str, Any]]) -> Table:
     table = Table(title=f"periods ({len(periods)})")
-    for col in ("start", "approved", "turnover", "IC", "selection", "universe", "random median", "missing"):
-        table.add_column(col, justify="right" if col not in ("start", "approved", "missing") else "left")
+    optimised = any(p.get("choices") for p in periods)
+    columns = ["start", "approved", "turnover", "IC", "selection", "universe", "random median", "missing"]
+    if optimised:
+        columns.insert(2, "chosen set")
+    for col in columns:
+        left = col in ("start", "approved", "missing", "chosen set")
+        table.add_column(col, justify="left" if left else "right")
     for p in periods:
         approved = ", ".join(p["approved"]) or "none"
         if p.get("fallback"):
@@ -96,9 +116,11 @@ def periods_table(periods: list[dict[str, Any]]) -> Table:
         if p.get("skipped"):
             approved += " [dim](kept: no fresh result)[/]"
         missing = p.get("missing") or {}
+        chosen = [_chosen(p)] if optimised else []
         table.add_row(
             p["start"][:16].replace("T", " "),
             approved,
+            *chosen,
             _num(p["turnover"]),
             _num(p.get("ic"), 3),
             _pct(p["selection_return"]),
@@ -145,7 +167,7 @@ def print_study(
         data["statistics"],
         data["periods"],
         result.verdict if search is None else search.verdict,
-        study_header(data["settings"]),
+        study_header(data["settings"], data["summary"]),
         run_id=run_id,
         interval=result.settings.interval,
         show_periods=show_periods,
@@ -159,7 +181,7 @@ def print_stored(run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecor
         data["statistics"],
         data["periods"],
         run.verdict,
-        study_header(run.settings),
+        study_header(run.settings, run.summary),
         run_id=None,
         interval=run.interval,
         show_periods=True,
@@ -198,12 +220,22 @@ def write_plot(path: Path, result: WalkForwardResult) -> None:
     from algo_trade_evaluation import curves_of
 
     data = study_json(result, None, None)
-    plot_walkforward(path, curves_of(result), data["periods"], study_header(data["settings"]), result.verdict)
+    plot_walkforward(
+        path,
+        curves_of(result),
+        data["periods"],
+        study_header(data["settings"], data["summary"]),
+        result.verdict,
+    )
 
 
 def write_stored_plot(path: Path, run: WalkForwardRunRecord, periods: list[WalkForwardPeriodRecord]) -> None:
     from algo_trade_cli._plots_walkforward import plot_walkforward
 
     plot_walkforward(
-        path, run.curves, [period_json(p) for p in periods], study_header(run.settings), run.verdict
+        path,
+        run.curves,
+        [period_json(p) for p in periods],
+        study_header(run.settings, run.summary),
+        run.verdict,
     )

@@ -1,7 +1,9 @@
 """`algo-trade walkforward`: does selecting tokens by backtest pay out of sample?
 
 ``algo-trade walkforward [--from] [--to] ...`` runs a study on the stored candles and stores it;
-``walkforward list`` and ``walkforward show RUN_ID`` read stored studies back.
+``--optimise [--space FILE]`` chooses each token's strategy and parameters at every re-selection time on
+its training window and compares with the fixed set; ``walkforward list`` and ``walkforward show RUN_ID``
+read stored studies back.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from algo_trade_core import AppConfig, ConfigError, interval_to_ms
 
 if TYPE_CHECKING:
     from algo_trade_data import DatabaseClient
-    from algo_trade_evaluation import WalkForwardResult, WalkForwardSettings
+    from algo_trade_evaluation import OptimiseSpec, WalkForwardResult, WalkForwardSettings
 
 __all__ = ["app", "parse_step"]
 
@@ -90,6 +92,22 @@ def walkforward(
             "variant, its deflated Sharpe ratio and the probability of backtest overfitting.",
         ),
     ] = None,
+    optimise: Annotated[
+        bool,
+        typer.Option(
+            "--optimise",
+            help="At every re-selection time choose each token's strategy and parameters on its training "
+            "window ([optimisation] spaces, prefer, min_dsr) and trade the choices; reports in-sample vs "
+            "out-of-sample Sharpe, the PBO of the choices and the fixed parameter set on the same periods.",
+        ),
+    ] = False,
+    space: Annotated[
+        Path | None,
+        typer.Option(
+            "--space",
+            help="With --optimise: a TOML file with [quad_ma] / [ma_crossover] spaces, as in [optimisation].",
+        ),
+    ] = None,
     random_draws: Annotated[
         int, typer.Option("--random-draws", min=0, help="Draws of the random baseline.")
     ] = 1000,
@@ -126,14 +144,37 @@ def walkforward(
         "random_draws": random_draws,
         "seed": seed,
     }
+    if space is not None and not optimise:
+        fail("--space: only with --optimise (the parameter spaces each token's choice is made in)", 2)
+    if grid is not None and optimise:
+        fail("--grid and --optimise: one at a time (a rule search, or a study of per-token choices)", 2)
     if grid is not None:
         from algo_trade_cli._walkforward_grid import read_grid
 
         variants = read_grid(grid, cfg)
     else:
         variants = None
-    code = run_async(_study(cfg, options, variants, not no_store, as_json, plot, show_periods))
+    spec = _spec(cfg, space, options) if optimise else None
+    code = run_async(_study(cfg, options, variants, not no_store, as_json, plot, show_periods, spec))
     raise typer.Exit(code)
+
+
+def _spec(cfg: AppConfig, space: Path | None, options: dict[str, Any]) -> OptimiseSpec:
+    """The spaces (``[optimisation]`` or ``--space``) planned for one training window; exit 2 naming the
+    file or key when they are empty, contradictory or too large."""
+    from algo_trade_cli.cmd_optimise import load_space_file
+    from algo_trade_core import bars_per_year
+    from algo_trade_evaluation import OptimiseSpec
+    from algo_trade_optimisation import plan_space
+
+    try:
+        if space is not None:
+            cfg = load_space_file(space, cfg)
+        window_bars = int(options["window_days"] * bars_per_year(options["interval"]) / 365.0)
+        planned = plan_space(cfg.optimisation, cfg.compute, max(window_bars, 1))
+    except ConfigError as exc:
+        fail(f"--space {space}: {exc}" if space is not None and str(space) not in str(exc) else str(exc), 2)
+    return OptimiseSpec(planned, cfg.optimisation, workers=cfg.compute.threads or None)
 
 
 async def _default_range(
@@ -192,6 +233,7 @@ async def _study(
     as_json: bool,
     plot: Path | None,
     show_periods: bool,
+    spec: OptimiseSpec | None = None,
 ) -> int:
     from algo_trade_bot_orchestrator import strategy_warmup_bars
     from algo_trade_cli._runtime import open_runtime
@@ -202,10 +244,15 @@ async def _study(
         options["start"], options["end"] = await _default_range(rt.db, cfg, options)
         settings = _settings(cfg, options)
         warmup = max(settings.warmup_bars, strategy_warmup_bars(settings.strategy, settings.params))
+        if spec is not None:  # a bot of any chosen set warms up on the bars before its period
+            warmup = max(warmup, *(strategy_warmup_bars(s.strategy, s.params) for s in spec.space.sets))
         with console.status(f"loading {settings.interval} candles of {len(settings.symbols)} token(s) …"):
             bars = await load_bars(rt.db, settings, warmup)
         try:
-            if variants is None:
+            if spec is not None:
+                result = await _run_with_progress(bars, settings, as_json, spec)
+                search = None
+            elif variants is None:
                 result = await _run_with_progress(bars, settings, as_json)
                 search = None
             else:
@@ -229,21 +276,26 @@ async def _study(
 
 
 async def _run_with_progress(
-    bars: dict[str, Any], settings: WalkForwardSettings, quiet: bool
+    bars: dict[str, Any], settings: WalkForwardSettings, quiet: bool, spec: OptimiseSpec | None = None
 ) -> WalkForwardResult:
-    from algo_trade_evaluation import run_walkforward
+    from functools import partial
+
+    from algo_trade_evaluation import run_optimised_walkforward, run_walkforward
 
     times = settings.times()
+    run = run_walkforward if spec is None else partial(run_optimised_walkforward, spec=spec)
     if quiet:
-        return await asyncio.to_thread(run_walkforward, bars, settings)
+        return await asyncio.to_thread(run, bars, settings)
+    extra = 0 if spec is None else 1  # the fixed parameter set on the same periods
     with progress_bar() as progress:
-        task = progress.add_task(f"walk-forward: {len(times)} period(s)", total=len(times) + 3)
+        what = "walk-forward" if spec is None else f"walk-forward, {len(spec.space)} sets per token"
+        task = progress.add_task(f"{what}: {len(times)} period(s)", total=len(times) + 3 + extra)
 
         def on_step(phase: str, done: int, total: int) -> None:
-            offset = 0 if phase == "selecting" else len(times)
+            offset = {"selecting": 0, "trading": len(times)}.get(phase, len(times) + 3)
             progress.update(task, completed=offset + done, description=f"walk-forward: {phase}")
 
-        return await asyncio.to_thread(run_walkforward, bars, settings, progress=on_step)
+        return await asyncio.to_thread(run, bars, settings, progress=on_step)
 
 
 @app.command("list")

@@ -83,6 +83,7 @@ from algo_trade_core._stats import (
     min_track_record_length,
     per_period,
     probabilistic_sharpe_ratio,
+    sample_variance,
     sharpe_standard_error,
 )
 from algo_trade_core._types import (
@@ -191,6 +192,7 @@ __all__ = [
     "redact_config",
     "redact_secret",
     "redact_url",
+    "sample_variance",
     "sharpe_standard_error",
     "short_ratio_warning",
     "space_fields",

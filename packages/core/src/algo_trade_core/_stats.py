@@ -20,6 +20,8 @@ References:
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Iterable
 from statistics import NormalDist
 
 __all__ = [
@@ -30,11 +32,24 @@ __all__ = [
     "min_track_record_length",
     "per_period",
     "probabilistic_sharpe_ratio",
+    "sample_variance",
     "sharpe_standard_error",
 ]
 
 EULER_MASCHERONI = 0.5772156649015329
 _NORMAL = NormalDist()
+
+
+def sample_variance(values: Iterable[float]) -> float:
+    """Sample variance (``n - 1``) of ``values``, the same bits in any order (0.0 below two values).
+
+    :func:`statistics.variance` computes in exact fractions and rounds once, so the result does not
+    depend on the order of the values (a running float sum such as SQL's ``var_samp`` does): the variance
+    of trial Sharpe ratios, and with it a DSR, is reproducible bit for bit whatever order a database, a
+    resumed run or a Dask cluster delivers the trials in.
+    """
+    data = [float(v) for v in values]
+    return statistics.variance(data) if len(data) > 1 else 0.0
 
 
 def per_period(annual_sharpe: float, periods_per_year: float) -> float:

@@ -73,7 +73,7 @@ async def walkforward_run_view(ctx: Context, run_id: str) -> dict[str, Any]:
     run, periods = await _find(ctx, run_id)
     return {
         **stored_json(run, periods),
-        "header": study_header(run.settings),
+        "header": study_header(run.settings, run.summary),
         "statistics_text": statistics_lines(run.summary, run.statistics, run.interval),
         **_extras(run),
     }

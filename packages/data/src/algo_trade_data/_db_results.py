@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from algo_trade_core import DataError
+from algo_trade_core import DataError, sample_variance
 from algo_trade_data._db_base import _DatabaseBase, command_count, require_aware
 from algo_trade_data._records import BacktestResultRecord, BacktestRunRecord, RunTrials, SelectionRecord
 from algo_trade_data._results_batch import (
@@ -249,24 +249,27 @@ class ResultsMixin(_DatabaseBase):
 
     async def query_run_trials(self, run_ids: Sequence[str]) -> list[RunTrials]:
         """Return, per run and interval, how many results it stored and the sample variance of their
-        annualised Sharpe ratios (one aggregate over the runs' results, through the run_id index)."""
+        annualised Sharpe ratios (:func:`~algo_trade_core.sample_variance`: the same bits whatever order
+        the rows come in, unlike ``var_samp``; read through the run_id index)."""
         if not run_ids:
             return []
         async with self._connection("query_run_trials") as conn:
             rows = await conn.fetch(
-                "SELECT run_id, interval, count(*) AS trials, "
-                "coalesce(var_samp(sharpe_ratio), 0) AS sharpe_variance FROM backtest_results "
-                "WHERE run_id = ANY($1::text[]) GROUP BY run_id, interval ORDER BY run_id, interval",
+                "SELECT run_id, interval, sharpe_ratio FROM backtest_results WHERE run_id = ANY($1::text[]) "
+                "ORDER BY run_id, interval",
                 sorted(set(run_ids)),
             )
+        groups: dict[tuple[str, str], list[float]] = {}
+        for r in rows:
+            groups.setdefault((r["run_id"], r["interval"]), []).append(float(r["sharpe_ratio"]))
         return [
             RunTrials(
-                run_id=r["run_id"],
-                interval=r["interval"],
-                trials=int(r["trials"]),
-                sharpe_variance=float(r["sharpe_variance"]),
+                run_id=run_id,
+                interval=interval,
+                trials=len(values),
+                sharpe_variance=sample_variance(values),
             )
-            for r in rows
+            for (run_id, interval), values in groups.items()
         ]
 
     # --- backtest_runs -------------------------------------------------------------------------

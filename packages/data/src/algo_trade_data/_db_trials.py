@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from algo_trade_core import DataError
+from algo_trade_core import DataError, sample_variance
 from algo_trade_data._db_base import _DatabaseBase, require_aware
 
 __all__ = [
@@ -277,15 +277,20 @@ class TrialsMixin(_DatabaseBase):
         return len(rows)
 
     async def trial_stats(self, run_id: int, symbol: str) -> tuple[int, float]:
-        """``(N, variance of the annualised Sharpe ratios)`` of a token's stored trials in a run."""
+        """``(N, variance of the annualised Sharpe ratios)`` of a token's stored trials in a run.
+
+        The variance is :func:`~algo_trade_core.sample_variance` of the stored values (exactly rounded
+        sums), not ``var_samp``, whose running sums depend on the order the rows are read in: the same
+        trials give the same bits, so a DSR is reproducible between runs and resumes.
+        """
         async with self._connection("trial_stats") as conn:
-            row = await conn.fetchrow(
-                "SELECT count(*) AS n, coalesce(var_samp(sharpe_ratio), 0) AS v FROM backtest_trials "
-                "WHERE run_id = $1 AND symbol = $2",
+            rows = await conn.fetch(
+                "SELECT sharpe_ratio FROM backtest_trials WHERE run_id = $1 AND symbol = $2 "
+                "ORDER BY params_key",
                 run_id,
                 symbol,
             )
-        return int(row["n"]), float(row["v"])
+        return len(rows), sample_variance(r["sharpe_ratio"] for r in rows)
 
     async def query_trials(self, run_id: int, symbol: str | None = None) -> list[TrialRecord]:
         """A run's trials (of one token, when given) with their parameter sets."""

@@ -5,6 +5,8 @@
 - :func:`probability_of_backtest_overfitting`: CSCV over a matrix of variants' returns.
 - :func:`spearman`, :func:`ic_summary`, :func:`turnover`: the rank statistics of a walk-forward.
 - :func:`regime_split`: out-of-sample returns of approved and eligible tokens by volatility regime.
+- :func:`run_optimised_walkforward`: the same study with each token's strategy and parameters chosen at
+  every ``t_k`` on its training window (``--optimise``), against the fixed set on the same periods.
 - :func:`study_json`, :func:`stored_json`, :func:`list_json`, :func:`statistics_lines`,
   :func:`verdict_line`: a study as the CLI and the dashboard show it (one definition for both).
 
@@ -21,7 +23,15 @@ from algo_trade_core import lazy_exports
 if TYPE_CHECKING:
     from algo_trade_evaluation._bars import TokenBars, bars_from_frames, history_start, load_bars
     from algo_trade_evaluation._by_regime import REGIME_KEYS, RegimeSplit, regime_split
-    from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
+    from algo_trade_evaluation._desk import BarGrid, BookTables, BotPlan, SleeveRun, book_tables, run_sleeves
+    from algo_trade_evaluation._optimised import (
+        OptimisedStudy,
+        OptimiseSpec,
+        TokenPick,
+        optimised_steps,
+        picks_at,
+        run_optimised_walkforward,
+    )
     from algo_trade_evaluation._pbo import PboResult, probability_of_backtest_overfitting
     from algo_trade_evaluation._random import RandomBaseline, random_baseline
     from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
@@ -64,9 +74,18 @@ else:
             "algo_trade_evaluation._desk": (
                 "BarGrid",
                 "BookTables",
+                "BotPlan",
                 "SleeveRun",
                 "book_tables",
                 "run_sleeves",
+            ),
+            "algo_trade_evaluation._optimised": (
+                "OptimiseSpec",
+                "OptimisedStudy",
+                "TokenPick",
+                "optimised_steps",
+                "picks_at",
+                "run_optimised_walkforward",
             ),
             "algo_trade_evaluation._pbo": (
                 "PboResult",
@@ -131,7 +150,10 @@ __all__ = [
     "SEARCH_KEYS",
     "BarGrid",
     "BookTables",
+    "BotPlan",
     "IcSummary",
+    "OptimiseSpec",
+    "OptimisedStudy",
     "PboResult",
     "PeriodResult",
     "RandomBaseline",
@@ -141,6 +163,7 @@ __all__ = [
     "SeriesStats",
     "SleeveRun",
     "TokenBars",
+    "TokenPick",
     "Turnover",
     "Variant",
     "WalkForwardResult",
@@ -153,11 +176,14 @@ __all__ = [
     "ic_summary",
     "list_json",
     "load_bars",
+    "optimised_steps",
     "period_json",
+    "picks_at",
     "probability_of_backtest_overfitting",
     "random_baseline",
     "records_of",
     "regime_split",
+    "run_optimised_walkforward",
     "run_search",
     "run_sleeves",
     "run_walkforward",

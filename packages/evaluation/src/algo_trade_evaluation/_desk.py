@@ -12,14 +12,22 @@ of the first bar at or after ``end`` (at the last close when there is none).
 Accounting: each bot trades ``initial_capital`` (one sleeve); the portfolio holds ``sleeves`` of them
 (``top_n`` for the selection: unused sleeves stay in cash), so its equity is ``sleeves * capital`` plus
 the profit and loss of every bot so far, marked to market at each bar close of a common bar grid.
+
+Per-token choices (``plans``, the walk-forward with ``--optimise``): each period names the
+:class:`BotPlan` (strategy and parameters) each token's bot trades. A token that stays approved with the
+same plan keeps its bot; one whose plan changed has its bot stopped the ``on_remove`` way and a bot of
+the new plan started at ``t_k``, as the registry's sync with choices does. Under ``drain`` the old bot
+drains beside its successor (its own profit and loss, in the same sleeve) and is not taken back should
+its plan be chosen again before its drain ends (the registry would restart it: a rare case the study
+books as a new bot).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +40,22 @@ if TYPE_CHECKING:
     from algo_trade_evaluation._bars import TokenBars
     from algo_trade_evaluation._settings import WalkForwardSettings
 
-__all__ = ["BarGrid", "BookTables", "SleeveRun", "book_tables", "run_sleeves"]
+__all__ = ["BarGrid", "BookTables", "BotPlan", "Plans", "SleeveRun", "book_tables", "run_sleeves"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class BotPlan:
+    """What a token's bot trades: a strategy, its complete parameters and their hash (the identity)."""
+
+    strategy: str
+    params: Mapping[str, Any]
+    params_hash: str
+
+
+Plans = Sequence[Mapping[str, BotPlan]]
+"""Per period ``k``: each token's plan (``plans[k][symbol]``); None everywhere: the settings' one set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +123,8 @@ class SleeveRun:
     fees: float
     token_pnl: dict[str, list[float]]  # per token and period: profit and loss made in the period
     bots_started: int
+    # per traded token: its bots' profit and loss so far at each grid bar close (the sleeve's curve)
+    token_curves: dict[str, FloatArray] = field(default_factory=dict, repr=False)
 
     @property
     def equity_start(self) -> float:
@@ -122,44 +145,54 @@ class SleeveRun:
         return np.array(values)
 
 
-def _config(symbol: str, settings: WalkForwardSettings) -> BotConfig:
+def _config(symbol: str, settings: WalkForwardSettings, plan: BotPlan) -> BotConfig:
     return BotConfig(
         symbol=symbol,
-        strategy=settings.strategy,
-        parameters=dict(settings.params),
+        strategy=plan.strategy,
+        parameters=dict(plan.params),
         interval=settings.interval,
         execution=settings.execution,
         warmup_bars=settings.warmup_bars,
-        bot_id=f"walkforward:{settings.strategy}:{symbol}",
+        bot_id=f"walkforward:{plan.strategy}:{symbol}",
         exchange=settings.exchange,
     )
 
 
 class _Prepared:
-    """Each token's bars validated and in the strategy's decimal units once, for every bot of it."""
+    """Each token's bars validated and in a plan's decimal units once, for every bot of that plan."""
 
     def __init__(self, settings: WalkForwardSettings) -> None:
         self.settings = settings
-        self._series: dict[str, DecimalBars] = {}
-        self._configs: dict[str, BotConfig] = {}
+        self.default = BotPlan(settings.strategy, dict(settings.params), settings.params_hash)
+        self._series: dict[tuple[str, str], DecimalBars] = {}
+        self._configs: dict[tuple[str, str], BotConfig] = {}
 
-    def config(self, symbol: str) -> BotConfig:
-        config = self._configs.get(symbol)
+    def config(self, symbol: str, plan: BotPlan | None = None) -> BotConfig:
+        plan = plan or self.default
+        config = self._configs.get((symbol, plan.params_hash))
         if config is None:
-            config = self._configs[symbol] = _config(symbol, self.settings)
+            config = self._configs[symbol, plan.params_hash] = _config(symbol, self.settings, plan)
         return config
 
-    def book(self, tb: TokenBars) -> tuple[PaperBook, DecimalBars]:
-        book = PaperBook(self.config(tb.symbol))
-        series = self._series.get(tb.symbol)
+    def book(self, tb: TokenBars, plan: BotPlan | None = None) -> tuple[PaperBook, DecimalBars]:
+        plan = plan or self.default
+        book = PaperBook(self.config(tb.symbol, plan))
+        series = self._series.get((tb.symbol, plan.params_hash))
         if series is None:
-            series = self._series[tb.symbol] = book.prepare(*tb.arrays(0, len(tb)))
+            series = self._series[tb.symbol, plan.params_hash] = book.prepare(*tb.arrays(0, len(tb)))
         return book, series
 
+    def forget(self, symbol: str) -> None:
+        """Drop ``symbol``'s prepared series (a token's bots are done: memory for the next token's)."""
+        for key in [k for k in self._series if k[0] == symbol]:
+            del self._series[key]
 
-def _warm_book(prepared: _Prepared, tb: TokenBars, i: int) -> tuple[PaperBook, DecimalBars]:
+
+def _warm_book(
+    prepared: _Prepared, tb: TokenBars, i: int, plan: BotPlan | None = None
+) -> tuple[PaperBook, DecimalBars]:
     """A bot started at bar ``i``: warmed up on the bars before it, flat (the daemon's start)."""
-    book, series = prepared.book(tb)
+    book, series = prepared.book(tb, plan)
     needed = max(prepared.settings.warmup_bars, book.min_warmup_bars)
     lo = max(i - needed, 0)
     if i > lo:
@@ -202,38 +235,86 @@ def _final_close(
 
 @dataclass(slots=True)
 class _TokenTrading:
-    """One token's bots over the whole study: its profit and loss, trades and fees."""
+    """One token's bots over the whole study: its profit and loss, trades and fees.
+
+    ``track`` holds the bots that follow one another; ``drains`` the bots replaced by another plan while
+    they drain beside their successor (each its own track, starting at 0 at the hand-over).
+    """
 
     track: _Track = field(default_factory=_Track)
+    drains: list[_Track] = field(default_factory=list)
     trades: int = 0
     fees: float = 0.0
     started: int = 0
 
-    def end_life(self, book: PaperBook, capital: float) -> None:
+    def end_life(self, book: PaperBook, capital: float, track: _Track | None = None) -> None:
         closed = book.trades
         self.trades += len(closed)
         self.fees += sum(t.fees for t in closed)
-        self.track.end_life(book.equity, capital)
+        (track or self.track).end_life(book.equity, capital)
 
-    def forced_close(self, at: int, cash: float, fee: float, capital: float) -> None:
+    def forced_close(
+        self, at: int, cash: float, fee: float, capital: float, track: _Track | None = None
+    ) -> None:
         if fee:  # a position was closed: one more round trip
             self.trades += 1
             self.fees += fee
-        self.track.add(np.array([at]), np.array([cash]), capital)
+        (track or self.track).add(np.array([at]), np.array([cash]), capital)
+
+    def hand_over(self, book: PaperBook, capital: float) -> _Track:
+        """``book`` goes on draining beside a new bot: the main track keeps its value so far, its own
+        track books what the drain adds from here."""
+        value = book.equity - capital
+        self.track.offset += value
+        track = _Track(offset=-value)
+        self.drains.append(track)
+        return track
+
+    def curves(self) -> list[tuple[npt.NDArray[np.int64], FloatArray]]:
+        return [t.arrays() for t in (self.track, *self.drains)]
+
+
+def _drain(
+    book: PaperBook,
+    tb: TokenBars,
+    span: tuple[int, int],
+    out: _TokenTrading,
+    track: _Track,
+    settings: WalkForwardSettings,
+) -> bool:
+    """Bars ``span`` (lo..hi-1) of a draining bot: exits only, bar by bar, until flat; True when it ended."""
+    capital, interval = settings.capital, settings.interval
+    lo, hi = span
+    for j in range(lo, hi):
+        position = book.position
+        fills = book.on_bar(_bar(tb, j, tb.symbol, interval), orders="exits")
+        track.add(tb.ts[j : j + 1], np.array([book.equity]), capital)
+        if book.finished:  # the strategy's reversal became the exit at this open
+            entry_fee = position.entry_fee if position is not None else 0.0
+            out.trades += 1
+            out.fees += sum(float(f.fill.fee) for f in fills) + entry_fee
+        if book.is_flat:
+            out.end_life(book, capital, track)
+            return True
+    return False
 
 
 def _trade_token(
-    tb: TokenBars, wanted: Sequence[bool], bounds: Sequence[int], prepared: _Prepared
+    tb: TokenBars, wanted: Sequence[BotPlan | None], bounds: Sequence[int], prepared: _Prepared
 ) -> _TokenTrading:
     settings = prepared.settings
     symbol, interval, capital = tb.symbol, settings.interval, settings.capital
     out = _TokenTrading()
     book: PaperBook | None = None
+    plan: BotPlan | None = None  # the plan ``book`` trades
     series: DecimalBars | None = None
     draining = False
+    drains: list[tuple[PaperBook, _Track]] = []  # replaced bots draining beside their successor
     for k in range(len(wanted)):
         i_k, i_next = tb.index_at(bounds[k]), tb.index_at(bounds[k + 1])
-        if book is not None and not wanted[k] and not draining:
+        want = wanted[k]
+        changed = book is not None and want is not None and plan is not None and want != plan
+        if book is not None and (want is None or changed) and not (draining and want is None):
             if settings.on_remove == "close":
                 out.forced_close(*_final_close(book, tb, i_k, symbol, interval), capital)
                 out.end_life(book, capital)
@@ -241,35 +322,42 @@ def _trade_token(
             elif book.is_flat:  # nothing to drain: the bot stops at once, as the registry's does
                 out.end_life(book, capital)
                 book = None
+            elif changed:  # another plan: this bot drains beside the new one
+                drains.append((book, out.hand_over(book, capital)))
+                book = None
             else:
                 draining = True
-        if wanted[k]:
+        if want is not None:
             if book is None:
-                book, series = _warm_book(prepared, tb, i_k)
+                book, series = _warm_book(prepared, tb, i_k, want)
+                plan = want
                 out.started += 1
             draining = False
+        if i_next > i_k:
+            span = (i_k, i_next)
+            drains = [(d, tr) for d, tr in drains if not _drain(d, tb, span, out, tr, settings)]
         if book is None or i_next <= i_k:
             continue
         if not draining:
             assert series is not None  # set with the book
             out.track.add(tb.ts[i_k:i_next], book.run_prepared(series, i_k, i_next), capital)
             continue
-        for j in range(i_k, i_next):  # draining: exits only, bar by bar, until flat
-            position = book.position
-            fills = book.on_bar(_bar(tb, j, symbol, interval), orders="exits")
-            out.track.add(tb.ts[j : j + 1], np.array([book.equity]), capital)
-            if book.finished:  # the strategy's reversal became the exit at this open
-                entry_fee = position.entry_fee if position is not None else 0.0
-                out.trades += 1
-                out.fees += sum(float(f.fill.fee) for f in fills) + entry_fee
-            if book.is_flat:
-                out.end_life(book, capital)
-                book, draining = None, False
-                break
+        if _drain(book, tb, (i_k, i_next), out, out.track, settings):
+            book, draining = None, False
+    i_end = tb.index_at(bounds[-1])
+    for d, track in drains:
+        out.forced_close(*_final_close(d, tb, i_end, symbol, interval), capital, track)
+        out.end_life(d, capital, track)
     if book is not None:
-        out.forced_close(*_final_close(book, tb, tb.index_at(bounds[-1]), symbol, interval), capital)
+        out.forced_close(*_final_close(book, tb, i_end, symbol, interval), capital)
         out.end_life(book, capital)
     return out
+
+
+def _plan_of(plans: Plans | None, k: int, symbol: str, prepared: _Prepared) -> BotPlan | None:
+    if plans is None:
+        return prepared.default
+    return plans[k].get(symbol)
 
 
 def run_sleeves(
@@ -278,31 +366,47 @@ def run_sleeves(
     times: Sequence[datetime],
     approved: Sequence[Sequence[str]],
     sleeves: int,
+    plans: Plans | None = None,
 ) -> SleeveRun:
-    """Trade ``approved[k]`` over period ``k`` for every ``k``, as the bots would; see the module doc."""
+    """Trade ``approved[k]`` over period ``k`` for every ``k``, as the bots would; see the module doc.
+
+    ``plans[k][symbol]``: what the token's bot trades in period ``k`` (default: the settings' set); an
+    approved token without a plan is not traded.
+    """
     grid = BarGrid.of(settings, times)
     bounds = [datetime_to_ms(t) for t in times] + [datetime_to_ms(settings.end)]
     diff = np.zeros(grid.n + 1)
     trades, fees, started = 0, 0.0, 0
     token_pnl: dict[str, list[float]] = {}
+    token_curves: dict[str, FloatArray] = {}
     approved_sets = [set(a) for a in approved]
     prepared = _Prepared(settings)
     for symbol in settings.symbols:
         tb = bars.get(symbol)
-        wanted = [symbol in a for a in approved_sets]
-        if tb is None or not any(wanted):
+        wanted = [
+            _plan_of(plans, k, symbol, prepared) if symbol in a else None for k, a in enumerate(approved_sets)
+        ]
+        if tb is None or not any(w is not None for w in wanted):
             token_pnl[symbol] = [0.0] * len(times)
             continue
         run = _trade_token(tb, wanted, bounds, prepared)
+        prepared.forget(symbol)
         trades, fees, started = trades + run.trades, fees + run.fees, started + run.started
-        ts, pnl = run.track.arrays()
-        if ts.shape[0]:
-            np.add.at(diff, grid.index(ts), np.diff(pnl, prepend=0.0))
-        final = float(pnl[-1]) if pnl.shape[0] else 0.0
-        marks = [*run.track.values_before(bounds[1:-1]).tolist(), final]
+        mine = np.zeros(grid.n + 1)
+        marks = np.zeros(len(bounds) - 1)
+        for ts, pnl in run.curves():
+            if ts.shape[0]:
+                np.add.at(mine, grid.index(ts), np.diff(pnl, prepend=0.0))
+            final = float(pnl[-1]) if pnl.shape[0] else 0.0
+            track = _Track([ts], [pnl]) if ts.shape[0] else _Track()
+            marks += np.array([*track.values_before(bounds[1:-1]).tolist(), final])
+        diff += mine
+        token_curves[symbol] = np.cumsum(mine[: grid.n])
         token_pnl[symbol] = np.diff(marks, prepend=0.0).tolist()
     pnl_grid = np.cumsum(diff[: grid.n])
-    return SleeveRun(grid, sleeves, settings.capital, pnl_grid, trades, fees, token_pnl, started)
+    return SleeveRun(
+        grid, sleeves, settings.capital, pnl_grid, trades, fees, token_pnl, started, token_curves
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,20 +445,27 @@ def book_tables(
     settings: WalkForwardSettings,
     times: Sequence[datetime],
     starts: Sequence[Sequence[str]],
+    plans: Plans | None = None,
 ) -> BookTables:
-    """Run a bot of each token in ``starts[a]`` from ``t_a`` to the end, marking it at each boundary."""
+    """Run a bot of each token in ``starts[a]`` from ``t_a`` to the end, marking it at each boundary
+    (``plans[a][symbol]``: what it trades; default: the settings' set)."""
     bounds = [datetime_to_ms(t) for t in times] + [datetime_to_ms(settings.end)]
     k_count = len(times)
     marked: dict[str, dict[int, FloatArray]] = {}
     closed: dict[str, dict[int, FloatArray]] = {}
     prepared = _Prepared(settings)
-    for a in range(k_count):
-        for symbol in starts[a]:
-            tb = bars.get(symbol)
-            if tb is None:
+    for symbol in dict.fromkeys(s for names in starts for s in names):  # token by token: its bots
+        tb = bars.get(symbol)
+        if tb is None:
+            continue
+        for a in range(k_count):
+            if symbol not in starts[a]:
                 continue
-            config = prepared.config(symbol)
-            book, series = _warm_book(prepared, tb, tb.index_at(bounds[a]))
+            plan = _plan_of(plans, a, symbol, prepared)
+            if plan is None:
+                continue
+            config = prepared.config(symbol, plan)
+            book, series = _warm_book(prepared, tb, tb.index_at(bounds[a]), plan)
             m = np.full(k_count + 1, np.nan)
             c = np.full(k_count + 1, np.nan)
             for b in range(a + 1, k_count + 1):
@@ -371,4 +482,5 @@ def book_tables(
                     c[b] = book.close_value(price)
             marked.setdefault(symbol, {})[a] = m
             closed.setdefault(symbol, {})[a] = c
+        prepared.forget(symbol)
     return BookTables(marked, closed)

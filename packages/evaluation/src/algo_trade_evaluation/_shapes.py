@@ -5,7 +5,8 @@
 - :func:`list_json`: ``walkforward list --json``;
 - :func:`period_json`: one stored period as both print it;
 - :func:`study_header`, :func:`statistics_lines`: the title and the statistics, each ratio labelled with
-  what it was computed on; :func:`verdict_line`: a study in one line (the lists of studies).
+  what it was computed on (with ``--optimise``, :func:`optimisation_lines` among them);
+  :func:`verdict_line`: a study in one line (the lists of studies).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "list_json",
+    "optimisation_lines",
     "period_json",
     "regime_line",
     "statistics_lines",
@@ -88,11 +90,13 @@ def list_json(runs: list[WalkForwardRunRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def study_header(settings: dict[str, Any]) -> str:
-    """``walk-forward quad_ma 1h: 2025-03-01 → 2025-05-01, re-selected every 7 days on ...``."""
+def study_header(settings: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
+    """``walk-forward quad_ma 1h: 2025-03-01 → 2025-05-01, re-selected every 7 days on ...``
+    (``walk-forward optimised per token 1h: ...`` for a study with ``--optimise``)."""
     step_days = settings["step_seconds"] / 86_400
+    what = "optimised per token" if (summary or {}).get("optimisation") else settings["strategy"]
     return (
-        f"walk-forward {settings['strategy']} {settings['interval']}: {settings['from'][:10]} → "
+        f"walk-forward {what} {settings['interval']}: {settings['from'][:10]} → "
         f"{settings['to'][:10]}, re-selected every {step_days:g} days on {settings['window_days']}-day "
         f"windows, {len(settings['symbols'])} tokens, top {settings['criteria']['top_n']}"
     )
@@ -145,11 +149,60 @@ def statistics_lines(summary: dict[str, Any], statistics: dict[str, Any], interv
     regimes = regime_line(summary.get("by_regime"))
     if regimes:
         lines.append(regimes)
+    lines.extend(optimisation_lines(summary.get("optimisation")))
     return lines
 
 
 def _pct(value: Any) -> str:
     return "–" if value is None else f"{value:+.2%}"
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _share(value: Any) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def optimisation_lines(opt: dict[str, Any] | None) -> list[str]:
+    """With ``--optimise``: the space, the fixed parameter set on the same periods, in-sample vs
+    out-of-sample Sharpe of the chosen sets, the PBO of the per-token choices."""
+    if not opt:
+        return []
+    spec, fixed = opt.get("spec", {}), opt.get("fixed", {})
+    lines = [
+        f"per-token choice among {spec.get('sets')} parameter sets ({', '.join(spec.get('strategies', []))}) "
+        f"on each training window, prefer {spec.get('prefer')}, min DSR {_num(spec.get('min_dsr'))}"
+    ]
+    fs = fixed.get("selection") or {}
+    if fs:
+        pct = fixed.get("random_percentile")
+        lines.append(
+            f"fixed {fixed.get('strategy')} parameter set on the same periods: "
+            f"{_pct(fs.get('total_return'))}, Sharpe {_num(fs.get('sharpe'))}, max drawdown "
+            + ("–" if fs.get("max_drawdown") is None else f"{fs['max_drawdown']:.2%}")
+            + f", PSR {_num(fixed.get('psr'), 3)}, random percentile "
+            + ("–" if pct is None else f"{pct:.0%}")
+            + f" (optimised − fixed return {_pct(opt.get('return_vs_fixed'))})"
+        )
+    for what, figures in (("approved", opt), ("every", opt.get("every_choice") or {})):
+        if figures.get("in_sample_sharpe") is None:
+            continue
+        lines.append(
+            f"in sample → out of sample ({what} token's chosen set): Sharpe "
+            f"{_num(figures['in_sample_sharpe'])} on the training windows, "
+            f"{_num(figures.get('out_of_sample_sharpe'))} traded in the next period"
+            f" (degradation {figures['degradation']:+.2f}, {figures.get('pairs')} token-periods)"
+        )
+    pbo = opt.get("pbo") or {}
+    if pbo.get("mean") is not None:
+        lines.append(
+            f"PBO of the per-token choice {pbo['mean']:.2f} on average, {pbo['min']:.2f}–{pbo['max']:.2f} "
+            f"over {pbo['count']} token-periods ({_share(pbo.get('over_half'))} above 0.5; CSCV, "
+            f"{pbo.get('blocks')} blocks of the training window's per-bar returns)"
+        )
+    return lines
 
 
 def regime_line(by_regime: dict[str, Any] | None) -> str | None:

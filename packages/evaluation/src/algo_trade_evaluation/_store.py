@@ -15,6 +15,7 @@ from algo_trade_evaluation._walkforward import WalkForwardResult
 __all__ = ["MAX_CURVE_POINTS", "curves_of", "finite", "records_of", "store_walkforward"]
 
 MAX_CURVE_POINTS = 2000
+_OPTIMISED = "optimised"  # algo_trade_token_selector.OPTIMISED: each token trades its own chosen set
 
 
 def curves_of(result: WalkForwardResult) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def records_of(
         range_start=settings.start,
         range_end=settings.end,
         interval=settings.interval,
-        strategy_name=settings.strategy,
+        strategy_name=settings.strategy if result.optimisation is None else _OPTIMISED,
         params_hash=settings.params_hash,
         settings=finite(settings.to_json()),
         summary=finite(result.summary_json()),
@@ -82,6 +83,7 @@ def records_of(
                     "missing": p.missing,
                     "regimes": p.regimes,
                     "approved_pnl": p.approved_pnl,
+                    **({"choices": p.choices} if p.choices else {}),
                 }
             ),
         )

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from algo_trade_core import (
 from algo_trade_data import BacktestResultRecord, RunTrials
 from algo_trade_evaluation._bars import TokenBars
 from algo_trade_evaluation._by_regime import regime_split
-from algo_trade_evaluation._desk import BarGrid, BookTables, SleeveRun, book_tables, run_sleeves
+from algo_trade_evaluation._desk import BarGrid, BookTables, Plans, SleeveRun, book_tables, run_sleeves
 from algo_trade_evaluation._random import RandomBaseline, random_baseline
 from algo_trade_evaluation._ranks import IcSummary, Turnover, ic_summary, spearman, turnover
 from algo_trade_evaluation._select import (
@@ -37,6 +37,9 @@ from algo_trade_evaluation._select import (
 )
 from algo_trade_evaluation._series import SeriesStats, bar_returns, series_stats
 from algo_trade_evaluation._settings import WalkForwardSettings
+
+if TYPE_CHECKING:
+    from algo_trade_evaluation._optimised import OptimisedStudy
 
 __all__ = [
     "PeriodResult",
@@ -72,9 +75,11 @@ class PeriodResult:
     missing: dict[str, str]  # tokens without a result at `start`, and why
     # each token's volatility regime at `start` (None: too little history), from bars before `start`
     regimes: dict[str, str | None] = field(default_factory=dict)
+    # with --optimise: each token's choice at `start` (strategy, parameters, N, DSR, in-sample Sharpe, PBO)
+    choices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "approved": list(self.approved),
@@ -93,6 +98,9 @@ class PeriodResult:
             "missing": self.missing,
             "regimes": self.regimes,
         }
+        if self.choices:
+            out["choices"] = self.choices
+        return out
 
 
 @dataclass(slots=True)
@@ -111,9 +119,16 @@ class WalkForwardResult:
     statistics: dict[str, Any]
     seconds: float
     steps: list[SelectionStep] = field(default_factory=list, repr=False)
+    optimisation: OptimisedStudy | None = field(default=None, repr=False)  # --optimise
 
     @property
     def verdict(self) -> str:
+        text = self._verdict()
+        if self.optimisation is not None:
+            text += self.optimisation.sentence(self)
+        return text
+
+    def _verdict(self) -> str:
         """Plain sentences: did selecting by backtest beat the universe and luck out of sample, and does
         it make money with confidence?"""
         sel, uni = self.stats["selection"], self.stats["universe"]
@@ -142,7 +157,7 @@ class WalkForwardResult:
         )
 
     def summary_json(self) -> dict[str, Any]:
-        return {
+        out = {
             **{name: s.to_json() for name, s in self.stats.items()},
             "random": self.random.summary(),
             "mean_ic": self.ic.mean,
@@ -155,6 +170,9 @@ class WalkForwardResult:
             "verdict": self.verdict,
             "seconds": self.seconds,
         }
+        if self.optimisation is not None:
+            out["optimisation"] = self.optimisation.summary_json(self)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -224,12 +242,14 @@ def run_walkforward(
     tables: BookTables | None = None,
     universe: SleeveRun | None = None,
     progress: Progress | None = None,
+    plans: Plans | None = None,
 ) -> WalkForwardResult:
     """Run the study on ``bars`` (each token's history, see :func:`~algo_trade_evaluation.load_bars`).
 
     ``steps``, ``tables`` and ``universe`` computed for the same universe, interval, parameters, training
     window and step can be passed in (a rule search shares them between variants that differ only in
-    thresholds).
+    thresholds). ``plans[k][symbol]`` is what each token's bot trades in period ``k`` (per-token
+    choices; default: ``settings``' one set), for the selection and every baseline.
 
     Raises:
         DataError: no token has a bar in the range.
@@ -249,13 +269,13 @@ def run_walkforward(
     approved = [s.approved for s in steps]
     eligible = [s.eligible for s in steps]
     notify("trading", 0, 3)
-    selection = run_sleeves(bars, settings, times, approved, settings.criteria.top_n)
+    selection = run_sleeves(bars, settings, times, approved, settings.criteria.top_n, plans)
     notify("trading", 1, 3)
     if universe is None:
-        universe = run_sleeves(bars, settings, times, eligible, max(len(settings.symbols), 1))
+        universe = run_sleeves(bars, settings, times, eligible, max(len(settings.symbols), 1), plans)
     notify("trading", 2, 3)
     if tables is None:
-        tables = book_tables(bars, settings, times, eligible)
+        tables = book_tables(bars, settings, times, eligible, plans)
     notify("trading", 3, 3)
     random = random_baseline(
         tables,

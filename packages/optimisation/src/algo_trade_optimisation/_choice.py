@@ -24,6 +24,7 @@ from algo_trade_core import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     per_period,
+    sample_variance,
 )
 
 __all__ = ["Choice", "TrialTable", "choose", "dsr_of"]
@@ -146,7 +147,7 @@ def choose(
     m = table.metrics
     sharpe = np.asarray(m["sharpe_ratio"], dtype=np.float64)
     n = len(table) if n_trials is None else n_trials
-    v_annual = float(np.var(sharpe, ddof=1)) if sharpe_variance_annual is None and n > 1 else 0.0
+    v_annual = sample_variance(sharpe.tolist()) if sharpe_variance_annual is None and n > 1 else 0.0
     if sharpe_variance_annual is not None:
         v_annual = sharpe_variance_annual
     variance = v_annual / periods_per_year

@@ -1,9 +1,9 @@
 """Where the tasks run: a thread pool in this process, or Dask (a LocalCluster or an existing cluster).
 
 Both stream results back in completion order (``async for task, metrics in executor.run(...)``), so the
-caller stores each as it arrives. Dask gets each token's bars once per worker (``scatter``), warms the
-numba kernels in every worker before the first task, and reruns the tasks of a worker that dies
-elsewhere (its scheduler's own bookkeeping: a task's result arrives once).
+caller stores each as it arrives. Dask gets each token's bars once on every worker (``scatter`` with
+``broadcast``), warms the numba kernels in every worker before the first task, and reruns the tasks of
+a worker that dies elsewhere (its scheduler's own bookkeeping: a task's result arrives once).
 """
 
 from __future__ import annotations
@@ -142,18 +142,24 @@ class DaskExecutor:
             await self._cluster.close()
             self._cluster = None
 
+    async def scatter_bars(self, bars: Mapping[str, Bars], symbols: Sequence[str]) -> dict[str, Any]:
+        """Each token's bars on every worker (``broadcast``): any worker runs any of its tasks without
+        fetching them first, and a worker that dies takes no token's only copy with it (a task whose
+        scattered input is lost cannot be rerun: Dask cannot recompute scattered data).
+
+        ``hash=False``: fresh keys per run. With content keys a second run on the same bars re-scatters
+        the key the first run's futures are releasing, and its tasks fail with "lost dependencies".
+        """
+        futures = await self._client.scatter([bars[s] for s in symbols], hash=False, broadcast=True)
+        return dict(zip(symbols, futures, strict=True))
+
     async def run(
         self, bars: Mapping[str, Bars], tasks: Sequence[Task], execution: BacktestConfig, interval: str
     ) -> AsyncIterator[Result]:
         from distributed import as_completed
 
         client = self._client
-        symbols = sorted({t.symbol for t in tasks})
-        # hash=False: fresh keys per run. With content keys a second run on the same bars re-scatters the
-        # key the first run's futures are releasing, and its tasks fail with "lost dependencies".
-        scattered = dict(
-            zip(symbols, await client.scatter([bars[s] for s in symbols], hash=False), strict=True)
-        )
+        scattered = await self.scatter_bars(bars, sorted({t.symbol for t in tasks}))
         futures = {}
         for task in tasks:
             strategies, params = _args(task)

@@ -16,10 +16,9 @@ divided by ``sqrt(bars per year)``, its variance by the bars per year.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 
-from algo_trade_core import bars_per_year, deflated_sharpe_ratio
+from algo_trade_core import bars_per_year, deflated_sharpe_ratio, sample_variance
 from algo_trade_data import BacktestResultRecord, RunTrials
 
 __all__ = ["TrialsKey", "result_dsr", "run_trials", "trials_by_key", "trials_of"]
@@ -39,7 +38,7 @@ def run_trials(results: Iterable[BacktestResultRecord]) -> dict[TrialsKey, RunTr
             run_id=key[0],
             interval=key[1],
             trials=len(values),
-            sharpe_variance=statistics.variance(values) if len(values) > 1 else 0.0,
+            sharpe_variance=sample_variance(values),
         )
         for key, values in sharpes.items()
     }
