@@ -147,6 +147,32 @@ async def store(db: DatabaseClient, bots: list[tuple[BotConfig, BarArrays, FillA
         )
 
 
+async def dashboard_report(db: DatabaseClient, bot_id: str, bars: int) -> None:
+    """The dashboard's bot report over HTTP: the first request builds it, later ones read the cache."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from algo_trade_core import AppConfig
+    from algo_trade_dashboard import create_app
+
+    async with TestClient(TestServer(create_app(AppConfig(), db=db))) as client:
+
+        async def get(path: str) -> float:
+            start = time.perf_counter()
+            response = await client.get(path)
+            assert response.status == 200, await response.text()
+            await response.read()
+            return time.perf_counter() - start
+
+        cold = await get(f"/api/bots/{bot_id}/report")
+        warm = [await get(f"/api/bots/{bot_id}/report") for _ in range(20)]
+        chart = [await get(f"/api/bots/{bot_id}/report/chart") for _ in range(20)]
+    print(
+        f"dashboard /api/bots/{{id}}/report of one bot x {bars:,} bars (no stored result: no envelope): "
+        f"first {cold * 1000:.0f} ms, cached {time_summary(warm, 'ms')[1]}; /report/chart cached "
+        f"{time_summary(chart, 'ms')[1]}"
+    )
+
+
 async def run(args: argparse.Namespace) -> int:
     warm = strategy_warmup_bars("ma_crossover", PARAMS)
     n = warm + args.bars
@@ -207,6 +233,7 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.gather(*(load_bot_history(db, c.bot_id) for c, *_ in bots))
             times.append(time.perf_counter() - start)
         print(f"  of which reading the rows, fills and bars alone: {time_summary(times)[1]}")
+        await dashboard_report(db, bots[0][0].bot_id, args.bars)
 
     _, bars, _, _ = bots[0]
     result = run_backtest(

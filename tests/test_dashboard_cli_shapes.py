@@ -1,4 +1,4 @@
-"""The dashboard's /api/ payloads are the CLI's --json shapes, on one database filled by real sweeps."""
+"""The dashboard's /api/ payloads are the CLI's --json shapes, on databases filled by real sweeps and bots."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
 from aiohttp.test_utils import TestClient, TestServer
 from typer.testing import CliRunner
 
 from algo_trade_backtest_scheduler import BacktestScheduler
-from algo_trade_bot_orchestrator import strategy_warmup_bars
+from algo_trade_bot_orchestrator import BotRegistry, MemoryFeed, bars_from_frame, strategy_warmup_bars
 from algo_trade_cli.app import app as cli_app
-from algo_trade_core import AppConfig, load_config
+from algo_trade_core import AppConfig, datetime_to_ms, load_config
 from algo_trade_dashboard import create_app
 from algo_trade_data import BotRecord, DatabaseClient, announce_daemon
-from algo_trade_data.testing import real_candles, temporary_database
+from algo_trade_data.testing import real_candles, temporary_database, wait_for
 from algo_trade_evaluation import WalkForwardSettings, load_bars, run_walkforward, store_walkforward
-from algo_trade_pipeline import Pipeline
+from algo_trade_pipeline import Pipeline, traded_parameter_set
 
 TOKENS = ("BTC", "ETH", "SOL")
 END = datetime(2025, 7, 26, 4, tzinfo=UTC)
@@ -138,3 +139,82 @@ async def test_api_payloads_are_the_cli_json_shapes() -> None:
             assert studies[0]["periods"] == len(cli_study["periods"]) == 2
             study = await api(f"/api/walkforward/{walkforward_id}")
             assert {k: study[k] for k in cli_study} == cli_study
+            # A bot row without the configuration it ran (written by hand here) has no report: the
+            # API says why with 422, the bot page shows the reason instead of the panel.
+            response = await client.get("/api/bots/quad_ma:SOL/report")
+            assert response.status == 422
+            message = (await response.json())["error"]["message"]
+            assert message.startswith("bot 'quad_ma:SOL': no report against its backtest: ")
+            bot = await api("/api/bots/quad_ma:SOL")
+            assert bot["live_vs_backtest"] == {"available": False, "reason": message}
+
+
+async def test_bot_report_and_events_are_the_cli_json_shapes() -> None:
+    """A paper bot approved by a real sweep, trading SOL's real bars until a drawdown protection stops
+    it: /api/bots/{id}/report is `bots report ID --json`'s object, /api/events is `bots events --json`."""
+
+    start = END - timedelta(days=20)
+    async with temporary_database() as url:
+        env = {
+            "ALGO_TRADE__DATABASE__URL": url,
+            "ALGO_TRADE__SCHEDULER__INTERVAL": "1h",
+            "ALGO_TRADE__SCHEDULER__TOKEN_UNIVERSE": json.dumps(["SOL"]),
+            "ALGO_TRADE__SCHEDULER__REFRESH_DATA": "false",
+            "ALGO_TRADE__BOTS__INTERVAL": "1h",
+            "ALGO_TRADE__BOTS__SHADOW_DAYS": "0",
+            "ALGO_TRADE__BOTS__PROTECTION__MAX_DRAWDOWN": "0.004",
+            "COLUMNS": "200",
+        }
+        config = load_config(None, env=env)
+        frame = real_candles("SOL", "1h")
+        db = await DatabaseClient.connect(config.database)
+        try:
+            await db.upsert_candles(frame)
+            scheduler = BacktestScheduler.from_app_config(config, db, None)
+            try:
+                summary = await scheduler.run_once(start, refresh=False)  # the result the bot is judged by
+            finally:
+                await scheduler.shutdown()
+            assert summary.status == "ok", summary.errors
+            clock = {"ms": datetime_to_ms(start)}
+            feed = MemoryFeed()
+            registry = BotRegistry.from_app_config(
+                config, db, feed, clock_ms=lambda: clock["ms"], checkpoint_s=0.0
+            )
+            try:
+                started, _ = await registry.sync_bots_with_approved_tokens(
+                    ["SOL"], "quad_ma", traded_parameter_set(config)[1]
+                )
+                assert started == ["SOL"]
+                later = frame.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < END))
+                for bar in bars_from_frame(later, symbol="SOL", interval="1h"):
+                    clock["ms"] = bar.t + 3_600_000 + 1_000
+                    feed.publish(bar)
+
+                async def stopped() -> bool:
+                    return bool(await db.list_bot_events(kind="stop"))
+
+                await wait_for(stopped, timeout=60, what="the drawdown stop", interval=0.05)
+            finally:
+                await registry.shutdown_all()
+        finally:
+            await db.close()
+        (cli_report,) = await asyncio.to_thread(cli_json, env, "bots", "report", "quad_ma:SOL")
+        cli_events = await asyncio.to_thread(cli_json, env, "bots", "events")
+        app = create_app(config, clock=lambda: END)
+        async with TestClient(TestServer(app)) as client:
+
+            async def api(path: str) -> Any:
+                response = await client.get(path)
+                assert response.status == 200, path
+                return await response.json()
+
+            report = await api("/api/bots/quad_ma:SOL/report")
+            assert report == cli_report
+            assert report["envelope"] is not None  # judged by the sweep's stored result
+            assert report["reconciliation"]["status"] == "exact"
+            assert (await api("/api/events"))["events"] == cli_events
+            assert [e["kind"] for e in cli_events] == ["stop"]
+            page = await api("/api/bots/quad_ma:SOL")
+            assert page["live_vs_backtest"] == {"available": True, "report": cli_report}
+            assert page["events"] == cli_events

@@ -14,10 +14,12 @@ Test modules cannot import this file (``--import-mode=importlib``), so what they
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -28,6 +30,7 @@ from algo_trade_core import (
     AppConfig,
     BotsConfig,
     DatabaseConfig,
+    ProtectionConfig,
     SchedulerConfig,
     SelectionCriteria,
     datetime_to_ms,
@@ -179,6 +182,67 @@ async def market() -> AsyncIterator[Market]:
             traded_bot=traded,
             walkforward_id=walkforward_id,
         )
+
+
+STOP_FROM = END - timedelta(days=20)
+MAX_DRAWDOWN = 0.004  # quad_ma on SOL 1h loses more than 0.4 % from a peak within these 20 days
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A database where a protection stopped a paper bot: the bot stored its ``stop`` event itself."""
+
+    config: AppConfig
+    bot_id: str
+    events: list[dict[str, Any]]  # what `bots events --json` prints: the library's rows, as JSON
+
+    def now(self) -> datetime:
+        return END + timedelta(hours=1)
+
+
+@pytest.fixture(scope="session")
+async def stopped() -> AsyncIterator[Stopped]:
+    """A paper bot on SOL's real 1h bars with ``[bots.protection] max_drawdown`` low enough for its first
+    losing stretch to stop it (no sweep: the dashboard shows the bot and its events)."""
+    async with temporary_database() as url:
+        config = AppConfig(
+            database=DatabaseConfig(url=url, max_connections=4),
+            scheduler=SchedulerConfig(
+                token_universe=("SOL",), interval="1h", backtest_window_days=30, refresh_data=False
+            ),
+            bots=BotsConfig(
+                interval="1h", shadow_days=0, protection=ProtectionConfig(max_drawdown=MAX_DRAWDOWN)
+            ),
+        )
+        frame = real_candles("SOL", "1h")
+        db = await DatabaseClient.connect(config.database)
+        try:
+            await db.upsert_candles(frame)
+            clock = {"ms": datetime_to_ms(STOP_FROM)}
+            feed = MemoryFeed()
+            registry = BotRegistry.from_app_config(
+                config, db, feed, clock_ms=lambda: clock["ms"], checkpoint_s=0.0
+            )
+            try:
+                _, params = traded_parameter_set(config)
+                started, _ = await registry.sync_bots_with_approved_tokens(["SOL"], "quad_ma", params)
+                assert started == ["SOL"]
+                later = frame.filter((pl.col("timestamp") >= STOP_FROM) & (pl.col("timestamp") < END))
+                for bar in bars_from_frame(later, symbol="SOL", interval="1h"):
+                    clock["ms"] = bar.t + HOUR + 1_000
+                    feed.publish(bar)
+
+                async def stop_stored() -> bool:
+                    return bool(await db.list_bot_events(kind="stop"))
+
+                await wait_for(stop_stored, timeout=60, what="the drawdown stop to be stored", interval=0.05)
+            finally:
+                await registry.shutdown_all()
+            (bot,) = await db.list_bots()
+            events = json.loads(json.dumps([e.to_json_dict() for e in await db.list_bot_events(limit=50)]))
+        finally:
+            await db.close()
+        yield Stopped(config=config, bot_id=bot.bot_id, events=events)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from algo_trade_dashboard import create_app
 from algo_trade_data import DatabaseClient
 from algo_trade_data.testing import real_candles
 from algo_trade_token_selector import CRITERIA
+from algo_trade_tracking import report_bot
 
 
 @pytest.fixture
@@ -44,8 +46,7 @@ async def test_overview_shows_the_last_sweep_the_selection_the_schedule_and_the_
     # The next runs come from the configured cron (daily 03:00 UTC) after "now".
     assert data["schedule"]["next_runs"][0] == "2025-07-27T03:00:00+00:00"
     assert {b["bot_id"] for b in data["bots"]} == set(market.bot_ids)
-    assert data["alerts"] == {"available": False, "reason": data["alerts"]["reason"]}
-    assert "not available yet" in data["alerts"]["reason"]
+    assert data["alerts"] == {"events": []}  # no protection is on: no bot event (test_bot_events has them)
     assert len(data["history"]["selections"]) == 14
 
 
@@ -194,6 +195,8 @@ async def test_huge_ranges_are_downsampled_and_say_so(client: TestClient[Any, An
         ("/api/runs/0123456789abcdef", 404, "no backtest run '0123456789abcdef'"),
         ("/api/bots/quad_ma:XYZ", 404, "no bot 'quad_ma:XYZ'"),
         ("/api/bots/quad_ma:XYZ/chart", 404, "no bot 'quad_ma:XYZ'"),
+        ("/api/bots/quad_ma:XYZ/report", 404, "no bot 'quad_ma:XYZ'"),
+        ("/api/bots/quad_ma:XYZ/report/chart", 404, "no bot 'quad_ma:XYZ'"),
         ("/api/token/BTC;DROP", 400, "not a token name: 'BTC;DROP'"),
         ("/api/runs/..%2F..", 400, "not a run id"),
         ("/api/selection?limit=0", 400, "limit: expected a whole number from 1 to 400, got 0"),
@@ -231,7 +234,7 @@ async def test_runs_and_bots(client: TestClient[Any, Any], market: Any) -> None:
     assert {r["symbol"] for r in run["results"]} == set(market.tokens)
     bots = await get_json(client, "/api/bots")
     assert {b["bot_id"] for b in bots["bots"]} == set(market.bot_ids)
-    assert bots["live_vs_backtest"]["available"] is False
+    assert "live_vs_backtest" not in bots  # each bot's page has it (below)
     bot = await get_json(client, f"/api/bots/{market.traded_bot}")
     assert bot["fills_total"] == len(bot["fills"]) > 0
     chart = await get_json(client, f"/api/bots/{market.traded_bot}/chart")
@@ -239,3 +242,54 @@ async def test_runs_and_bots(client: TestClient[Any, Any], market: Any) -> None:
     assert chart["fills_in_range"] == bot["fills_total"]
     # The equity rebuilt from the fills ends where the bot's own bookkeeping is.
     assert chart["equity"]["v"][-1] == pytest.approx(bot["equity"], abs=0.01)
+
+
+async def test_a_bot_against_its_backtest_is_the_report_of_bots_report(
+    client: TestClient[Any, Any], market: Any
+) -> None:
+    bot_id = market.traded_bot
+    report = await get_json(client, f"/api/bots/{bot_id}/report")
+    # The very object `bots report BOT_ID --json` prints (its list's one element), by the same call.
+    async with await DatabaseClient.connect(market.config.database) as db:
+        expected = (await report_bot(db, bot_id, market.config.bots.tracking)).to_json()
+        fills = await db.list_fills(bot_id=bot_id)
+    assert report == json.loads(json.dumps(expected))
+    rec = report["reconciliation"]
+    # A paper bot fed every bar is its backtest: same trades, same equity, nothing missing.
+    assert (rec["status"], rec["missed"], rec["extra"], rec["missing_bars"]) == ("exact", 0, 0, 0)
+    assert rec["live_trades"] == rec["expected_trades"] == sum(f.reason != "entry" for f in fills)
+    assert report["envelope"] is not None  # the bots started on a stored sweep's result
+    assert report["divergence"]["bars"] == rec["bars_seen_by_bot"]
+
+    page = await get_json(client, f"/api/bots/{bot_id}")
+    assert page["live_vs_backtest"] == {"available": True, "report": report}
+
+    chart = await get_json(client, f"/api/bots/{bot_id}/report/chart")
+    assert chart["available"]
+    series = chart["series"]
+    assert chart["bars"] == len(series["live"]["t"]) == rec["bars_in_store"]
+    # The live curve ends at the bot's equity; it is the backtest's, bar for bar (exact reconciliation).
+    assert chart["capital"] * (1 + series["live"]["v"][-1]) == pytest.approx(rec["equity_live"], rel=1e-9)
+    assert series["live"]["v"] == pytest.approx(series["backtest"]["v"], abs=1e-9)
+    assert all(
+        lo <= mid <= hi
+        for lo, mid, hi in zip(*(series[k]["v"] for k in ("band_low", "band_mid", "band_high")), strict=True)
+    )
+    assert max(series["drawdown"]["v"]) == pytest.approx(
+        report["divergence"]["figures"]["live_drawdown"], abs=1e-9
+    )
+    assert series["live"]["t"][0] == series["band_low"]["t"][0] > 0
+
+
+async def test_the_bot_page_shows_the_reconciliation_and_the_envelope(
+    client: TestClient[Any, Any], market: Any
+) -> None:
+    response = await client.get(f"/bots/{market.traded_bot}")
+    assert response.status == 200
+    text = await response.text()
+    assert "data-reconciliation" in text
+    assert 'data-chart="live"' in text
+    assert "trades matched / missed / extra" in text
+    missing = await client.get("/bots/quad_ma:NOPE")
+    assert missing.status == 404
+    assert "no bot &#39;quad_ma:NOPE&#39;" in await missing.text()

@@ -151,9 +151,12 @@ def test_every_page_loads_with_its_charts_and_no_console_error(
     assert bots == {}
     live = browser.find_element("css selector", "table[data-live-bots]")
     wait_until(browser, lambda d: live.get_attribute("data-live-updates"))  # the first server-sent event
-    assert "not available yet" in browser.find_element("css selector", ".placeholder").text
     bot = open_page(browser, f"{base}/bots/{market.traded_bot}", "bot")
-    assert_drawn(bot, "bot")
+    assert_drawn(bot, "bot", "live")
+    assert "live bar(s) from" in browser.find_element("css selector", '[data-chart-note="live"]').text
+    reconciliation = browser.find_element("css selector", "table[data-reconciliation]").text
+    assert "exact" in reconciliation  # a paper bot fed every bar is its backtest
+    assert browser.find_element("css selector", "table[data-envelope] .badge").text in ("ok", "failed")
     assert not browser.find_element("css selector", '[data-chart-note="bot"]').text.startswith("0 fill")
 
     runs = open_page(browser, base + "/runs", "runs")
@@ -232,6 +235,21 @@ def test_turned_on_gates_show_as_failed_criteria(browser: Any, market: Any, thre
     header = browser.find_element("css selector", "table.audit thead").text
     assert any(text.startswith("✗ 0.") and "< 0.40" in text for text in failed), failed
     assert "regime ∈ normal, high" in header
+
+
+def test_a_stopped_bot_shows_its_events_on_its_page_and_in_the_overviews_alerts(
+    browser: Any, stopped: Any, threaded_server: Any
+) -> None:
+    with threaded_server(stopped.config, clock=stopped.now) as server:
+        open_page(browser, server.url + "/", "overview-alerts")
+        alerts = browser.find_element("css selector", "[data-alerts]").text
+        assert "stop" in alerts
+        assert stopped.bot_id in alerts
+        bot = open_page(browser, f"{server.url}/bots/{stopped.bot_id}", "bot-stopped")
+        assert_drawn(bot, "bot", "live")
+        rows = browser.find_elements("css selector", "table[data-events] tbody tr")
+        assert len(rows) == len(stopped.events)
+        assert any("max_drawdown" in r.text for r in rows)
 
 
 def own_address() -> str | None:

@@ -131,7 +131,7 @@ async def test_live_updates_say_when_the_database_is_down_and_back(
 ) -> None:
     proxy, client = proxied
     await proxy.up()
-    response = await client.get("/api/events")
+    response = await client.get("/api/stream")
     assert response.headers["Content-Type"] == "text/event-stream"
     events = _events(response)
     data = await anext_event(events, "bots")

@@ -16,6 +16,7 @@ from algo_trade_dashboard._context import Rule, wall_clock
 from algo_trade_dashboard._events import BotEvents
 from algo_trade_dashboard._format import FILTERS
 from algo_trade_dashboard._handlers import error_pages, routes
+from algo_trade_dashboard._live import ReportCache
 from algo_trade_dashboard._security import auth_middleware, security_headers
 from algo_trade_dashboard._store import Store
 from algo_trade_dashboard._token_view import ChartCache
@@ -75,6 +76,7 @@ def create_app(
     app[K.TOKEN] = settings.token
     app[K.EVENTS] = BotEvents(app[K.STORE], settings.poll_interval_s)
     app[K.CHARTS] = ChartCache()
+    app[K.REPORTS] = ReportCache()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

@@ -91,7 +91,7 @@ class BotEvents:
             self._task = None
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        """The ``/api/events`` handler: an event stream until the page goes away."""
+        """The ``/api/stream`` handler: an event stream until the page goes away."""
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",

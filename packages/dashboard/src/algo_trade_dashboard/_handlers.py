@@ -18,6 +18,7 @@ from loguru import logger
 
 from algo_trade_core import AlgoTradeError, DatabaseError
 from algo_trade_dashboard import _keys as K
+from algo_trade_dashboard._bot_events import EVENT_KINDS, bot_events, events_view
 from algo_trade_dashboard._context import (
     BadRequest,
     Context,
@@ -26,6 +27,7 @@ from algo_trade_dashboard._context import (
     check_run_id,
     check_symbol,
 )
+from algo_trade_dashboard._live import live_vs_backtest, report_chart_view, report_view
 from algo_trade_dashboard._security import (
     SESSION_COOKIE,
     SESSION_DAYS,
@@ -52,6 +54,7 @@ from algo_trade_dashboard._walkforward import (
 __all__ = ["routes"]
 
 View = Callable[[web.Request, Context], Awaitable[dict[str, Any]]]
+BOT_PAGE_EVENTS = 100  # a bot page lists its newest 100 events
 
 
 def _plain(value: Any) -> Any:
@@ -149,7 +152,30 @@ async def _bots(request: web.Request, ctx: Context) -> dict[str, Any]:
 
 
 async def _bot(request: web.Request, ctx: Context) -> dict[str, Any]:
-    return await bot_view(ctx, check_bot_id(request.match_info["bot_id"]))
+    bot_id = check_bot_id(request.match_info["bot_id"])
+    data = await bot_view(ctx, bot_id)
+    data["live_vs_backtest"] = await live_vs_backtest(ctx, bot_id, request.app[K.REPORTS])
+    data["events"] = await bot_events(ctx, limit=BOT_PAGE_EVENTS, bot_id=bot_id)
+    return data
+
+
+async def _events(request: web.Request, ctx: Context) -> dict[str, Any]:
+    bot_id = request.query.get("bot") or None
+    kind = request.query.get("kind") or None
+    if kind is not None and kind not in EVENT_KINDS:
+        raise BadRequest(f"kind: expected one of {', '.join(EVENT_KINDS)}, got {kind!r}")
+    limit = _int_param(request, "limit", 50, 1, 1000)
+    return await events_view(
+        ctx, limit=limit, bot_id=None if bot_id is None else check_bot_id(bot_id), kind=kind
+    )
+
+
+async def _bot_report(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await report_view(ctx, check_bot_id(request.match_info["bot_id"]), request.app[K.REPORTS])
+
+
+async def _bot_report_chart(request: web.Request, ctx: Context) -> dict[str, Any]:
+    return await report_chart_view(ctx, check_bot_id(request.match_info["bot_id"]), request.app[K.REPORTS])
 
 
 async def _bot_chart(request: web.Request, ctx: Context) -> dict[str, Any]:
@@ -290,10 +316,13 @@ def routes(app: web.Application) -> None:
     r.add_get("/api/bots", api(_bots))
     r.add_get("/api/bots/{bot_id}", api(_bot))
     r.add_get("/api/bots/{bot_id}/chart", api(_bot_chart))
+    r.add_get("/api/bots/{bot_id}/report", api(_bot_report))
+    r.add_get("/api/bots/{bot_id}/report/chart", api(_bot_report_chart))
     r.add_get("/api/runs", api(_runs))
     r.add_get("/api/runs/{run_id}", api(_run))
     r.add_get("/api/walkforward", api(_walkforwards))
     r.add_get("/api/walkforward/{run_id}", api(_walkforward))
     r.add_get("/api/walkforward/{run_id}/chart", api(_walkforward_chart))
     r.add_get("/api/health", _health)
-    r.add_get("/api/events", app[K.EVENTS].stream)
+    r.add_get("/api/events", api(_events))
+    r.add_get("/api/stream", app[K.EVENTS].stream)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from algo_trade_core import next_fire_times
+from algo_trade_dashboard._bot_events import OVERVIEW_EVENTS, bot_events
 from algo_trade_dashboard._context import BadRequest, Context, NotFound
 from algo_trade_dashboard._shapes import bots_json, fill_json, result_json, run_json
 from algo_trade_dashboard._strip import AUDIT_COLUMNS, audit_cells, criterion_checks, selection_history_json
@@ -18,7 +19,6 @@ from algo_trade_dashboard._walkforward import last_walkforward
 from algo_trade_token_selector import Selection, criteria_text
 
 __all__ = [
-    "ALERTS_PLACEHOLDER",
     "bot_view",
     "bots_view",
     "overview_view",
@@ -29,16 +29,6 @@ __all__ = [
     "selection_view",
 ]
 
-ALERTS_PLACEHOLDER = {
-    "available": False,
-    "reason": "Alerts are not available yet: they land with live performance tracking (issue 12: "
-    "divergence of each bot from its own backtest, protections, auto-stop).",
-}
-LIVE_VS_BACKTEST_PLACEHOLDER = {
-    "available": False,
-    "reason": "Live vs backtest is not available yet: it lands with live performance tracking (issue 12): "
-    "each bot against its own backtest, with its envelope and events.",
-}
 EXTRA_TOKEN_FIELDS = ("regime", "psr", "dsr")  # shown when the selector starts to provide them
 
 
@@ -73,12 +63,13 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
     """Last sweep, the approved tokens, next runs, running bots, alerts, the recent selections, the
     last walk-forward study."""
     db = ctx.db
-    runs, selection, bots, history, walkforward = await asyncio.gather(
+    runs, selection, bots, history, walkforward, events = await asyncio.gather(
         db.run_overviews(1),
         ctx.selection(),
         db.list_bots(),
         db.selection_history(ctx.config.token_selection.strategy, limit=strip_limit),
         last_walkforward(ctx),
+        bot_events(ctx, limit=OVERVIEW_EVENTS),
     )
     scheduler = ctx.config.scheduler
     fires = next_fire_times(scheduler.cron_expression, ctx.now, 3) if scheduler.enabled else []
@@ -101,7 +92,7 @@ async def overview_view(ctx: Context, strip_limit: int = 14) -> dict[str, Any]:
             "next_runs": [f.isoformat() for f in fires],
         },
         "bots": await bots_json(ctx.db, [b for b in bots if b.state != "stopped"]),
-        "alerts": ALERTS_PLACEHOLDER,
+        "alerts": {"events": events},  # `bots events --json --limit 10`: the newest ten, oldest first
         "history": selection_history_json(history, ctx.config.token_selection.strategy),
         "last_walkforward": walkforward,
     }
@@ -162,15 +153,12 @@ async def run_view(ctx: Context, run_id: str) -> dict[str, Any]:
 
 
 async def bots_view(ctx: Context) -> dict[str, Any]:
-    """Every stored bot (``bots list --all --json``), and the live-vs-backtest placeholder."""
-    return {
-        "bots": await bots_json(ctx.db, await ctx.db.list_bots()),
-        "live_vs_backtest": LIVE_VS_BACKTEST_PLACEHOLDER,
-    }
+    """Every stored bot (``bots list --all --json``); each bot's page has it against its backtest."""
+    return {"bots": await bots_json(ctx.db, await ctx.db.list_bots())}
 
 
 async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[str, Any]:
-    """One bot with its newest fills (``bots status --json``)."""
+    """One bot with its newest fills (``bots status --json``); the handler adds its live vs backtest."""
     record = await ctx.db.get_bot(bot_id)
     if record is None:
         raise NotFound(f"no bot {bot_id!r} is stored (the bots page lists them)")
@@ -178,7 +166,6 @@ async def bot_view(ctx: Context, bot_id: str, fills_limit: int = 200) -> dict[st
     (info,) = await bots_json(ctx.db, [record])
     info["fills"] = [fill_json(f) for f in fills[-fills_limit:]]
     info["fills_total"] = len(fills)
-    info["live_vs_backtest"] = LIVE_VS_BACKTEST_PLACEHOLDER
     return info
 
 

@@ -222,7 +222,47 @@
     return true;
   }
 
-  const DRAW = { token: drawToken, bot: drawBot, history: drawHistory, walkforward: drawWalkforward };
+  function drawLive(el, data) {
+    if (!data.available) { note("live", "No chart: " + data.reason + "."); return false; }
+    const chart = LWC.createChart(el, chartOptions(el));
+    const pct = { type: "custom", formatter: (v) => (v >= 0 ? "+" : "") + v.toFixed(2) + " %" };
+    const asPct = (s, sign) => ({ t: s.t, v: s.v.map((v) => (v === null ? null : (sign || 1) * 100 * v)) });
+    const S = data.series;
+    const quiet = { priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, priceFormat: pct };
+    if (S.band_high) {
+      // The band: the 95 % path filled down, the 5 % path filled down again in the background colour.
+      const high = chart.addSeries(LWC.AreaSeries, Object.assign({ lineColor: "rgba(154,160,170,0.6)", topColor: "rgba(154,160,170,0.28)",
+        bottomColor: "rgba(154,160,170,0.28)", lineWidth: 1, title: "envelope 95 %" }, quiet));
+      high.setData(points(asPct(S.band_high)));
+      const low = chart.addSeries(LWC.AreaSeries, Object.assign({ lineColor: "rgba(154,160,170,0.6)", topColor: C.bg,
+        bottomColor: C.bg, lineWidth: 1, title: "envelope 5 %" }, quiet));
+      low.setData(points(asPct(S.band_low)));
+      const mid = chart.addSeries(LWC.LineSeries, Object.assign({ color: C.hold, lineWidth: 1, lineStyle: 2, title: "envelope median" }, quiet));
+      mid.setData(points(asPct(S.band_mid)));
+    }
+    // The bot wide and under the backtest's thin dashed line: a bot that reconciles exactly shows both on one path.
+    const bot = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.up, lineWidth: 4, lastValueVisible: true, crosshairMarkerVisible: true, title: "bot" }));
+    bot.setData(points(asPct(S.live)));
+    const backtest = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.equity, lineWidth: 2, lineStyle: 2, title: "backtest" }));
+    backtest.setData(points(asPct(S.backtest)));
+    const marks = data.gaps.map((g) => ({ time: g.start, position: "aboveBar", shape: "square", color: C.amber, text: g.bars + " missing", size: 1 }));
+    if (data.diverges_at !== null) marks.push({ time: data.diverges_at, position: "aboveBar", shape: "arrowDown", color: C.down, text: "diverges", size: 1.4 });
+    if (marks.length) LWC.createSeriesMarkers(bot, marks.sort((a, b) => a.time - b.time));
+    const dd = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.dd, lineWidth: 2, title: "bot drawdown" }), 1);
+    dd.setData(points(asPct(S.drawdown, -1)));
+    if (S.drawdown_limit) {
+      const limit = chart.addSeries(LWC.LineSeries, Object.assign({}, quiet, { color: C.amber, lineWidth: 1, lineStyle: 2,
+        title: "envelope " + Math.round(100 * data.drawdown_quantile) + " % drawdown" }), 1);
+      limit.setData(points(asPct(S.drawdown_limit, -1)));
+    }
+    const panes = chart.panes();
+    if (panes.length === 2) { panes[0].setStretchFactor(3); panes[1].setStretchFactor(1.2); }
+    chart.timeScale().fitContent();
+    note("live", data.note + "." + reductionText(data.downsampled));
+    return true;
+  }
+
+  const DRAW = { token: drawToken, bot: drawBot, live: drawLive, history: drawHistory, walkforward: drawWalkforward };
 
   async function drawAll() {
     for (const el of document.querySelectorAll("[data-chart]")) {
@@ -267,7 +307,7 @@
   function live() {
     if (!document.querySelector("[data-live-bots]") || !window.EventSource) return;
     const banner = document.getElementById("db-status");
-    const events = new EventSource("/api/events");
+    const events = new EventSource("/api/stream");
     events.addEventListener("bots", (e) => updateBots(JSON.parse(e.data)));
     events.addEventListener("database", (e) => {
       const state = JSON.parse(e.data);
