@@ -18,13 +18,14 @@ Printed:
   handled twice (must be 0).
 
 ``--protection on`` turns every ``[bots.protection]`` rule on in a way that never fires (max drawdown 99 %,
-the Sharpe rule's counter, a divergence judge consulted on every bar that reads the live Sharpe and
-drawdown), so each bar pays the full price of the checks; ``--protection both`` runs without and then
-with them and prints the CPU per bar decision of both and their ratio (goal: < 5 % more).
+the Sharpe rule's counter, a divergence judge that reads the live Sharpe and drawdown, consulted every
+``--judge-every`` bars: 60 by default, as ``divergence_every_bars``; 1 is the worst case), so each bar
+pays the price of the checks; ``--protection both`` runs without and then with them and prints the CPU
+per bar decision of both and their ratio (goal: < 5 % more).
 
 Usage: ``python benchmarks/bench_bots.py [--duration 60] [--bots 100] [--rate 10] [--updates-per-bar 2]
-[--strategy ma_crossover|quad_ma] [--no-record] [--protection off|on|both]``; exits 1 when a message was
-lost or handled twice.
+[--strategy ma_crossover|quad_ma] [--no-record] [--protection off|on|both] [--judge-every 60]``; exits 1
+when a message was lost or handled twice.
 """
 
 from __future__ import annotations
@@ -199,7 +200,9 @@ async def run(args: argparse.Namespace, *, protection: bool = False) -> tuple[in
                     clock_ms=lambda: T0 + WARM * STEP + 1_000,
                     strategy_parameters=PARAMETERS,
                     observer=meter,
-                    bots=BotsConfig(protection=ALL_CHECKS) if protection else BotsConfig(),
+                    bots=BotsConfig(protection=replace(ALL_CHECKS, divergence_every_bars=args.judge_every))
+                    if protection
+                    else BotsConfig(),
                     divergence_judge=judge if protection else None,
                 )
                 t = time.perf_counter()
@@ -233,7 +236,7 @@ async def run(args: argparse.Namespace, *, protection: bool = False) -> tuple[in
     errors = [s.bot_id for s in statuses if s.error]
     ms = 1_000.0
     recording = "closed bars recorded in the store" if args.record else "no candle recording"
-    checks = "every protection checked on every bar" if protection else "no protections"
+    checks = f"every protection, judge every {args.judge_every} bars" if protection else "no protections"
     print(
         f"bots: {len(started)} ({args.strategy}), one per coin; spawned and warmed up in {spawn_s:.2f} s; "
         f"{recording}; {checks}"
@@ -309,14 +312,18 @@ async def compare(args: argparse.Namespace) -> int:
     rc = 0
     for i in range(args.repeat):
         for protection, out in ((False, off), (True, on)) if i % 2 == 0 else ((True, on), (False, off)):
-            what = "with every protection checked on every bar" if protection else "without protections"
+            what = (
+                f"with every protection (judge every {args.judge_every} bars)"
+                if protection
+                else "without protections"
+            )
             print(f"== run {i + 1}: {what}", flush=True)
             command = [
                 sys.executable,
                 __file__,
                 *("--duration", str(args.duration), "--bots", str(args.bots), "--rate", str(args.rate)),
                 *("--updates-per-bar", str(args.updates_per_bar), "--strategy", args.strategy),
-                *("--protection", "on" if protection else "off"),
+                *("--protection", "on" if protection else "off", "--judge-every", str(args.judge_every)),
                 *(() if args.record else ("--no-record",)),
             ]
             child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
@@ -330,7 +337,7 @@ async def compare(args: argparse.Namespace) -> int:
     runs = ", ".join(f"{a * 1e6:.0f}/{b * 1e6:.0f}" for a, b in zip(off, on, strict=True))
     print(f"CPU per bar decision without/with protections, per run (us): {runs}")
     figure(
-        "protection checks: extra CPU of the 100-bot load (end to end)",
+        f"protection checks: extra CPU of the 100-bot load (end to end, judge every {args.judge_every} bars)",
         f"{100 * (ratio - 1):+.1f} % (median {off_s * 1e6:.0f} -> {on_s * 1e6:.0f} us/bar)",
         "< 5 %",
         ratio < 1.05,
@@ -376,6 +383,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--repeat", type=int, default=2, help="with --protection both: runs of each (default 2)"
+    )
+    parser.add_argument(
+        "--judge-every",
+        type=int,
+        default=60,
+        help="bars between divergence evaluations with --protection on/both (default 60, the config's)",
     )
     args = parser.parse_args()
     sys.exit(asyncio.run(compare(args) if args.protection == "both" else one(args)))
