@@ -320,16 +320,9 @@ class BotRegistry:
             deselected: dict[str, Shadow] = {}
             for symbol in sorted(set(mine) - wanted_set):
                 removing = [b for b in mine[symbol] if b.state not in (BotState.STOPPING, BotState.STOPPED)]
-                shadowed = self._shadowed(removing)
-                if shadowed is not None:
-                    deselected[symbol] = self._shadow_of(shadowed)
-                drops = await asyncio.gather(
-                    *(self._drop(b, self._default_mode(), wait=False) for b in removing),
-                    return_exceptions=True,
-                )
-                for bot, dropped in zip(removing, drops, strict=True):
-                    if isinstance(dropped, BaseException):
-                        logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
+                shadow = await self._retire(removing, shadow=True)
+                if shadow is not None:
+                    deselected[symbol] = shadow
                 if removing:
                     stopped.append(symbol)
 
@@ -390,6 +383,20 @@ class BotRegistry:
             if any(b.state is BotState.STOPPING and b.status().stop_reason for b in bots):
                 cooling.setdefault(symbol, now + timedelta(hours=hours))
         return cooling
+
+    async def _retire(self, removing: Sequence[Bot], *, shadow: bool) -> Shadow | None:
+        """Stop ``removing`` the ``on_remove`` way (without waiting for a drain); with ``shadow``, first
+        take the shadow that carries on the live bot's paper account (None when there is none)."""
+        shadowed = self._shadowed(removing) if shadow else None
+        carried = None if shadowed is None else self._shadow_of(shadowed)
+        drops = await asyncio.gather(
+            *(self._drop(b, self._default_mode(), wait=False) for b in removing),
+            return_exceptions=True,
+        )
+        for bot, dropped in zip(removing, drops, strict=True):
+            if isinstance(dropped, BaseException):
+                logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
+        return carried
 
     def _shadowed(self, removing: Sequence[Bot]) -> Bot | None:
         """The removed live bot a shadow carries on (one that trades; none in error), if shadows are on."""
@@ -508,16 +515,9 @@ class BotRegistry:
                     for b in mine[symbol]
                     if b.state not in (BotState.STOPPING, BotState.STOPPED) and not trades_choice(b)
                 ]
-                shadowed = self._shadowed(removing) if symbol not in wanted else None
-                if shadowed is not None:
-                    deselected[symbol] = self._shadow_of(shadowed)
-                drops = await asyncio.gather(
-                    *(self._drop(b, self._default_mode(), wait=False) for b in removing),
-                    return_exceptions=True,
-                )
-                for bot, dropped in zip(removing, drops, strict=True):
-                    if isinstance(dropped, BaseException):
-                        logger.error("bot {}: stop failed: {!r}", bot.bot_id, dropped)
+                shadow = await self._retire(removing, shadow=symbol not in wanted)
+                if shadow is not None:
+                    deselected[symbol] = shadow
                 if removing:
                     stopped.append(symbol)
 
