@@ -637,6 +637,72 @@ def run_bars_nb(
 NUM_METRICS = 15
 
 
+@_jit_inline
+def _finish_metrics(
+    n: int,
+    total: float,
+    sq: float,
+    cube: float,
+    quad: float,
+    down: float,
+    zeros: int,
+    max_dd: float,
+    final: float,
+    s: Any,
+    exposed: float,
+    first_open: float,
+    last_close: float,
+    capital: float,
+    periods_per_year: float,
+    out: FloatArray,
+) -> None:
+    """The metrics from a run's sums, shared by :func:`metrics_nb` and :func:`_sweep_metrics` so that a
+    grid member and its single run get the same bits: ``sq``, ``cube``, ``quad`` are the centred powers
+    of the non-zero returns only, summed in bar order; the ``zeros`` flat bars are added here, last."""
+    m = n - 1
+    sharpe = 0.0
+    sortino = 0.0
+    skew = 0.0
+    kurt = 3.0
+    if m >= 2:
+        mean = total / m
+        sq += zeros * (mean * mean)
+        cube -= zeros * (mean * mean * mean)
+        quad += zeros * (mean * mean * mean * mean)
+        std = math.sqrt(sq / (m - 1))
+        root = math.sqrt(periods_per_year)
+        if std > 0.0:
+            sharpe = mean / std * root
+        downside = math.sqrt(down / m)
+        if downside > 0.0:
+            sortino = mean / downside * root
+        m2 = sq / m
+        if m2 > 0.0:
+            skew = cube / m / m2**1.5
+            kurt = quad / m / (m2 * m2)
+    growth = final / capital
+    calmar = 0.0
+    if max_dd > 0.0 and m > 0:
+        annual = growth ** (periods_per_year / m) - 1.0 if growth > 0.0 else -1.0
+        calmar = annual / max_dd
+    num_trades = s.num_trades
+    out[0] = growth - 1.0
+    out[1] = sharpe
+    out[2] = sortino
+    out[3] = max_dd
+    out[4] = calmar
+    out[5] = num_trades
+    out[6] = s.winners / num_trades if num_trades > 0 else 0.0
+    out[7] = s.gross_profit / s.gross_loss if s.gross_loss > 0.0 else np.inf
+    out[8] = last_close / first_open - 1.0
+    out[9] = exposed / n
+    out[10] = n
+    out[11] = capital
+    out[12] = final
+    out[13] = skew
+    out[14] = kurt
+
+
 @_jit
 def metrics_nb(
     equity: FloatArray, state: Records, initial_capital: float, periods_per_year: float, out: FloatArray
@@ -652,22 +718,17 @@ def metrics_nb(
     """
     s = state[0]
     n = equity.shape[0]
-    final = equity[n - 1]
     m = n - 1  # number of returns
     total = 0.0
     for i in range(1, n):
         total += equity[i] / equity[i - 1] - 1.0
-    sharpe = 0.0
-    sortino = 0.0
-    skewness = 0.0
-    kurtosis = 3.0
+    sq = 0.0
+    cube = 0.0
+    quad = 0.0
+    down = 0.0
+    zeros = 0
     if m >= 2:
         mean = total / m
-        sq = 0.0
-        cube = 0.0
-        fourth = 0.0
-        down = 0.0
-        zeros = 0
         for i in range(1, n):
             r = equity[i] / equity[i - 1] - 1.0
             if r != 0.0:
@@ -675,27 +736,11 @@ def metrics_nb(
                 d2 = d * d
                 sq += d2
                 cube += d2 * d
-                fourth += d2 * d2
+                quad += d2 * d2
                 if r < 0.0:
                     down += r * r
             else:
                 zeros += 1
-        # The zero returns (flat bars) are added last, together: the sweep kernel, which never visits
-        # flat bars, sums in the same order and gets the same bits (``_sweep_metrics``).
-        sq += zeros * (mean * mean)
-        cube -= zeros * (mean * mean * mean)
-        fourth += zeros * (mean * mean * mean * mean)
-        m2 = sq / m
-        if m2 > 0.0:
-            skewness = cube / m / m2**1.5
-            kurtosis = fourth / m / (m2 * m2)
-        std = math.sqrt(sq / (m - 1))
-        root = math.sqrt(periods_per_year)
-        if std > 0.0:
-            sharpe = mean / std * root
-        downside = math.sqrt(down / m)
-        if downside > 0.0:
-            sortino = mean / downside * root
     peak = equity[0]
     max_dd = 0.0
     for i in range(n):
@@ -704,27 +749,24 @@ def metrics_nb(
         dd = (peak - equity[i]) / peak
         if dd > max_dd:
             max_dd = dd
-    growth = final / initial_capital
-    calmar = 0.0
-    if max_dd > 0.0 and m > 0:
-        annual = growth ** (periods_per_year / m) - 1.0 if growth > 0.0 else -1.0
-        calmar = annual / max_dd
-    num_trades = s.num_trades
-    out[0] = growth - 1.0
-    out[1] = sharpe
-    out[2] = sortino
-    out[3] = max_dd
-    out[4] = calmar
-    out[5] = num_trades
-    out[6] = s.winners / num_trades if num_trades > 0 else 0.0
-    out[7] = s.gross_profit / s.gross_loss if s.gross_loss > 0.0 else np.inf
-    out[8] = s.last_close / s.first_open - 1.0
-    out[9] = s.exposed / n
-    out[10] = n
-    out[11] = initial_capital
-    out[12] = final
-    out[13] = skewness
-    out[14] = kurtosis
+    _finish_metrics(
+        n,
+        total,
+        sq,
+        cube,
+        quad,
+        down,
+        zeros,
+        max_dd,
+        equity[n - 1],
+        s,
+        s.exposed,
+        s.first_open,
+        s.last_close,
+        initial_capital,
+        periods_per_year,
+        out,
+    )
 
 
 @_jit_loop
@@ -895,57 +937,35 @@ def _sweep_metrics(
 ) -> None:
     """Write :func:`metrics_nb`'s values (same operations, same order) plus skewness and kurtosis."""
     m = n - 1
-    sharpe = 0.0
-    sortino = 0.0
-    skew = 0.0
-    kurt = 3.0
+    sq = 0.0
+    cube = 0.0
+    quad = 0.0
     if m >= 2:
         mean = total / m
-        sq = 0.0
-        cube = 0.0
-        quad = 0.0
         for k in range(nr):
             d = rbuf[k] - mean
             d2 = d * d
             sq += d2
             cube += d2 * d
             quad += d2 * d2
-        zeros = m - nr
-        sq += zeros * (mean * mean)
-        cube -= zeros * (mean * mean * mean)
-        quad += zeros * (mean * mean * mean * mean)
-        std = math.sqrt(sq / (m - 1))
-        root = math.sqrt(periods_per_year)
-        if std > 0.0:
-            sharpe = mean / std * root
-        downside = math.sqrt(down / m)
-        if downside > 0.0:
-            sortino = mean / downside * root
-        m2 = sq / m
-        if m2 > 0.0:
-            skew = cube / m / m2**1.5
-            kurt = quad / m / (m2 * m2)
-    growth = final / capital
-    calmar = 0.0
-    if max_dd > 0.0 and m > 0:
-        annual = growth ** (periods_per_year / m) - 1.0 if growth > 0.0 else -1.0
-        calmar = annual / max_dd
-    num_trades = s.num_trades
-    out[0] = growth - 1.0
-    out[1] = sharpe
-    out[2] = sortino
-    out[3] = max_dd
-    out[4] = calmar
-    out[5] = num_trades
-    out[6] = s.winners / num_trades if num_trades > 0 else 0.0
-    out[7] = s.gross_profit / s.gross_loss if s.gross_loss > 0.0 else np.inf
-    out[8] = last_close / first_open - 1.0
-    out[9] = exposed / n
-    out[10] = n
-    out[11] = capital
-    out[12] = final
-    out[13] = skew
-    out[14] = kurt
+    _finish_metrics(
+        n,
+        total,
+        sq,
+        cube,
+        quad,
+        down,
+        m - nr,
+        max_dd,
+        final,
+        s,
+        exposed,
+        first_open,
+        last_close,
+        capital,
+        periods_per_year,
+        out,
+    )
 
 
 @_jit_inline
