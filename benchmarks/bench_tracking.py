@@ -34,7 +34,7 @@ from _figures import figure, time_summary
 
 from algo_trade_backtest import run_backtest
 from algo_trade_bot_orchestrator import RECORD_VERSION, BotConfig, strategy_warmup_bars
-from algo_trade_core import TrackingConfig, ms_to_datetime
+from algo_trade_core import TrackingConfig, ms_to_datetime, to_decimal
 from algo_trade_data import CANDLE_FRAME_SCHEMA, BotRecord, DatabaseClient, FillRecord
 from algo_trade_data.testing import temporary_client
 from algo_trade_tracking import (
@@ -53,18 +53,20 @@ PARAMS = {"fast": 5, "slow": 20}
 
 
 def walk(seed: int, n: int) -> BarArrays:
+    """A random-walk coin quoted like the exchange's candles: prices at 4 decimals (about 100, so 7
+    significant figures, more than the exchange's 5), volumes at 2."""
     rng = np.random.default_rng(seed)
     close = np.round(100.0 * np.exp(np.cumsum(rng.normal(0.0, 2e-3, n))), 4)
     open_ = np.r_[100.0, close[:-1]]
-    wick = np.abs(rng.normal(0.0, 5e-4, n)) * close
+    wick = np.round(np.abs(rng.normal(0.0, 5e-4, n)) * close, 4)
     t = T0 + STEP * np.arange(n, dtype=np.int64)
     return BarArrays(
         t,
         open_,
-        np.maximum(open_, close) + wick,
-        np.minimum(open_, close) - wick,
+        np.round(np.maximum(open_, close) + wick, 4),
+        np.round(np.minimum(open_, close) - wick, 4),
         close,
-        rng.lognormal(3, 1, n),
+        np.round(rng.lognormal(3, 1, n), 2),
     )
 
 
@@ -114,9 +116,9 @@ async def store(db: DatabaseClient, bots: list[tuple[BotConfig, BarArrays, FillA
                     fill_id=f"{config.bot_id}:{f.t}:{i}",
                     symbol=config.symbol,
                     side="buy" if f.side > 0 else "sell",
-                    quantity=f.qty,
-                    price=f.price,
-                    fee=f.fee,
+                    quantity=to_decimal(f.qty),  # as a paper bot stores its fills: 8 decimal places
+                    price=to_decimal(f.price),
+                    fee=to_decimal(f.fee),
                     timestamp=ms_to_datetime(f.t),
                     reason=f.reason,
                     bot_id=config.bot_id,

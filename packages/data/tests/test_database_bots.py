@@ -114,15 +114,15 @@ async def test_fills_filter_by_bot_symbol_and_time(clean_db: DatabaseClient) -> 
 
 async def test_fill_columns_are_one_bots_fills_as_stored_oldest_first(clean_db: DatabaseClient) -> None:
     await clean_db.insert_fills([fill(i) for i in (2, 0, 1)] + [fill(i, None, "SOL") for i in range(2)])
-    frame = await clean_db.query_fill_columns("quad_ma:BTC", since=NOW + timedelta(minutes=1))
+    columns = await clean_db.query_fill_columns("quad_ma:BTC", since=NOW + timedelta(minutes=1))
     stored = await clean_db.list_fills(bot_id="quad_ma:BTC", since=NOW + timedelta(minutes=1))
-    assert frame["t"].to_list() == [int(f.timestamp.timestamp() * 1000) for f in stored]
-    assert frame["side"].to_list() == [f.side for f in stored] == ["sell", "buy"]
-    assert frame["price"].to_list() == [float(f.price) for f in stored]
-    assert frame["quantity"].to_list() == [0.0123, 0.0123]
-    assert frame["fee"].to_list() == [0.5785, 0.5785]
-    assert frame["reason"].to_list() == [f.reason for f in stored]
-    assert (await clean_db.query_fill_columns("quad_ma:NOPE")).height == 0
+    assert columns.t.tolist() == [int(f.timestamp.timestamp() * 1000) for f in stored]
+    assert ["buy" if b else "sell" for b in columns.buy] == [f.side for f in stored] == ["sell", "buy"]
+    assert columns.price.tolist() == [float(f.price) for f in stored]
+    assert columns.quantity.tolist() == [0.0123, 0.0123]
+    assert columns.fee.tolist() == [0.5785, 0.5785]
+    assert [columns.reasons[i] for i in columns.reason] == [f.reason for f in stored]
+    assert len(await clean_db.query_fill_columns("quad_ma:NOPE")) == 0
 
 
 async def test_an_invalid_fill_fails_the_whole_batch(clean_db: DatabaseClient) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
+from algo_trade_backtest import run_backtest, run_backtest_arrays
+from algo_trade_data import FillColumns
 from algo_trade_tracking import FillArrays, TrackedFill, equity_from_fills, find_gaps, round_trips
+from algo_trade_tracking._trades import REASONS
 
 STEP = 60_000
 
@@ -68,3 +72,50 @@ def test_equity_from_fills_is_cash_plus_position_at_each_close() -> None:
         1_000 - 0.2 + 4,
     ]
     assert equity.tolist() == pytest.approx(expected)
+
+
+def test_stored_fill_columns_map_to_sides_and_reasons_and_an_unknown_reason_names_its_bar() -> None:
+    def columns(reasons: tuple[str, ...]) -> FillColumns:
+        return FillColumns(
+            t=np.array([1, 2, 2], dtype=np.int64) * STEP,
+            buy=np.array([True, False, False]),
+            price=np.array([100.0, 101.0, 101.0]),
+            quantity=np.array([2.0, 2.0, 2.0]),
+            fee=np.array([0.1, 0.1, 0.1]),
+            reason=np.array([0, 1, 0], dtype=np.int64),  # indices into reasons
+            reasons=reasons,
+        )
+
+    arrays = FillArrays.of_columns(columns(("entry", "reversal")))
+    # Trading order within bar 2: the reversal's close before the new entry.
+    assert (
+        arrays.to_list()
+        == FillArrays.of(
+            [fill(1, 1, "entry"), fill(2, -1, "entry", 101.0), fill(2, -1, "reversal", 101.0)]
+        ).to_list()
+    )
+    assert [REASONS[int(r)] for r in arrays.reason] == ["entry", "reversal", "entry"]
+    with pytest.raises(ValueError, match="fill at bar 120000: unknown reason 'liquidation'"):
+        FillArrays.of_columns(columns(("entry", "liquidation")))
+
+
+def test_the_backtests_fills_are_the_same_from_its_arrays_and_from_its_trade_objects(
+    real_btc_1m: pl.DataFrame,
+) -> None:
+    """Reconciliation reads the engine's trade records; the report's objects must give the same fills
+    (quad_ma: take-profit and stop-loss exits map to their reasons), and the same position left open."""
+    frame = real_btc_1m[:20_000]
+    bars = [frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")]
+    t = frame["timestamp"].dt.epoch("ms").to_numpy()
+    params = {"take_profit": 0.004, "stop_loss": 0.003}
+    result = run_backtest(t, *bars, strategy="quad_ma", params=params, interval="1m")
+    arrays = run_backtest_arrays(t, *bars, strategy="quad_ma", params=params)
+    assert len(result.trades) > 20
+    assert {tr.exit_reason for tr in result.trades} >= {"take_profit", "stop_loss"}
+    assert np.array_equal(arrays.equity, result.equity)
+    assert arrays.open_position == result.open_position
+    since = int(t[5_000])
+    assert (
+        FillArrays.of_backtest(arrays, since_ms=since).to_list()
+        == FillArrays.of_backtest(result, since_ms=since).to_list()
+    )

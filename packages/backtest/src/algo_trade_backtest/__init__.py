@@ -7,7 +7,8 @@ curve annualised over a 365-day year. Every comparison of averages is decided ex
 values of the closes and volumes (the exchange's quotes, not their binary approximations): see
 ``algo_trade_backtest._decimal`` for the decimal precision and its bound.
 
-- :func:`run_backtest` / :func:`run_backtest_frame`: one backtest, validated inputs.
+- :func:`run_backtest` / :func:`run_backtest_frame`: one backtest, validated inputs;
+  :func:`run_backtest_arrays` the same fills and equity as arrays, without metrics or trade objects.
 - :func:`run_grid`: many parameter sets over one token's bars, one row each in a polars frame;
   :func:`grid_run` the same on validated inputs as arrays (metrics, optional curves and trades), each
   moving-average window computed once for every set that uses it.
@@ -22,7 +23,13 @@ values of the closes and volumes (the exchange's quotes, not their binary approx
 
 from loguru import logger
 
-from algo_trade_backtest._engine import prepare_bars, run_backtest, run_backtest_frame
+from algo_trade_backtest._engine import (
+    BacktestArrays,
+    prepare_bars,
+    run_backtest,
+    run_backtest_arrays,
+    run_backtest_frame,
+)
 from algo_trade_backtest._grid import SWEEP_METRIC_NAMES, GridRun, grid_run, run_grid, shared_bytes
 from algo_trade_backtest._metrics import METRIC_NAMES, PerformanceMetrics, RawMetrics, result_psr
 from algo_trade_backtest._params import (
@@ -50,7 +57,14 @@ from algo_trade_backtest._report import (
     build_report,
     trade_return,
 )
-from algo_trade_backtest._results import BacktestResult, BacktestTrade, ExitReason, OpenPosition, Side
+from algo_trade_backtest._results import (
+    EXIT_REASONS,
+    BacktestResult,
+    BacktestTrade,
+    ExitReason,
+    OpenPosition,
+    Side,
+)
 from algo_trade_backtest._runner import StrategyRunner
 from algo_trade_backtest._series import (
     MIN_LINE_POINTS,
@@ -64,10 +78,12 @@ from algo_trade_backtest._state import DecimalBars
 logger.disable("algo_trade_backtest")
 
 __all__ = [
+    "EXIT_REASONS",
     "METRIC_NAMES",
     "MIN_LINE_POINTS",
     "STRATEGIES",
     "SWEEP_METRIC_NAMES",
+    "BacktestArrays",
     "BacktestReport",
     "BacktestResult",
     "BacktestTrade",
@@ -98,6 +114,7 @@ __all__ = [
     "regime_step_ms",
     "result_psr",
     "run_backtest",
+    "run_backtest_arrays",
     "run_backtest_frame",
     "run_grid",
     "shared_bytes",

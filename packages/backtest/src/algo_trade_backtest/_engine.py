@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,7 +20,7 @@ from algo_trade_backtest._params import (
     strategy_kind,
     validate_execution,
 )
-from algo_trade_backtest._results import BacktestResult, trades_from_records
+from algo_trade_backtest._results import BacktestResult, OpenPosition, trades_from_records
 from algo_trade_backtest._state import (
     DecimalBars,
     StrategyState,
@@ -30,7 +31,16 @@ from algo_trade_backtest._state import (
 )
 from algo_trade_core import BacktestConfig, bars_per_year
 
-__all__ = ["Bars", "Simulation", "prepare_bars", "run_backtest", "run_backtest_frame", "simulate"]
+__all__ = [
+    "BacktestArrays",
+    "Bars",
+    "Simulation",
+    "prepare_bars",
+    "run_backtest",
+    "run_backtest_arrays",
+    "run_backtest_frame",
+    "simulate",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -184,6 +194,36 @@ def simulate(params: Records, execution: Records, bars: Bars, units: DecimalBars
         buffers = buffers._replace(trades=grown)
 
 
+@dataclass(frozen=True, slots=True)
+class BacktestArrays:
+    """A backtest's equity and trades as arrays: what :func:`run_backtest` computes before it builds
+    the metrics and one :class:`BacktestTrade` object per trade (for callers comparing thousands of
+    trades, like the bots' reconciliation, where those objects would cost more than the backtest).
+
+    ``trades`` are the kernels' closed round trips (``TRADE_DTYPE`` records: times in epoch ms, ``side``
+    +1 long / -1 short, ``reason`` as the keys of ``EXIT_REASONS``, prices, quantity, fees and PnL);
+    ``open_position`` the position still open after the last bar.
+    """
+
+    equity: FloatArray
+    trades: Records
+    open_position: OpenPosition | None
+    execution: BacktestConfig
+
+
+def _simulated(
+    bars: Bars,
+    strategy: StrategyName,
+    params: StrategyParams | Mapping[str, Any] | None,
+    execution: BacktestConfig | None,
+) -> tuple[StrategyParams, BacktestConfig, Simulation]:
+    config = coerce_params(strategy, params)
+    execution = execution if execution is not None else BacktestConfig()
+    validate_execution(execution)
+    strategy_kind(strategy)
+    return config, execution, simulate(params_record(config), execution_record(execution), bars)
+
+
 def _run(
     bars: Bars,
     strategy: StrategyName,
@@ -192,14 +232,10 @@ def _run(
     interval: str,
     window_coverage: float | None,
 ) -> BacktestResult:
-    config = coerce_params(strategy, params)
-    execution = execution if execution is not None else BacktestConfig()
-    validate_execution(execution)
     periods = bars_per_year(interval)
     if window_coverage is not None and not window_coverage >= 0.0:
         raise ValueError(f"window_coverage: expected >= 0, got {window_coverage}")
-    strategy_kind(strategy)
-    run = simulate(params_record(config), execution_record(execution), bars)
+    config, execution, run = _simulated(bars, strategy, params, execution)
     values = np.empty(NUM_METRICS)
     metrics_nb(run.equity, run.state.record, execution.initial_capital, periods, values)
     raw = RawMetrics.from_array(values)
@@ -215,6 +251,34 @@ def _run(
         raw_metrics=raw,
         open_position=run.state.open_position(has_exits=strategy == "quad_ma"),
         pending_signal=run.state.pending,
+    )
+
+
+def run_backtest_arrays(
+    timestamps: ArrayLike,
+    open: ArrayLike,
+    high: ArrayLike,
+    low: ArrayLike,
+    close: ArrayLike,
+    volume: ArrayLike,
+    *,
+    strategy: StrategyName,
+    params: StrategyParams | Mapping[str, Any] | None = None,
+    execution: BacktestConfig | None = None,
+) -> BacktestArrays:
+    """The same backtest as :func:`run_backtest` (same validation, same fills), returned as arrays
+    without metrics or trade objects.
+
+    Raises:
+        ValueError: bad arrays, parameters or settings; the message names the problem.
+    """
+    bars = prepare_bars(timestamps, open, high, low, close, volume)
+    _, execution, run = _simulated(bars, strategy, params, execution)
+    return BacktestArrays(
+        equity=run.equity,
+        trades=run.trades,
+        open_position=run.state.open_position(has_exits=strategy == "quad_ma"),
+        execution=execution,
     )
 
 

@@ -13,6 +13,7 @@ from loguru import logger
 from algo_trade_core import lazy_exports
 
 if TYPE_CHECKING:
+    from algo_trade_data._binary_rows import FillColumns
     from algo_trade_data._candle_recorder import CandleRecorder
     from algo_trade_data._candles import (
         CANDLE_FRAME_SCHEMA,
@@ -118,6 +119,7 @@ else:
                 "MarketDataHub",
                 "SubscriptionLimitError",
             ),
+            "algo_trade_data._binary_rows": ("FillColumns",),
             "algo_trade_data._migrate": ("MigrationError", "MigrationReport", "discover_migrations"),
             "algo_trade_data._presence": ("DAEMON_LOCK", "DaemonPresence", "announce_daemon", "live_daemons"),
             "algo_trade_data._ratelimit": ("WeightRateLimiter", "shared_limiter"),
@@ -174,6 +176,7 @@ __all__ = [
     "DaemonPresence",
     "DatabaseClient",
     "FileImportResult",
+    "FillColumns",
     "FillRecord",
     "HubStats",
     "HyperliquidCandle",

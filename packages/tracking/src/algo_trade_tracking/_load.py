@@ -16,7 +16,7 @@ import polars as pl
 from algo_trade_backtest import params_hash
 from algo_trade_bot_orchestrator import BotConfig, read_saved, strategy_warmup_bars
 from algo_trade_core import ConfigError, DataError, datetime_to_ms, interval_to_ms, ms_to_datetime
-from algo_trade_data import BacktestResultRecord, BotRecord
+from algo_trade_data import BacktestResultRecord, BotRecord, FillColumns
 from algo_trade_tracking._reconcile import BarArrays
 from algo_trade_tracking._trades import FillArrays
 
@@ -30,7 +30,7 @@ class TrackingStore(Protocol):
 
     async def list_bots(self, *, state: str | None = None, symbol: str | None = None) -> list[BotRecord]: ...
 
-    async def query_fill_columns(self, bot_id: str, *, since: datetime | None = None) -> pl.DataFrame: ...
+    async def query_fill_columns(self, bot_id: str, *, since: datetime | None = None) -> FillColumns: ...
 
     async def query_candles(
         self, symbol: str, interval: str, start: datetime, end: datetime, exchange: str = ...
@@ -113,7 +113,7 @@ async def load_bot_history(db: TrackingStore, bot_id: str) -> BotHistory:
     )
     fills = await db.query_fill_columns(bot_id, since=ms_to_datetime(warmup_end + step))
     try:
-        tracked = FillArrays.of_frame(fills)
+        tracked = FillArrays.of_columns(fills)
     except ValueError as exc:
         raise DataError(f"bot {bot_id}: {exc}") from None
     return BotHistory(

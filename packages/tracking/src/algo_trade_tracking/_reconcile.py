@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from algo_trade_backtest import BacktestResult, run_backtest
+from algo_trade_backtest import BacktestArrays, run_backtest_arrays
 from algo_trade_bot_orchestrator import BotConfig, strategy_warmup_bars
 from algo_trade_core import interval_to_ms, ms_to_datetime
 from algo_trade_tracking._gaps import Gap, find_gaps
@@ -427,7 +427,7 @@ def reconcile(
     gaps = find_gaps(live_t, step, live_from, last_bar_ms)
     cutoff = gaps[0].first_ms if gaps else None
 
-    result: BacktestResult = run_backtest(
+    result: BacktestArrays = run_backtest_arrays(
         bars.t,
         bars.open,
         bars.high,
@@ -437,7 +437,6 @@ def reconcile(
         strategy=config.strategy,  # type: ignore[arg-type]  # validated by BotConfig
         params=dict(config.parameters),
         execution=execution,
-        interval=config.interval,
     )
     expected_all = FillArrays.of_backtest(result, since_ms=live_from)
     live_all = fills if isinstance(fills, FillArrays) else FillArrays.of(fills)

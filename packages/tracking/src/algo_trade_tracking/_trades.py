@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
-from algo_trade_backtest import BacktestResult
+from algo_trade_backtest import EXIT_REASONS, BacktestArrays, BacktestResult
 from algo_trade_core import datetime_to_ms
-from algo_trade_data import FillRecord
+from algo_trade_data import FillColumns, FillRecord
 
 __all__ = [
     "OPEN_PRICED",
@@ -148,6 +147,10 @@ FloatArray = npt.NDArray[np.float64]
 REASONS = ("entry", "take_profit", "stop_loss", "reversal", "signal", "close")
 _CODE = {name: code for code, name in enumerate(REASONS)}
 _RANK_OF = np.array([_RANK.get(name, 2) for name in REASONS], dtype=np.int64)
+# The engine's exit reason codes (keys of EXIT_REASONS) as indices into REASONS.
+_EXIT_CODE_OF = np.full(max(EXIT_REASONS) + 1, -1, dtype=np.int64)
+for _kernel_code, _name in EXIT_REASONS.items():
+    _EXIT_CODE_OF[_kernel_code] = _CODE[_name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,40 +218,52 @@ class FillArrays:
         )
 
     @classmethod
-    def of_frame(cls, frame: pl.DataFrame) -> FillArrays:
-        """Columns of the store's fill frame (``DatabaseClient.query_fill_columns``).
+    def of_columns(cls, columns: FillColumns) -> FillArrays:
+        """Columns of the store's fills (``DatabaseClient.query_fill_columns``).
 
         Raises:
-            ValueError: a fill of an unknown side or reason (names its bar).
+            ValueError: a fill of an unknown reason (names its bar).
         """
-        side = frame["side"]
-        bad_side = frame.filter(~side.is_in(["buy", "sell"]))
-        if bad_side.height:
-            raise ValueError(
-                f"fill at bar {bad_side['t'][0]}: expected side 'buy' or 'sell', got {bad_side['side'][0]!r}"
-            )
-        codes = frame["reason"].replace_strict(_CODE, default=-1, return_dtype=pl.Int64).to_numpy()
+        lookup = np.array([_CODE.get(name, -1) for name in columns.reasons], dtype=np.int64)
+        codes = lookup[columns.reason] if len(columns) else np.zeros(0, dtype=np.int64)
         if (codes < 0).any():
             i = int(np.flatnonzero(codes < 0)[0])
+            name = columns.reasons[int(columns.reason[i])]
             raise ValueError(
-                f"fill at bar {frame['t'][i]}: unknown reason {frame['reason'][i]!r}, "
-                f"expected one of {REASONS}"
+                f"fill at bar {int(columns.t[i])}: unknown reason {name!r}, expected one of {REASONS}"
             )
         return cls._sorted(
-            np.ascontiguousarray(frame["t"].to_numpy(), dtype=np.int64),
-            np.where((side == "buy").to_numpy(), 1.0, -1.0),
-            np.ascontiguousarray(frame["price"].to_numpy(), dtype=np.float64),
-            np.ascontiguousarray(frame["quantity"].to_numpy(), dtype=np.float64),
-            np.ascontiguousarray(frame["fee"].to_numpy(), dtype=np.float64),
-            np.asarray(codes, dtype=np.int64),
+            np.ascontiguousarray(columns.t, dtype=np.int64),
+            np.where(columns.buy, 1.0, -1.0),
+            np.ascontiguousarray(columns.price, dtype=np.float64),
+            np.ascontiguousarray(columns.quantity, dtype=np.float64),
+            np.ascontiguousarray(columns.fee, dtype=np.float64),
+            codes,
         )
 
     @classmethod
-    def of_backtest(cls, result: BacktestResult, *, since_ms: int | None = None) -> FillArrays:
+    def of_backtest(
+        cls, result: BacktestResult | BacktestArrays, *, since_ms: int | None = None
+    ) -> FillArrays:
         """The backtest's fills (see :func:`backtest_fills`), from fills at or after ``since_ms``."""
-        trades = result.trades
         pos = result.open_position
-        n = len(trades)
+        if isinstance(result, BacktestArrays):
+            records = result.trades
+            n = int(records.shape[0])
+            entry_t, exit_t = records["entry_time"], records["exit_time"]
+            sign = np.where(records["side"] > 0, 1.0, -1.0)
+            entry_price, exit_price, trade_qty = records["entry_price"], records["exit_price"], records["qty"]
+            exit_code = _EXIT_CODE_OF[records["reason"]] if n else np.zeros(0, dtype=np.int64)
+        else:
+            trades = result.trades
+            n = len(trades)
+            entry_t = np.array([datetime_to_ms(tr.entry_time) for tr in trades], dtype=np.int64)
+            exit_t = np.array([datetime_to_ms(tr.exit_time) for tr in trades], dtype=np.int64)
+            sign = np.array([1.0 if tr.side == "long" else -1.0 for tr in trades])
+            entry_price = np.array([tr.entry_price for tr in trades])
+            exit_price = np.array([tr.exit_price for tr in trades])
+            trade_qty = np.array([tr.qty for tr in trades])
+            exit_code = np.array([_CODE[tr.exit_reason] for tr in trades], dtype=np.int64)
         m = 2 * n + (pos is not None)
         t = np.empty(m, dtype=np.int64)
         side = np.empty(m)
@@ -256,14 +271,11 @@ class FillArrays:
         qty = np.empty(m)
         reason = np.zeros(m, dtype=np.int64)
         if n:
-            sign = np.array([1.0 if tr.side == "long" else -1.0 for tr in trades])
-            t[0 : 2 * n : 2] = [datetime_to_ms(tr.entry_time) for tr in trades]
-            t[1 : 2 * n : 2] = [datetime_to_ms(tr.exit_time) for tr in trades]
+            t[0 : 2 * n : 2], t[1 : 2 * n : 2] = entry_t, exit_t
             side[0 : 2 * n : 2], side[1 : 2 * n : 2] = sign, -sign
-            price[0 : 2 * n : 2] = [tr.entry_price for tr in trades]
-            price[1 : 2 * n : 2] = [tr.exit_price for tr in trades]
-            qty[0 : 2 * n : 2] = qty[1 : 2 * n : 2] = [tr.qty for tr in trades]
-            reason[1 : 2 * n : 2] = [_CODE[tr.exit_reason] for tr in trades]
+            price[0 : 2 * n : 2], price[1 : 2 * n : 2] = entry_price, exit_price
+            qty[0 : 2 * n : 2] = qty[1 : 2 * n : 2] = trade_qty
+            reason[1 : 2 * n : 2] = exit_code
         if pos is not None:
             t[-1] = datetime_to_ms(pos.entry_time)
             side[-1] = 1.0 if pos.side == "long" else -1.0
