@@ -9,6 +9,7 @@ check FAILs, 0 otherwise (WARN included).
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -32,8 +33,13 @@ __all__ = ["Check", "TokenCoverage", "coverage_check", "doctor"]
 Status = Literal["OK", "WARN", "FAIL", "SKIP"]
 _STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 FULL = 0.99  # coverage counted as complete (a bar or two missing at the edges is normal)
-# Entry points every backtest and sweep runs; compiled once, they load from numba's cache in ~1 s.
-_KERNELS = ("run_bars_nb", "metrics_nb")
+# Entry points every backtest and sweep runs (module, function); compiled once, they load from numba's
+# cache in ~1 s. The data package's decoder reads every candle window from the store.
+_KERNELS = (
+    ("algo_trade_backtest._kernels", "run_bars_nb"),
+    ("algo_trade_backtest._kernels", "metrics_nb"),
+    ("algo_trade_data._numeric_wire", "_decode_nb"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +234,9 @@ def _numba_check(warm: bool) -> Check:
             _warm_kernels()
         # No public API says whether numba's on-disk cache holds a kernel: ask each dispatcher's cache
         # index (an index whose source stamp no longer matches reads as empty).
-        from algo_trade_backtest import _kernels
-
-        cold = [name for name in _KERNELS if not getattr(_kernels, name)._cache._cache_file._load_index()]
-        where = getattr(_kernels, _KERNELS[0])._cache._cache_path
+        kernels = {name: getattr(importlib.import_module(module), name) for module, name in _KERNELS}
+        cold = [name for name, kernel in kernels.items() if not kernel._cache._cache_file._load_index()]
+        where = kernels[_KERNELS[0][1]]._cache._cache_path
     except Exception as exc:  # numba internals: say we cannot tell rather than fail the doctor
         return Check("numba cache", "WARN", f"cannot tell ({type(exc).__name__}: {exc})", fix)
     if cold:
@@ -240,11 +245,13 @@ def _numba_check(warm: bool) -> Check:
 
 
 def _warm_kernels() -> None:
-    """Compile the backtest kernels into numba's on-disk cache (a small synthetic backtest)."""
+    """Compile the kernels into numba's on-disk cache (a small synthetic backtest, an empty window)."""
     from algo_trade_backtest import params_from_mapping, run_backtest_frame
     from algo_trade_core import BacktestConfig
     from algo_trade_data import synthetic_candles
+    from algo_trade_data._numeric_wire import decode_rows
 
+    decode_rows(b"", "tnnnnni")
     frame = synthetic_candles("WARM", "1m", datetime(2025, 1, 1, tzinfo=UTC), 500)
     for strategy in ("quad_ma", "ma_crossover"):
         run_backtest_frame(
