@@ -3,11 +3,17 @@
 The server packs the window into ONE ``bytea``: per bar, oldest first, ``timestamptz_send`` of the open
 time, ``numeric_send`` of open, high, low, close and volume, and ``int4send`` of the trade count (-1
 when unknown); ``algo_trade_data._numeric_wire`` decodes it in one jitted pass. Measured on the 2-core
-machine per 10,080-bar window (server time, same run): this binary form 11.7 ms, the window as CSV text
-14.8 ms (the read path before it; the client then spent another 3.4 ms in polars' CSV parser, now
-under 1 ms), ``float8send`` of the prices cast to float8 18.2 ms (PostgreSQL 15 casts NUMERIC to
-float8 by printing and re-parsing text), the index scan alone 4.4 ms. What remains is the scan and
-PostgreSQL's per-value output; the decoding costs the client almost nothing.
+machine, same process, alternating (2026-12-03):
+
+- a 30-day window (43,200 bars, prices at 5 significant figures like the exchange's): the server takes
+  the same 46 ms (median) for this binary form as for the window as CSV text (the read path before
+  it); the client decodes it in 4 ms where polars' CSV parser took 11 ms;
+- long decimals cost the text form more: for 10,080 bars of 17-digit prices, 11.7 ms binary against
+  14.8 ms as text;
+- ``float8send`` of the prices cast to float8: 18.2 ms for the same 10,080 bars (PostgreSQL 15 casts
+  NUMERIC to float8 by printing and re-parsing text); the index scan alone is 4.4 ms of them.
+
+What remains is the scan and PostgreSQL's per-value output (about 1 µs per bar on this machine).
 
 Earlier measurements (per 43,200-bar window): ``COPY ... (FORMAT binary)`` sends one message per row
 (8 ms of client CPU in asyncpg for 43,200 of them); ``array_agg`` per column 54-70 ms; prices stored

@@ -107,9 +107,10 @@ def _decode_nb(
             if fast:
                 for i in range(ndigits):
                     m = m * 10000 + _u16(buf, pos + 2 * i)
-                while m != 0 and exp < 0 and m % 10 == 0:
-                    m //= 10
-                    exp += 1
+                if m > _FAST_MAX or exp < -22:  # trailing zeros may bring it into range
+                    while m != 0 and exp < 0 and m % 10 == 0:
+                        m //= 10
+                        exp += 1
                 fast = m == 0 or (m <= _FAST_MAX and -22 <= exp <= 22)
             if fast:
                 if m == 0:
