@@ -53,9 +53,9 @@ async def test_the_window_holds_its_start_and_not_its_end(
         assert empty.schema == CANDLE_FRAME_SCHEMA
 
 
-def test_decoding_no_rows_is_an_empty_candle_frame() -> None:
-    for raw in (None, b""):
-        frame = decode_window(raw, symbol="BTC", exchange="hyperliquid", interval="1m")
+def test_decoding_no_text_is_an_empty_candle_frame() -> None:
+    for text in (None, ""):
+        frame = decode_window(text, symbol="BTC", exchange="hyperliquid", interval="1m")
         assert frame.height == 0
         assert frame.schema == CANDLE_FRAME_SCHEMA
 

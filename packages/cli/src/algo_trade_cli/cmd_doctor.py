@@ -34,7 +34,7 @@ Status = Literal["OK", "WARN", "FAIL", "SKIP"]
 _STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 FULL = 0.99  # coverage counted as complete (a bar or two missing at the edges is normal)
 # Entry points every backtest and sweep runs (module, function); compiled once, they load from numba's
-# cache in ~1 s. The data package's decoder reads every candle window from the store.
+# cache in ~1 s. The data package's decoder reads a bot's fills for its reconciliation.
 _KERNELS = (
     ("algo_trade_backtest._kernels", "run_bars_nb"),
     ("algo_trade_backtest._kernels", "metrics_nb"),

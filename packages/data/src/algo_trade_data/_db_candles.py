@@ -186,8 +186,8 @@ class CandleStoreMixin(_DatabaseBase):
         require_aware(start, "start")
         require_aware(end, "end")
         async with self._connection("query_candles") as conn:
-            raw = await conn.fetchval(WINDOW_QUERY, symbol, exchange, interval, start, end)
-        return decode_window(raw, symbol=symbol, exchange=exchange, interval=interval)
+            text = await conn.fetchval(WINDOW_QUERY, symbol, exchange, interval, start, end)
+        return decode_window(text, symbol=symbol, exchange=exchange, interval=interval)
 
     async def query_hourly_closes(
         self,

@@ -14,7 +14,12 @@ would give. A value whose digits form an integer ``M <= 2**53`` with a decimal e
 (every exchange quote: Hyperliquid prices have at most 5 significant figures; fills are stored at 8
 decimal places) is ``M * 10**E`` or ``M / 10**-E``, one IEEE operation on two exact operands, hence
 correctly rounded (Clinger's fast path). Any other value is written out as decimal text and parsed by
-polars' float parser, the one the text read path used, so both give the same float for every decimal.
+polars' float parser, the one the candle read path uses, so both give the same float for every decimal.
+
+Used for a bot's fills (8 decimal places: always the fast path). Candle windows stay on the CSV text
+path (``_candle_read``): generated and imported candles often carry 17-digit floats, for which the
+text fallback here is slower than polars' CSV parse of the whole window (40 ms against 11 ms for
+43,200 bars of ``synthetic_candles``), while for exchange quotes the server time is the same.
 """
 
 from __future__ import annotations
@@ -141,14 +146,14 @@ def _decode_nb(
                     text[tlen] = 45
                     tlen += 1
                     exp = -exp
-                start = tlen
-                while True:
-                    text[tlen] = 48 + exp % 10
-                    tlen += 1
+                width, rest = 1, exp // 10
+                while rest:
+                    width += 1
+                    rest //= 10
+                for k in range(width - 1, -1, -1):  # most significant digit first, no allocation
+                    text[tlen + k] = 48 + exp % 10
                     exp //= 10
-                    if exp == 0:
-                        break
-                text[start:tlen] = text[start:tlen][::-1].copy()
+                tlen += width
                 text[tlen] = 10  # '\n'
                 tlen += 1
             pos += 2 * ndigits
