@@ -146,6 +146,51 @@ async def test_dask_local_cluster_equals_threads_and_survives_a_killed_worker(
 
 
 @pytest.mark.slow
+async def test_a_task_the_scheduler_cancels_is_resubmitted_and_counted_once(
+    db: DatabaseClient, as_of: datetime
+) -> None:
+    """A dead worker can take a token's scattered bars with it, and the scheduler then cancels the
+    tasks that needed them; the executor scatters the bars again and resubmits: nothing lost, nothing
+    twice. Here the first submitted task is cancelled the way the scheduler does it."""
+    import asyncio
+
+    from algo_trade_optimisation import DaskExecutor
+
+    config = small_config(workers=2)
+    threads = await run_optimisation(config, db, SYMBOLS, as_of=as_of, executor="threads")
+    expected = await stored(db, threads.run_id)
+    await db.pool.execute("DELETE FROM optimisation_runs")
+    cancelled: list[Any] = []
+    cancels: list[asyncio.Future[Any]] = []
+    original_enter = DaskExecutor.__aenter__
+
+    async def enter(self: DaskExecutor) -> DaskExecutor:
+        entered = await original_enter(self)
+        client = self.client
+        submit = client.submit
+
+        def submit_and_cancel_the_first(*args: Any, **kwargs: Any) -> Any:
+            future = submit(*args, **kwargs)
+            if not cancelled:
+                cancelled.append(future)
+                cancels.append(asyncio.ensure_future(client.cancel([future])))
+            return future
+
+        client.submit = submit_and_cancel_the_first
+        return entered
+
+    DaskExecutor.__aenter__ = enter  # type: ignore[method-assign]
+    try:
+        run = await run_optimisation(config, db, SYMBOLS, as_of=as_of, executor="dask")
+    finally:
+        DaskExecutor.__aenter__ = original_enter  # type: ignore[method-assign]
+    assert cancelled
+    assert cancelled[0].status == "cancelled"
+    assert run.status == "ok"
+    assert await stored(db, run.run_id) == expected
+
+
+@pytest.mark.slow
 async def test_each_tokens_bars_are_scattered_to_every_worker() -> None:
     """Any worker may run any task of a token, and one that dies must not take the only copy of a
     token's bars (scattered data cannot be recomputed): every worker holds every token's bars."""

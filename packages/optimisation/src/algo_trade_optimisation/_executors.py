@@ -21,7 +21,9 @@ import numpy.typing as npt
 from algo_trade_core import AlgoTradeError, BacktestConfig, ComputeConfig
 from algo_trade_optimisation._plan import Bars, Task, run_task, warm_kernels
 
-__all__ = ["ComputeError", "DaskExecutor", "Executor", "ThreadExecutor"]
+__all__ = ["RESUBMITS", "ComputeError", "DaskExecutor", "Executor", "ThreadExecutor"]
+
+RESUBMITS = 3  # times one task is resubmitted after the scheduler cancelled it (a worker died)
 
 Result = tuple[Task, npt.NDArray[np.float64]]
 
@@ -156,19 +158,49 @@ class DaskExecutor:
     async def run(
         self, bars: Mapping[str, Bars], tasks: Sequence[Task], execution: BacktestConfig, interval: str
     ) -> AsyncIterator[Result]:
+        """Each task's result once, as tasks complete.
+
+        A task whose future is cancelled by the scheduler (its worker died holding its result while a
+        token's scattered bars were lost with it: Dask cannot recompute scattered data) is resubmitted
+        with the token's bars scattered again, up to :data:`RESUBMITS` times; it yielded nothing before,
+        so nothing is counted twice.
+        """
         from distributed import as_completed
+        from distributed.client import FutureCancelledError
 
         client = self._client
         scattered = await self.scatter_bars(bars, sorted({t.symbol for t in tasks}))
-        futures = {}
-        for task in tasks:
+        futures: dict[str, tuple[Any, Task]] = {}
+        resubmits: dict[int, int] = {}
+
+        def submit(task: Task) -> Any:
             strategies, params = _args(task)
             future = client.submit(
                 run_task, scattered[task.symbol], strategies, params, execution, interval, pure=False
             )
             futures[future.key] = (future, task)
+            return future
+
+        for task in tasks:
+            submit(task)
+        pending = _any(as_completed)([f for f, _ in futures.values()])
         try:
-            async for future in _any(as_completed)([f for f, _ in futures.values()]):
-                yield futures[future.key][1], await future
+            async for future in pending:
+                _, task = futures.pop(future.key)
+                try:
+                    result = await future
+                except FutureCancelledError:
+                    tries = resubmits.get(id(task), 0) + 1
+                    if tries > RESUBMITS:
+                        raise ComputeError(
+                            f"{task.symbol}: a task was cancelled by the Dask scheduler {tries} times "
+                            "(workers dying); nothing of it was stored"
+                        ) from None
+                    resubmits[id(task)] = tries
+                    # The token's bars may have gone with the worker: scatter them again (one token).
+                    scattered.update(await self.scatter_bars(bars, [task.symbol]))
+                    pending.add(submit(task))
+                    continue
+                yield task, result
         finally:
             await client.cancel([f for f, _ in futures.values()])
